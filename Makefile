@@ -1,0 +1,48 @@
+# Every install step lives here: a fresh clone needs only Python >= 3.11 and the package registry.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: all venv run test lint typecheck pytest bench dist packs clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## The main job on the bundled sample data.
+run: $(STAMP)
+	$(BIN)/ecsquery render --rules rules --out packs
+	$(BIN)/ecsquery check rules
+
+## Regenerate the committed packs under packs/.
+packs: $(STAMP)
+	$(BIN)/ecsquery render --rules rules --out packs
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m ecsquery.bench
+
+dist: $(STAMP)
+	$(BIN)/python -m ecsquery.extension.dist --out dist
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

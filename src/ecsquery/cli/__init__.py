@@ -1,0 +1,20 @@
+"""The ``ecsquery`` command: a thin click layer over the library.
+
+Each pipeline part registers its commands from its own module below; user errors are raised
+as ``click.ClickException`` there, never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ecsquery import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ecsquery")
+def main() -> None:
+    """Elastic's macOS detection rules on osquery: compile, serve, replay, alert."""
+
+
+# Command modules register themselves here, one import per pipeline part.

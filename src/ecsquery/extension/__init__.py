@@ -1,0 +1,1 @@
+"""The osquery extension: an ECS-normalized process-events table and its event sources."""

@@ -1,0 +1,1 @@
+"""Offline replay: recorded events through normalization, pack SQL, result log and alerts."""

@@ -1,0 +1,1 @@
+"""KQL and EQL parsers into one AST (``ast``), and AST→AST passes."""

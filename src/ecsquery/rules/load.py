@@ -1,0 +1,68 @@
+"""Load rules from our YAML files or Elastic's detection-rules TOML, by file suffix.
+
+Batch loading collects every error instead of stopping at the first bad file, so ``check`` can
+report all of them in one run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecsquery.errors import EcsqueryError, RuleLoadError
+from ecsquery.rules.model import Rule
+
+RULE_SUFFIXES = (".yaml", ".yml", ".toml")
+
+
+def load_rule(path: Path) -> Rule:
+    """One rule file; the slug (pack query name) is the file name without suffix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleLoadError(f"cannot read: {exc}", rule=str(path)) from exc
+    data: Any
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text).get("rule")
+        else:
+            data = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise RuleLoadError(f"not valid {path.suffix[1:].upper()}: {exc}", rule=str(path)) from exc
+    if not isinstance(data, dict):
+        raise RuleLoadError("no rule mapping in file", rule=str(path))
+    return Rule.from_mapping(data, slug=path.stem, source=str(path))
+
+
+def rule_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, directories expanded to their rule files (sorted, so output is stable).
+
+    Exception files (``<slug>.exceptions.yaml``) sit beside rules and are not rules.
+    """
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(
+                p
+                for p in sorted(path.iterdir())
+                if p.suffix in RULE_SUFFIXES and not p.stem.endswith(".exceptions")
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[EcsqueryError]]:
+    """Every loadable rule and every error, in path order."""
+    rules: list[Rule] = []
+    errors: list[EcsqueryError] = []
+    for path in rule_paths(paths):
+        try:
+            rules.append(load_rule(path))
+        except EcsqueryError as exc:
+            errors.append(exc)
+    return rules, errors

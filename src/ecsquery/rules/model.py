@@ -1,0 +1,202 @@
+"""The rule model: everything an Elastic detection rule holds, in one immutable value.
+
+Our YAML rule files and Elastic's detection-rules TOML (``[rule]`` table) share key names, so
+both load through ``Rule.from_mapping``; only the file syntax differs (see ``load``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecsquery.errors import RuleLoadError
+
+# Elastic's rule defaults (detection engine), used when a rule file leaves the key out.
+DEFAULT_INTERVAL = "5m"
+DEFAULT_FROM = "now-6m"
+DEFAULT_MAX_SIGNALS = 100
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds in an Elastic duration (``5m``) or date-math lookback (``now-9m``)."""
+    match = _DURATION.match(text.removeprefix("now-"))
+    if not match:
+        raise RuleLoadError(f"cannot read duration {text!r} (expected like '5m' or 'now-9m')")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A MITRE ATT&CK object: tactic, technique or subtechnique."""
+
+    id: str
+    name: str
+    reference: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "reference": self.reference}
+
+
+@dataclass(frozen=True)
+class Technique(Ref):
+    subtechnique: tuple[Ref, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        out: dict[str, Any] = super().to_dict()
+        if self.subtechnique:
+            out["subtechnique"] = [s.to_dict() for s in self.subtechnique]
+        return out
+
+
+@dataclass(frozen=True)
+class Threat:
+    """One ``threat`` entry, shaped as Elastic's rules and alerts carry it."""
+
+    framework: str
+    tactic: Ref
+    technique: tuple[Technique, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"framework": self.framework, "tactic": self.tactic.to_dict()}
+        if self.technique:
+            out["technique"] = [t.to_dict() for t in self.technique]
+        return out
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Threat:
+        def ref(d: Mapping[str, Any]) -> Ref:
+            return Ref(str(d["id"]), str(d["name"]), str(d["reference"]))
+
+        techniques = tuple(
+            Technique(
+                str(t["id"]),
+                str(t["name"]),
+                str(t["reference"]),
+                tuple(ref(s) for s in t.get("subtechnique", ())),
+            )
+            for t in data.get("technique", ())
+        )
+        return cls(str(data["framework"]), ref(data["tactic"]), techniques)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An Elastic detection rule. ``slug`` names its pack query (``pack_ecsquery_<slug>``)."""
+
+    slug: str
+    rule_id: str
+    name: str
+    description: str
+    type: str
+    language: str
+    query: str
+    severity: str
+    risk_score: int
+    index: tuple[str, ...] = ()
+    interval: str = DEFAULT_INTERVAL
+    from_: str = DEFAULT_FROM
+    max_signals: int = DEFAULT_MAX_SIGNALS
+    tags: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    license: str = ""
+    version: int = 1
+    references: tuple[str, ...] = ()
+    note: str = ""
+    setup: str = ""
+    false_positives: tuple[str, ...] = ()
+    threat: tuple[Threat, ...] = ()
+    source: str = field(default="", compare=False)
+
+    @property
+    def interval_seconds(self) -> int:
+        return duration_seconds(self.interval)
+
+    @property
+    def lookback_seconds(self) -> int:
+        return duration_seconds(self.from_)
+
+    @property
+    def mitre_ids(self) -> tuple[str, ...]:
+        """Tactic, technique and subtechnique ids in rule order, for pack metadata and tags."""
+        ids: list[str] = []
+        for t in self.threat:
+            ids.append(t.tactic.id)
+            for tech in t.technique:
+                ids.append(tech.id)
+                ids.extend(s.id for s in tech.subtechnique)
+        return tuple(dict.fromkeys(ids))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, slug: str, source: str = "") -> Rule:
+        """Build from our YAML keys or Elastic's TOML ``[rule]`` keys (the same names)."""
+
+        def req(key: str) -> Any:
+            if key not in data or data[key] in (None, ""):
+                raise RuleLoadError(f"missing required key {key!r}", rule=source or slug)
+            return data[key]
+
+        def strs(key: str) -> tuple[str, ...]:
+            value = data.get(key) or ()
+            if isinstance(value, str):
+                value = (value,)
+            return tuple(str(v) for v in value)
+
+        try:
+            return cls(
+                slug=slug,
+                rule_id=str(req("rule_id")),
+                name=str(req("name")),
+                description=str(data.get("description", "")).strip(),
+                type=str(req("type")),
+                language=str(data.get("language") or ("kuery" if data["type"] == "query" else "")),
+                query=str(req("query")),
+                severity=str(req("severity")),
+                risk_score=int(req("risk_score")),
+                index=strs("index"),
+                interval=str(data.get("interval") or DEFAULT_INTERVAL),
+                from_=str(data.get("from") or DEFAULT_FROM),
+                max_signals=int(data.get("max_signals") or DEFAULT_MAX_SIGNALS),
+                tags=strs("tags"),
+                author=strs("author"),
+                license=str(data.get("license", "")),
+                version=int(data.get("version") or 1),
+                references=strs("references"),
+                note=str(data.get("note", "")),
+                setup=str(data.get("setup", "")),
+                false_positives=strs("false_positives"),
+                threat=tuple(Threat.from_mapping(t) for t in data.get("threat") or ()),
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RuleLoadError(f"malformed rule: {exc!r}", rule=source or slug) from exc
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Our YAML shape: Elastic's key names, the query verbatim."""
+        return {
+            "rule_id": self.rule_id,
+            "name": self.name,
+            "description": self.description,
+            "type": self.type,
+            "language": self.language,
+            "query": self.query,
+            "index": list(self.index),
+            "severity": self.severity,
+            "risk_score": self.risk_score,
+            "interval": self.interval,
+            "from": self.from_,
+            "max_signals": self.max_signals,
+            "tags": list(self.tags),
+            "author": list(self.author),
+            "license": self.license,
+            "version": self.version,
+            "references": list(self.references),
+            "note": self.note,
+            "setup": self.setup,
+            "false_positives": list(self.false_positives),
+            "threat": [t.to_dict() for t in self.threat],
+        }
