@@ -1,0 +1,102 @@
+"""ECS documents ↔ osquery rows, through the one field table.
+
+The extension flattens normalized events into rows; the alert mapper nests result-log columns
+back into ECS documents; tests use both directions to feed the same event to SQL and to the
+reference evaluator. The encoding is osquery's: every value a string, missing as ``""``,
+booleans ``"1"``/``"0"``, arrays as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ecsquery.schema import Column, EcsType, FieldTable
+
+_MISSING = object()
+
+
+def get_path(doc: Mapping[str, Any], dotted: str) -> Any:
+    """A field from a nested ECS document, accepting dotted keys at any level (as ES does)."""
+    if dotted in doc:
+        return doc[dotted]
+    head, sep, rest = dotted.partition(".")
+    while sep:
+        sub = doc.get(head, _MISSING)
+        if isinstance(sub, Mapping):
+            found = get_path(sub, rest)
+            if found is not None:
+                return found
+        nxt, sep, rest = rest.partition(".")
+        head = f"{head}.{nxt}"
+        if head in doc and not sep:
+            return doc[head]
+    return None
+
+
+def encode_value(column: Column, value: Any) -> str:
+    """One ECS value as osquery's row string for that column."""
+    if value is None or value == [] or value == "":
+        return ""
+    if column.array:
+        items = value if isinstance(value, list | tuple) else [value]
+        return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):
+        return {"true": "1", "false": "0"}.get(value.lower(), value)
+    if isinstance(value, list | tuple):  # a scalar field given as an array: keep the first value
+        return encode_value(column, value[0]) if value else ""
+    return str(value)
+
+
+def to_row(doc: Mapping[str, Any], fields: FieldTable) -> dict[str, str]:
+    """Flatten an ECS document into a row with every column of the table (``""`` if missing)."""
+    return {
+        c.name: encode_value(c, get_path(doc, c.ecs) if c.ecs else doc.get(c.name))
+        for c in fields
+    }
+
+
+def decode_value(column: Column, text: Any) -> Any:
+    """A row value back as ECS typed it; None when missing or unreadable for the column."""
+    if text is None or text == "":
+        return None
+    if column.array:
+        if isinstance(text, list):
+            return text
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            return [text]
+        return value if isinstance(value, list) else [value]
+    if column.ecs_type is EcsType.BOOLEAN:
+        return str(text).lower() in ("1", "true")
+    if column.ecs_type is EcsType.LONG:
+        try:
+            return int(text)
+        except (TypeError, ValueError):
+            return None
+    return str(text)
+
+
+def from_row(row: Mapping[str, Any], fields: FieldTable) -> dict[str, Any]:
+    """Nest the ECS columns of a row back into an ECS document (missing values left out)."""
+    doc: dict[str, Any] = {}
+    for column in fields.ecs_columns:
+        if column.name not in row:
+            continue
+        value = decode_value(column, row[column.name])
+        if value is None:
+            continue
+        assert column.ecs is not None
+        if column.ecs.startswith("@"):
+            doc[column.ecs] = value
+            continue
+        node = doc
+        *parents, leaf = column.ecs.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return doc
