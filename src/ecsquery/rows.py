@@ -54,8 +54,7 @@ def encode_value(column: Column, value: Any) -> str:
 def to_row(doc: Mapping[str, Any], fields: FieldTable) -> dict[str, str]:
     """Flatten an ECS document into a row with every column of the table (``""`` if missing)."""
     return {
-        c.name: encode_value(c, get_path(doc, c.ecs) if c.ecs else doc.get(c.name))
-        for c in fields
+        c.name: encode_value(c, get_path(doc, c.ecs) if c.ecs else doc.get(c.name)) for c in fields
     }
 
 

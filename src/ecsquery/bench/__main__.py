@@ -24,8 +24,10 @@ def main() -> int:
         print(f"[bench] {part}...", file=sys.stderr, flush=True)
         figures.extend(module.run())
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} cores, load average {load:.2f} at the end (figures are medians)")
+    print(
+        f"machine: {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {load:.2f} at the end (figures are medians)"
+    )
     print(format_table(figures))
     return 0
 

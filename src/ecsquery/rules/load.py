@@ -27,10 +27,7 @@ def load_rule(path: Path) -> Rule:
         raise RuleLoadError(f"cannot read: {exc}", rule=str(path)) from exc
     data: Any
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text).get("rule")
-        else:
-            data = yaml.safe_load(text)
+        data = tomllib.loads(text).get("rule") if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise RuleLoadError(f"not valid {path.suffix[1:].upper()}: {exc}", rule=str(path)) from exc
     if not isinstance(data, dict):

@@ -18,6 +18,9 @@ DEFAULT_INTERVAL = "5m"
 DEFAULT_FROM = "now-6m"
 DEFAULT_MAX_SIGNALS = 100
 
+PACK_NAME = "ecsquery"
+"""The osquery pack every rule is scheduled in: result lines are named ``pack_ecsquery_<slug>``."""
+
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -46,7 +49,7 @@ class Ref:
 class Technique(Ref):
     subtechnique: tuple[Ref, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = super().to_dict()
         if self.subtechnique:
             out["subtechnique"] = [s.to_dict() for s in self.subtechnique]

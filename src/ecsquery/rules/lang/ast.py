@@ -18,7 +18,8 @@ Positions are kept for error messages and excluded from equality, so tests compa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from enum import Enum
 from typing import TypeAlias
 
@@ -76,11 +77,11 @@ class Pattern:
 
 @dataclass(frozen=True)
 class FieldRef:
-    """An ECS field by dotted name. ``optional`` is EQL's ``?field``: null when not in the schema."""
+    """An ECS field by dotted name; ``optional`` is EQL's ``?field`` (null when not in schema)."""
 
     name: str
     optional: bool = False
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class Length:
     """EQL ``length(field)``: number of code points of a string (per value of an array field)."""
 
     field: FieldRef
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 ValueExpr: TypeAlias = FieldRef | Length
@@ -100,13 +101,13 @@ ValueExpr: TypeAlias = FieldRef | Length
 @dataclass(frozen=True)
 class And:
     children: tuple[Expr, ...]
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Or:
     children: tuple[Expr, ...]
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Not:
     """True exactly when the child is false, including when the child's field is missing."""
 
     child: Expr
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Const:
     """A folded truth value (e.g. an optional field outside the schema compared to a value)."""
 
     value: bool
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class Exists:
     """The field has at least one value: KQL ``x:*``, EQL ``x != null``."""
 
     field: FieldRef
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class Equals:
     field: FieldRef
     values: tuple[Scalar, ...]
     case_insensitive: bool = False
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class Match:
     field: FieldRef
     patterns: tuple[Pattern, ...]
     case_insensitive: bool = False
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class Regex:
     field: FieldRef
     patterns: tuple[str, ...]
     case_insensitive: bool = False
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ class Compare:
     left: ValueExpr
     op: str
     value: int | float
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
 Expr: TypeAlias = And | Or | Not | Const | Exists | Equals | Match | Regex | Compare
