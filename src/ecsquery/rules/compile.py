@@ -1,0 +1,79 @@
+"""Rule → pack SQL: parse the rule's query, run the AST passes, generate osquery SQL.
+
+The facade the CLI, the pack renderer and the tests use (pySigma's pipeline: rule model →
+field mapping → backend). Errors get the rule id attached here, because the parser and the
+compiler only ever see text and trees; ``compile_rules`` collects every error so ``check``
+can report them all in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ecsquery.errors import EcsqueryError
+from ecsquery.rules.lang.ast import Expr, Query
+from ecsquery.rules.lang.passes import run_expr_passes, run_passes
+from ecsquery.rules.model import Rule
+from ecsquery.rules.sql.compiler import Compiler, select
+from ecsquery.schema import FieldTable
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule with its normalized query, its WHERE expression and its full pack SQL."""
+
+    rule: Rule
+    query: Query
+    where: str
+    sql: str
+
+
+def parse_rule_query(rule: Rule) -> Query:
+    """The rule's query text parsed in the rule's language (``kuery`` or ``eql``)."""
+    from ecsquery.rules.lang.parse import parse_query  # the parsers are another part's module
+
+    return parse_query(rule.query, rule.language)
+
+
+def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) -> CompiledRule:
+    """Compile an already parsed query for ``rule`` (tests build ASTs by hand)."""
+    table = fields or FieldTable()
+    try:
+        normal = run_passes(query, table)
+        compiler = Compiler(table)
+        terms = compiler.conjuncts(normal.where)
+        sql = select(table, terms, rule.lookback_seconds)
+    except EcsqueryError as exc:
+        raise exc.with_rule(rule.rule_id) from None
+    return CompiledRule(rule, normal, " AND ".join(terms) or "1", sql)
+
+
+def compile_rule(rule: Rule, fields: FieldTable | None = None) -> CompiledRule:
+    """Parse, normalize and compile one rule; every error names the rule."""
+    try:
+        query = parse_rule_query(rule)
+    except EcsqueryError as exc:
+        raise exc.with_rule(rule.rule_id) from None
+    return compile_query(rule, query, fields)
+
+
+def compile_rules(
+    rules: Iterable[Rule], fields: FieldTable | None = None
+) -> tuple[list[CompiledRule], list[EcsqueryError]]:
+    """Every rule that compiles and every error, in rule order."""
+    table = fields or FieldTable()
+    compiled: list[CompiledRule] = []
+    errors: list[EcsqueryError] = []
+    for rule in rules:
+        try:
+            compiled.append(compile_rule(rule, table))
+        except EcsqueryError as exc:
+            errors.append(exc)
+    return compiled, errors
+
+
+def compile_where(expr: Expr, fields: FieldTable | None = None) -> str:
+    """One expression (e.g. an exception's) as a WHERE expression, with the same passes."""
+    table = fields or FieldTable()
+    return Compiler(table).where(run_expr_passes(expr, table))

@@ -1,0 +1,219 @@
+"""Small AST→AST passes run between parsing and SQL generation (sqlglot style).
+
+Each pass is a pure function that returns a new tree and does one thing, so the compiler and
+the reference evaluator both see a tree in one normal form: every field known to the table,
+every literal typed like its column, no ``Match`` without wildcards, no nested ``And``/``Or``
+and no ``Const`` left inside a larger expression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from ecsquery.errors import UnmappedField, UnsupportedConstruct
+from ecsquery.rules.lang.ast import (
+    And,
+    Compare,
+    Const,
+    Equals,
+    Exists,
+    Expr,
+    FieldRef,
+    Length,
+    Match,
+    Not,
+    Or,
+    Query,
+    Regex,
+    Scalar,
+)
+from ecsquery.schema import Column, EcsType, FieldTable
+
+Leaf = Exists | Equals | Match | Regex | Compare
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+def transform(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """Rebuild ``expr`` bottom-up, applying ``fn`` to every node after its children."""
+    if isinstance(expr, And | Or):
+        expr = replace(expr, children=tuple(transform(c, fn) for c in expr.children))
+    elif isinstance(expr, Not):
+        expr = replace(expr, child=transform(expr.child, fn))
+    return fn(expr)
+
+
+def leaf_field(leaf: Leaf) -> FieldRef:
+    """The field a predicate reads (through ``length()`` for ``Compare``)."""
+    if isinstance(leaf, Compare):
+        return leaf.left.field if isinstance(leaf.left, Length) else leaf.left
+    return leaf.field
+
+
+def add_category(query: Query) -> Query:
+    """EQL ``process where x`` means ``event.category == "process" and x``.
+
+    Making the category an ordinary conjunct means neither the compiler nor the evaluator
+    needs to know about EQL's event categories; ``any where`` filters nothing.
+    """
+    if query.category is None or query.category == "any":
+        return replace(query, category=None)
+    category = Equals(FieldRef("event.category"), (query.category,))
+    return replace(query, where=And((category, query.where)), category=None)
+
+
+def resolve_fields(query: Query, fields: FieldTable) -> Query:
+    """Refuse fields the table cannot supply; fold EQL ``?optional`` ones to null.
+
+    A rule that reads a field the extension does not have would silently never match, so it is
+    an error (``UnmappedField``). EQL's ``?field`` says the author expects the field may not
+    exist: it is null, every predicate on it is false, and ``not`` of that is true.
+    """
+
+    def visit(node: Expr) -> Expr:
+        if isinstance(node, And | Or | Not | Const):
+            return node
+        ref = leaf_field(node)
+        if fields.by_ecs(ref.name) is not None:
+            return node
+        if ref.optional:
+            return Const(False, pos=node.pos)
+        raise UnmappedField(ref.name, pos=ref.pos or node.pos)
+
+    return replace(query, where=transform(query.where, visit))
+
+
+def literal_matches(query: Query) -> Query:
+    """A wildcard ``Match`` whose patterns hold no wildcard is an ``Equals`` (same case flag).
+
+    KQL ``x:"v"`` and EQL ``x : "v"`` parse as patterns; as ``Equals`` they compile to ``=``/``IN``
+    and can be typed by ``coerce_literals`` for numeric and boolean columns.
+    """
+
+    def visit(node: Expr) -> Expr:
+        if isinstance(node, Match) and all(p.is_literal for p in node.patterns):
+            values: tuple[Scalar, ...] = tuple(p.literal() for p in node.patterns)
+            return Equals(node.field, values, node.case_insensitive, pos=node.pos)
+        return node
+
+    return replace(query, where=transform(query.where, visit))
+
+
+def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
+    def refuse() -> UnsupportedConstruct:
+        return UnsupportedConstruct(
+            "value",
+            f"{value!r} cannot be compared with {column.ecs_type.value} field {ref.name!r}",
+            pos=ref.pos,
+        )
+
+    if column.ecs_type is EcsType.LONG:
+        if isinstance(value, bool):
+            raise refuse()
+        if isinstance(value, int | float):
+            return value
+        if _INT.match(value.strip()):
+            return int(value)
+        raise refuse()
+    if column.ecs_type is EcsType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value in ("true", "false"):
+            return value == "true"
+        raise refuse()
+    if column.ecs_type is EcsType.KEYWORD:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            return value
+    raise refuse()
+
+
+def coerce_literals(query: Query, fields: FieldTable) -> Query:
+    """Type every literal like its column, or refuse it by name (never a silent false).
+
+    KQL values arrive as strings (``process.pid:123``); Elasticsearch parses them by the field's
+    mapping, so ``"123"`` on a long field is the number 123 and ``"true"`` on a boolean is true.
+    Values the mapping cannot parse, wildcards or regexes on numbers and booleans, and numeric
+    comparisons on strings would fail or behave surprisingly in Elasticsearch, so they are
+    refused here instead of compiled into SQL that quietly disagrees.
+    """
+
+    def visit(node: Expr) -> Expr:
+        if isinstance(node, And | Or | Not | Const | Exists):
+            return node
+        ref = leaf_field(node)
+        column = fields.by_ecs(ref.name)
+        assert column is not None, "resolve_fields runs first"
+        if isinstance(node, Equals):
+            values = tuple(_coerce(column, ref, v) for v in node.values)
+            ci = node.case_insensitive and column.ecs_type is EcsType.KEYWORD
+            return replace(node, values=values, case_insensitive=ci)
+        if isinstance(node, Match | Regex) and column.ecs_type is not EcsType.KEYWORD:
+            kind = "wildcard" if isinstance(node, Match) else "regex"
+            raise UnsupportedConstruct(
+                kind, f"on {column.ecs_type.value} field {ref.name!r}", pos=node.pos
+            )
+        if isinstance(node, Compare):
+            wanted = EcsType.KEYWORD if isinstance(node.left, Length) else EcsType.LONG
+            if column.ecs_type is not wanted or isinstance(node.value, bool):
+                what = "length()" if isinstance(node.left, Length) else "numeric comparison"
+                raise UnsupportedConstruct(
+                    what, f"on {column.ecs_type.value} field {ref.name!r}", pos=node.pos
+                )
+        return node
+
+    return replace(query, where=transform(query.where, visit))
+
+
+def simplify(query: Query) -> Query:
+    """Flatten nested ``And``/``Or`` and fold ``Const`` so SQL needs no ``1 AND``/``0 OR``.
+
+    Flat n-ary nodes also give the compiler one precedence level per operator, which is what
+    lets it decide parentheses by precedence alone.
+    """
+
+    def visit(node: Expr) -> Expr:
+        if isinstance(node, Not):
+            if isinstance(node.child, Const):
+                return Const(not node.child.value, pos=node.pos)
+            if isinstance(node.child, Not):
+                return node.child.child
+            return node
+        if isinstance(node, And | Or):
+            kind = type(node)
+            absorbing = isinstance(node, Or)  # True absorbs Or, False absorbs And
+            children: list[Expr] = []
+            for child in node.children:
+                parts = child.children if isinstance(child, kind) else (child,)
+                for part in parts:
+                    if isinstance(part, Const):
+                        if part.value is absorbing:
+                            return Const(absorbing, pos=node.pos)
+                        continue
+                    children.append(part)
+            if not children:
+                return Const(not absorbing, pos=node.pos)
+            if len(children) == 1:
+                return children[0]
+            return replace(node, children=tuple(children))
+        return node
+
+    return replace(query, where=transform(query.where, visit))
+
+
+def run_passes(query: Query, fields: FieldTable) -> Query:
+    """All passes, in the order they depend on each other."""
+    query = add_category(query)
+    query = resolve_fields(query, fields)
+    query = literal_matches(query)
+    query = coerce_literals(query, fields)
+    return simplify(query)
+
+
+def run_expr_passes(expr: Expr, fields: FieldTable) -> Expr:
+    """The same passes for a bare expression (exceptions are expressions, not queries)."""
+    return run_passes(Query("eql", expr), fields).where

@@ -1,0 +1,87 @@
+"""The SQLite stand-in behaves like osquery where our SQL depends on it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from ecsquery import osquery_sqlite
+from ecsquery.schema import COLUMNS, OsqueryType
+
+
+def test_table_has_the_schema_columns_and_types() -> None:
+    conn = osquery_sqlite.connect(now=100)
+    info = conn.execute("PRAGMA table_info(ecs_process_events)").fetchall()
+    assert [(r[1], r[2]) for r in info] == [(c.name, c.type.value) for c in COLUMNS]
+
+
+def test_time_table_is_settable() -> None:
+    conn = osquery_sqlite.connect(now=100)
+    assert conn.execute("SELECT unix_time FROM time").fetchall() == [(100,)]
+    osquery_sqlite.set_now(conn, 200)
+    assert conn.execute("SELECT unix_time FROM time").fetchall() == [(200,)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("42", 42),
+        ("-7", -7),
+        (" 5", 5),
+        ("0x10", 16),
+        ("010", 8),
+        ("12abc", 12),  # std::stol stops at junk; osquery does not check pos
+        ("", None),
+        ("abc", None),
+        ("99999999999999999999", None),  # out of range
+    ],
+)
+def test_bigint_conversion_as_osquery(text: str, expected: int | None) -> None:
+    assert osquery_sqlite.osquery_integer(text, OsqueryType.BIGINT) == expected
+
+
+def test_insert_modes() -> None:
+    rows = [{"process_name": "", "process_pid": "", "time": "5"}]
+    got = {}
+    for mode in ("osquery", "null", "empty"):
+        conn = osquery_sqlite.connect(now=0)
+        osquery_sqlite.insert_rows(conn, rows, missing=mode)
+        got[mode] = conn.execute(
+            "SELECT process_name, process_pid, time, user_name FROM ecs_process_events"
+        ).fetchone()
+    assert got == {
+        "osquery": ("", None, 5, None),
+        "null": (None, None, 5, None),
+        "empty": ("", "", 5, ""),
+    }
+
+
+def test_regex_match_is_a_search_returning_groups_or_null() -> None:
+    conn = osquery_sqlite.connect(now=0)
+
+    def q(sql: str) -> object:
+        return conn.execute(sql).fetchone()[0]
+
+    assert q("SELECT regex_match('security dump', 'dump', 0)") == "dump"
+    assert q("SELECT regex_match('a-b', '(a)-(b)', 2)") == "b"
+    assert q("SELECT regex_match('a-b', '(a)-(b)', 3)") is None
+    assert q("SELECT regex_match('abc', 'x', 0)") is None
+    assert q("SELECT regex_match(NULL, 'x', 0)") is None
+    assert q("SELECT regex_match('', '^$', 0)") == ""
+    # ECMAScript: $ only at the very end, . stops at \r and \n
+    assert q("SELECT regex_match('ab' || char(10), '^ab$', 0)") is None
+    assert q("SELECT regex_match('a' || char(13) || 'b', 'a.b', 0)") is None
+    # bytes, not code points: one '.' is one byte of 'é'
+    assert q("SELECT regex_match('é', '^..$', 0)") == "é"
+    with pytest.raises(sqlite3.OperationalError):
+        q("SELECT regex_match('a', '(', 0)")
+    with pytest.raises(sqlite3.OperationalError):
+        q(f"SELECT regex_match('a', '{'a' * 257}', 0)")
+
+
+def test_concat_functions_skip_nulls_like_osquery() -> None:
+    conn = osquery_sqlite.connect(now=0)
+    assert conn.execute("SELECT concat('a', NULL, 'b', 1)").fetchone() == ("ab1",)
+    assert conn.execute("SELECT concat_ws('-', 'a', 'b')").fetchone() == ("a-b",)
+    assert conn.execute("SELECT concat_ws('-', 'a', NULL)").fetchone() == ("a-",)
