@@ -20,7 +20,8 @@ venv: $(STAMP)
 ## The main job on the bundled sample data.
 run: $(STAMP)
 	$(BIN)/ecsquery render --rules rules --out packs
-	$(BIN)/ecsquery check rules
+	$(BIN)/ecsquery check --quiet rules
+	$(BIN)/ecsquery import --dry-run tests/fixtures/elastic-rules/macos-process
 
 ## Regenerate the committed packs under packs/.
 packs: $(STAMP)

@@ -18,3 +18,4 @@ def main() -> None:
 
 
 # Command modules register themselves here, one import per pipeline part.
+from ecsquery.cli import rules as _rules  # noqa: E402, F401  (check, render, import)

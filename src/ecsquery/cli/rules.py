@@ -1,0 +1,193 @@
+"""``ecsquery check``, ``render`` and ``import``: rule files in, SQL, packs or rule YAML out.
+
+A thin layer over ``ecsquery.rules``: commands collect every error of a batch and print them
+all (file, rule, position, construct), then fail once with a ``ClickException``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from ecsquery.cli import main
+from ecsquery.errors import EcsqueryError
+from ecsquery.rules.compile import CompiledRule, compile_rule, compile_rules
+from ecsquery.rules.drift import diff_compiled
+from ecsquery.rules.importer import ImportResult, import_rules
+from ecsquery.rules.load import load_rule, load_rules, rule_paths
+from ecsquery.rules.model import Rule
+from ecsquery.rules.render import FORMATS, render_packs, write_packs
+
+DEFAULT_RULES = Path("rules")
+DEFAULT_PACKS = Path("packs")
+
+_paths = click.Path(exists=True, path_type=Path)
+
+
+def _compile_all(paths: Sequence[Path]) -> tuple[list[CompiledRule], list[str], int]:
+    """Compiled rules, every error as a printable line, and the number of rule files."""
+    files = rule_paths(paths)
+    rules, load_errors = load_rules(files)
+    compiled, compile_errors = compile_rules(rules)
+    source = {r.rule_id: r.source for r in rules}
+    lines = [f"error: {e}" for e in load_errors]
+    for e in compile_errors:
+        where = source.get(e.rule or "")
+        lines.append(f"error: {where}: {e}" if where else f"error: {e}")
+    return compiled, lines, len(files)
+
+
+def _fail(errors: list[str], summary: str) -> None:
+    for line in errors:
+        click.echo(line, err=True)
+    raise click.ClickException(summary)
+
+
+def _header(rule: Rule) -> str:
+    return f"-- {rule.slug}: {rule.name} ({rule.rule_id} v{rule.version}, {rule.language})"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=_paths)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Take two rule files OLD NEW (e.g. two Elastic versions) and show what changes.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary.")
+def check(paths: tuple[Path, ...], diff: bool, quiet: bool) -> None:
+    """Parse and compile rules; print each rule's SQL, or every error.
+
+    PATHS are rule files (YAML or Elastic TOML) or directories of them (default: rules/).
+    Exits non-zero if any rule fails to load, parse or compile.
+    """
+    if diff:
+        _check_diff(paths)
+        return
+    if not paths:
+        if not DEFAULT_RULES.is_dir():
+            raise click.ClickException(f"no rule paths given and no {DEFAULT_RULES}/ here")
+        paths = (DEFAULT_RULES,)
+    compiled, errors, n_files = _compile_all(paths)
+    if not quiet:
+        for c in compiled:
+            click.echo(f"{_header(c.rule)}\n{c.sql};\n")
+    summary = f"{n_files} rule files: {len(compiled)} compiled, {len(errors)} errors"
+    if errors:
+        _fail(errors, summary)
+    click.echo(summary, err=True)
+
+
+def _check_diff(paths: tuple[Path, ...]) -> None:
+    if len(paths) != 2 or any(p.is_dir() for p in paths):
+        raise click.ClickException("--diff takes exactly two rule files: OLD NEW")
+    compiled: list[CompiledRule] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            compiled.append(compile_rule(load_rule(path)))
+        except EcsqueryError as exc:
+            errors.append(f"error: {path}: {exc}")
+    if errors:
+        _fail(errors, "cannot diff: a version does not compile")
+    click.echo(diff_compiled(compiled[0], compiled[1]).render(), nl=False)
+
+
+@click.command()
+@click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    type=_paths,
+    help="Rule file or directory (repeatable; default: rules/).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_PACKS,
+    show_default=True,
+    help="Directory the packs are written under (<out>/<format>/...).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(FORMATS),
+    help="Pack format (repeatable; default: all).",
+)
+def render(rule_dirs: tuple[Path, ...], out: Path, formats: tuple[str, ...]) -> None:
+    """Compile the rules and render osquery, Fleet and Kibana packs.
+
+    Nothing is written unless every rule compiles: a pack silently missing a rule would
+    look deployed and detect nothing.
+    """
+    compiled, errors, n_files = _compile_all(rule_dirs or (DEFAULT_RULES,))
+    if errors:
+        _fail(errors, f"{len(errors)} errors in {n_files} rule files; no packs written")
+    if not compiled:
+        raise click.ClickException("no rules found; no packs written")
+    try:
+        files = render_packs(compiled, formats or FORMATS)
+    except EcsqueryError as exc:
+        raise click.ClickException(str(exc)) from None
+    written = write_packs(files, out)
+    click.echo(f"rendered {len(compiled)} rules into {len(written)} files:")
+    for path in written:
+        click.echo(f"  {path}")
+
+
+def _expand_toml(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        out.extend(sorted(path.rglob("*.toml")) if path.is_dir() else [path])
+    return list(dict.fromkeys(out))  # a file named twice is imported once
+
+
+def _table(results: Sequence[ImportResult]) -> str:
+    rows = [("rule", "result", "detail")]
+    for r in results:
+        detail = r.reason
+        if r.rule is not None and not detail:
+            detail = r.rule.name + (f" → {r.written}" if r.written else "")
+        rows.append((f"`{r.slug}`", r.status, detail.replace("|", "\\|")))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"| {a:<{widths[0]}} | {b:<{widths[1]}} | {c} |" for a, b, c in rows]
+    lines.insert(1, f"|{'-' * (widths[0] + 2)}|{'-' * (widths[1] + 2)}|---|")
+    return "\n".join(lines)
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=_paths)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_RULES,
+    show_default=True,
+    help="Directory the rule YAML files are written to.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite rule files that already exist.")
+def import_(paths: tuple[Path, ...], out: Path, dry_run: bool, force: bool) -> None:
+    """Convert Elastic detection-rules TOML files (or directories of them) into rule YAML.
+
+    Prints a table: compiled, refused (with the reason the rule cannot run on osquery),
+    skipped (file exists) or error. Refusals are expected; exits non-zero only on errors.
+    """
+    results = import_rules(_expand_toml(paths), None if dry_run else out, force=force)
+    click.echo(_table(results))
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("compiled", "refused")}
+    counts["skipped"] = sum(1 for r in results if r.status == "skipped")
+    failed = sum(1 for r in results if r.status == "error")
+    summary = (
+        f"{len(results)} rules: {counts['compiled']} compiled, {counts['refused']} refused,"
+        f" {counts['skipped']} skipped, {failed} errors"
+    )
+    if failed:
+        raise click.ClickException(summary)
+    click.echo(summary, err=True)
+
+
+for _command in (check, render, import_):
+    main.add_command(_command)
