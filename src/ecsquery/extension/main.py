@@ -1,0 +1,116 @@
+"""The extension's entry point, as osqueryd runs it.
+
+osqueryd executes ``ecsquery.ext --socket PATH --timeout N --interval N [--verbose]``; those are
+the only flags (unknown ones are tolerated with a warning, since osquery versions differ).
+Exit codes: 0 after a clean stop (osqueryd went away or asked us to shut down, SIGTERM), 1 when
+registration failed. Either way osqueryd's watcher respawns the extension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pwd
+import signal
+import sys
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from ecsquery.extension.config import ConfigError, Settings, load_settings
+from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.server import ExtensionServer
+from ecsquery.extension.sources import Source
+from ecsquery.extension.sources.eslogger import EsloggerSource
+from ecsquery.extension.sources.osquery import OsquerySource
+from ecsquery.extension.sources.replay import ReplaySource
+from ecsquery.extension.table import EcsProcessTable
+from ecsquery.extension.tree import ProcessTree
+from ecsquery.extension.window import Window
+
+log = logging.getLogger("ecsquery.extension")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="ecsquery.ext", description="ecsquery's osquery extension (ecs_process_events)."
+    )
+    parser.add_argument("--socket", default="/var/osquery/osquery.em", help="manager socket")
+    parser.add_argument("--timeout", type=float, default=3, help="seconds to wait for osqueryd")
+    parser.add_argument("--interval", type=float, default=3, help="seconds between pings")
+    parser.add_argument("--verbose", action="store_true", help="log informational messages")
+    args, unknown = parser.parse_known_args(argv)
+    args.unknown = unknown
+    return args
+
+
+@lru_cache(maxsize=4096)
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) -> Source:
+    if settings.source == "eslogger":
+        return EsloggerSource(pipeline, settings.eslogger_command)
+    if settings.source == "replay":
+        return ReplaySource(pipeline, [Path(p) for p in settings.replay])
+    return OsquerySource(
+        pipeline,
+        manager_socket,
+        tables=settings.tables,
+        interval=settings.poll_interval,
+        lookback=settings.window_seconds,
+        seed=settings.seed_processes,
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        logging.basicConfig(level=logging.WARNING)
+        log.error("%s", exc)
+        return 1
+    level = settings.log_level or ("INFO" if args.verbose else "WARNING")
+    logging.basicConfig(level=level.upper(), format="ecsquery.ext %(levelname)s %(message)s")
+    logging.getLogger("thrift").setLevel(logging.CRITICAL)
+    if args.unknown:
+        log.warning("ignoring unknown arguments: %s", " ".join(args.unknown))
+
+    window = Window(settings.window_seconds, settings.window_events)
+    live = settings.source != "replay"  # user names are this host's, not the recording's
+    pipeline = Pipeline(
+        window,
+        tree=ProcessTree(settings.tree_size),
+        host_os_type=settings.host_os_type,
+        host_name=settings.host_name,
+        user_names=user_name if settings.resolve_user_names and live else None,
+    )
+    server = ExtensionServer(
+        EcsProcessTable(window), args.socket, timeout=args.timeout, interval=args.interval
+    )
+    try:
+        server.register()
+    except ConnectionError as exc:
+        log.error("cannot register with osqueryd: %s", exc)
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop("signal"))
+    server.listen()
+    source = build_source(settings, pipeline, args.socket)
+    source.start()
+    server.watch()
+    try:
+        server.serve()
+    finally:
+        source.stop()
+        log.info("stopped (%s); counters: %s", server.stop_reason, pipeline.stats.snapshot())
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,72 @@
+"""Source records → events: one adapter per source, and :func:`classify` to pick one.
+
+A replay file may mix eslogger messages, osquery rows (bare, or as results-log lines in event,
+snapshot or batched format) and ECS documents; :func:`classify` decides per record by shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ecsquery.extension.model import Proc, ProcEvent
+from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
+from ecsquery.extension.normalize.errors import BadRecord
+from ecsquery.extension.normalize.eslogger import from_eslogger, is_eslogger
+from ecsquery.extension.normalize.osquery import (
+    from_es_process_row,
+    from_process_events_row,
+    from_processes_row,
+    is_es_process_row,
+    is_process_events_row,
+    is_processes_row,
+)
+
+Item = ProcEvent | Proc | tuple[int, dict[str, Any]]
+"""An event, a running process (tree seed), or a ready ECS document with its time."""
+
+__all__ = ["BadRecord", "Item", "normalize", "rows_of"]
+
+
+def rows_of(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The osquery rows in a results-log line (only *added* rows), or the record itself."""
+    columns = record.get("columns")
+    if isinstance(columns, Mapping):
+        if record.get("action", "added") == "added":
+            yield columns
+        return
+    if isinstance(record.get("snapshot"), list):
+        yield from (r for r in record["snapshot"] if isinstance(r, Mapping))
+        return
+    diff = record.get("diffResults")
+    if isinstance(diff, Mapping):
+        yield from (r for r in diff.get("added") or () if isinstance(r, Mapping))
+        return
+    yield record
+
+
+def normalize(record: Any) -> Iterator[Item]:
+    """Every item in one decoded source record; raises :class:`BadRecord` if none can be."""
+    if not isinstance(record, Mapping):
+        raise BadRecord("malformed", f"expected a JSON object, got {type(record).__name__}")
+    if isinstance(record.get("_source"), Mapping):  # an Elasticsearch hit
+        record = record["_source"]
+    if is_eslogger(record):
+        event = from_eslogger(record)
+        if event is not None:
+            yield event
+        return
+    if is_ecs(record):
+        yield from_ecs(record)
+        return
+    for row in rows_of(record):
+        if is_es_process_row(row):
+            event = from_es_process_row(row)
+            if event is not None:
+                yield event
+        elif is_processes_row(row):
+            yield from_processes_row(row)
+        elif is_process_events_row(row):
+            yield from_process_events_row(row)
+        else:
+            raise BadRecord("unrecognized", f"record of unknown shape: {sorted(row)[:8]}")

@@ -1,0 +1,169 @@
+"""eslogger's JSON (``eslogger exec fork exit --format json``) → :class:`ProcEvent`.
+
+Message versions 9–11 are known (macOS 15, 26, 27 beta samples in tests/fixtures/eslogger).
+Their one change that matters here: from version 10 an audit token may be written as the raw
+8-integer ``audit_token_t`` array ``[auid, euid, egid, ruid, rgid, pid, asid, pidversion]``
+instead of an object. Newer versions are tried as they come; a shape we cannot read is
+reported as an unknown version rather than a malformed line.
+
+Code signature, the rule chosen: ``exists`` when the kernel's ``CS_SIGNED`` flag is set (or,
+without flags, when there is a signing id); ``trusted`` when signed, ``CS_VALID``, not ad-hoc
+(``CS_ADHOC``), and either a platform binary or signed with a team id, i.e. the signature
+chains to Apple. Ad-hoc signed tools (no certificate at all) are therefore not trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.normalize.errors import BadRecord
+
+KNOWN_VERSIONS = range(9, 12)
+EVENT_TYPES = {9: Action.EXEC, 11: Action.FORK, 15: Action.END}  # ES_EVENT_TYPE_NOTIFY_*
+
+CS_VALID = 0x1
+CS_ADHOC = 0x2
+CS_SIGNED = 0x20000000
+
+_TOKEN_FIELDS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
+
+
+def is_eslogger(record: Mapping[str, Any]) -> bool:
+    return "event_type" in record and isinstance(record.get("process"), Mapping)
+
+
+def parse_time(text: str) -> float:
+    """ESF's ISO time (nanoseconds, ``Z``) as Unix seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def token(value: Any) -> dict[str, int]:
+    """An audit token, written as an object (v9) or as the raw 8-integer array (v10+)."""
+    if isinstance(value, Mapping):
+        return {k: int(value[k]) for k in _TOKEN_FIELDS if k in value}
+    if isinstance(value, list) and len(value) == 8:
+        return dict(zip(_TOKEN_FIELDS, (int(v) for v in value), strict=True))
+    raise TypeError(f"audit token of unexpected shape: {value!r}")
+
+
+def _ref(value: Any) -> Ref | None:
+    if value is None:
+        return None
+    tok = token(value)
+    return Ref(tok["pid"], tok.get("pidversion"))
+
+
+def signature(
+    flags: int | None, signing_id: str, team_id: str, platform: bool
+) -> tuple[bool, bool]:
+    """(exists, trusted) by the rule in the module docstring."""
+    signed = bool(flags & CS_SIGNED) if flags is not None else bool(signing_id)
+    valid = flags is None or bool(flags & CS_VALID and not flags & CS_ADHOC)
+    return signed, signed and valid and (platform or bool(team_id))
+
+
+def process(p: Mapping[str, Any]) -> Proc:
+    """An ``es_process_t`` as eslogger writes it."""
+    tok = token(p["audit_token"])
+    flags = p.get("codesigning_flags")
+    signing_id = p.get("signing_id") or ""
+    team_id = p.get("team_id") or ""
+    signed, trusted = signature(
+        int(flags) if flags is not None else None,
+        signing_id,
+        team_id,
+        bool(p.get("is_platform_binary")),
+    )
+    start = p.get("start_time")
+    return Proc(
+        pid=tok["pid"],
+        pidversion=tok.get("pidversion"),
+        executable=p["executable"]["path"],
+        signing_id=signing_id,
+        team_id=team_id,
+        signed=signed,
+        trusted=trusted,
+        uid=tok.get("ruid"),
+        euid=tok.get("euid"),
+        gid=tok.get("rgid"),
+        start=parse_time(start) if start else None,
+    )
+
+
+def _parent(p: Mapping[str, Any]) -> Ref | None:
+    ref = _ref(p.get("parent_audit_token"))
+    if ref is None and p.get("ppid") is not None:
+        ref = Ref(int(p["ppid"]))
+    return ref
+
+
+def exit_code(stat: int) -> int:
+    """A wait(2) status as a shell shows it: the exit status, or 128 + the killing signal."""
+    if stat & 0x7F == 0:
+        return (stat >> 8) & 0xFF
+    return 128 + (stat & 0x7F)
+
+
+def from_eslogger(msg: Mapping[str, Any]) -> ProcEvent | None:
+    """The event in one eslogger message; None for event types the table does not serve."""
+    version = msg.get("version")
+    action = EVENT_TYPES.get(msg.get("event_type"))  # type: ignore[arg-type]
+    if action is None:
+        return None
+    try:
+        return _event(msg, action)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        known = isinstance(version, int) and version in KNOWN_VERSIONS
+        reason = "missing_field" if known else "unknown_version"
+        raise BadRecord(reason, f"eslogger message version {version!r}: {exc!r}") from exc
+
+
+def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
+    time = parse_time(msg["time"])
+    event_id = f"es-{msg.get('mach_time', '')}-{msg['global_seq_num']}"
+    body = msg["event"]
+    if action is Action.EXEC:
+        exec_ = body["exec"]
+        target = exec_["target"]
+        cwd = (exec_.get("cwd") or {}).get("path") or ""
+        args = tuple(str(a) for a in exec_.get("args") or ())
+        proc = replace(process(target), args=args, cwd=cwd)
+        return ProcEvent(
+            action,
+            time,
+            event_id,
+            proc,
+            parent=_parent(target),
+            original_ppid=target.get("original_ppid"),
+            responsible=_ref(target.get("responsible_audit_token")),
+            source="eslogger",
+        )
+    if action is Action.FORK:
+        child = body["fork"]["child"]
+        forker = msg["process"]
+        return ProcEvent(
+            action,
+            time,
+            event_id,
+            process(child),
+            parent=_ref(forker["audit_token"]),
+            original_ppid=child.get("original_ppid"),
+            responsible=_ref(child.get("responsible_audit_token")),
+            source="eslogger",
+        )
+    exiting = msg["process"]
+    return ProcEvent(
+        action,
+        time,
+        event_id,
+        process(exiting),
+        parent=_parent(exiting),
+        original_ppid=exiting.get("original_ppid"),
+        responsible=_ref(exiting.get("responsible_audit_token")),
+        exit_code=exit_code(int(body["exit"]["stat"])),
+        source="eslogger",
+    )

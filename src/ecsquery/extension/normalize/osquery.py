@@ -1,0 +1,172 @@
+"""Rows of osquery's own process tables → :class:`ProcEvent` (or :class:`Proc` for seeds).
+
+* ``es_process_events`` (EndpointSecurity): ``cmdline`` is argv in osquery ≥ 5.10's quoting
+  (see :mod:`ecsquery.extension.argv`). A ``fork`` row describes the *forking* process with the
+  child in ``child_pid``; it is turned round so the event is about the child, as Elastic
+  Defend reports forks. osquery's ``euid`` column holds the effective *gid* in the releases
+  read (``ec->euid = audit_token_to_egid(...)`` in ``es_utils.cpp``), so it is not used.
+* ``process_events`` (OpenBSM on macOS, audit on Linux): exec rows with a space-joined
+  ``cmdline`` (split on spaces, lossy) and no code-signing data (left missing, not false).
+* ``processes``: the running processes, used only to seed the process tree.
+
+Rows arrive as osquery sends them over Thrift (all strings) or from a results log (strings,
+or numbers with ``logNumericsAsNumbers``); both are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ecsquery.extension.argv import parse_cmdline, split_plain
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.normalize.errors import BadRecord
+from ecsquery.extension.normalize.eslogger import exit_code
+
+_ES_ACTIONS = {"exec": Action.EXEC, "fork": Action.FORK, "exit": Action.END}
+_FORK_SYSCALLS = {"fork", "vfork", "clone", "clone3"}
+
+
+def _int(row: Mapping[str, Any], name: str) -> int | None:
+    value = row.get(name)
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def _text(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value)
+
+
+def _required(row: Mapping[str, Any], name: str) -> int:
+    value = _int(row, name)
+    if value is None:
+        raise KeyError(name)
+    return value
+
+
+def is_es_process_row(row: Mapping[str, Any]) -> bool:
+    return "event_type" in row and ("child_pid" in row or "pidversion" in row)
+
+
+def is_process_events_row(row: Mapping[str, Any]) -> bool:
+    return "cmdline" in row and "path" in row and "time" in row and "event_type" not in row
+
+
+def is_processes_row(row: Mapping[str, Any]) -> bool:
+    return "start_time" in row and "name" in row and "path" in row
+
+
+def from_es_process_row(row: Mapping[str, Any]) -> ProcEvent | None:
+    action = _ES_ACTIONS.get(_text(row, "event_type"))
+    if action is None:
+        return None
+    try:
+        return _es_event(row, action)
+    except (KeyError, ValueError) as exc:
+        raise BadRecord("missing_field", f"es_process_events row: {exc!r}") from exc
+
+
+def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
+    time = _required(row, "time")
+    pid = _required(row, "pid")
+    signing_id, team_id = _text(row, "signing_id"), _text(row, "team_id")
+    flags = _text(row, "codesigning_flags")
+    signed = bool(signing_id or _text(row, "cdhash"))
+    trusted = (
+        signed
+        and "NOT_VALID" not in flags
+        and "ADHOC" not in flags
+        and (_int(row, "platform_binary") == 1 or bool(team_id))
+    )
+    image = Proc(
+        pid=pid,
+        pidversion=_int(row, "pidversion"),
+        executable=_text(row, "path"),
+        args=tuple(parse_cmdline(_text(row, "cmdline"))),
+        cwd=_text(row, "cwd"),
+        signing_id=signing_id,
+        team_id=team_id,
+        signed=signed,
+        trusted=trusted,
+        uid=_int(row, "uid"),
+        gid=_int(row, "gid"),
+        user_name=_text(row, "username"),
+    )
+    eid = _text(row, "eid")
+    event_id = f"es_process_events-{eid}" if eid else f"es_process_events-{time}-{pid}"
+    responsible = _int(row, "responsible_pid")
+    parent = _int(row, "parent")
+    common = {
+        "original_ppid": _int(row, "original_parent"),
+        "responsible": Ref(responsible, _int(row, "responsible_pidversion"))
+        if responsible
+        else None,
+        "source": "osquery:es_process_events",
+    }
+    if action is Action.FORK:
+        child = _required(row, "child_pid")
+        return ProcEvent(
+            action,
+            float(time),
+            event_id,
+            image.as_child(child, None),
+            parent=image.ref,
+            **common,  # type: ignore[arg-type]
+        )
+    code = _int(row, "exit_code")
+    return ProcEvent(
+        action,
+        float(time),
+        event_id,
+        image,
+        parent=Ref(parent, _int(row, "parent_pidversion")) if parent is not None else None,
+        exit_code=exit_code(code) if action is Action.END and code is not None else None,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def from_process_events_row(row: Mapping[str, Any]) -> ProcEvent:
+    try:
+        time = _required(row, "time")
+        pid = _required(row, "pid")
+        parent = _int(row, "parent")
+        eid = _text(row, "eid")
+        action = Action.FORK if _text(row, "syscall") in _FORK_SYSCALLS else Action.EXEC
+        proc = Proc(
+            pid=pid,
+            executable=_text(row, "path"),
+            args=tuple(split_plain(_text(row, "cmdline"))),
+            cwd=_text(row, "cwd"),
+            uid=_int(row, "uid"),
+            euid=_int(row, "euid"),
+            gid=_int(row, "gid"),
+        )
+    except (KeyError, ValueError) as exc:
+        raise BadRecord("missing_field", f"process_events row: {exc!r}") from exc
+    return ProcEvent(
+        action,
+        float(time),
+        f"process_events-{eid}" if eid else f"process_events-{time}-{pid}",
+        proc,
+        parent=Ref(parent) if parent is not None and parent > 0 else None,
+        source="osquery:process_events",
+    )
+
+
+def from_processes_row(row: Mapping[str, Any]) -> Proc:
+    try:
+        start = _int(row, "start_time")
+        return Proc(
+            pid=_required(row, "pid"),
+            executable=_text(row, "path"),
+            args=tuple(split_plain(_text(row, "cmdline"))),
+            cwd=_text(row, "cwd"),
+            uid=_int(row, "uid"),
+            euid=_int(row, "euid"),
+            gid=_int(row, "gid"),
+            start=float(start) if start and start > 0 else None,
+        )
+    except (KeyError, ValueError) as exc:
+        raise BadRecord("missing_field", f"processes row: {exc!r}") from exc

@@ -1,0 +1,116 @@
+"""Source records → normalized events → process tree → ECS document → row in the window.
+
+Every source thread calls :meth:`Pipeline.feed`; it never raises for bad input. A record that
+cannot be used is counted under ``bad.<reason>`` and logged (the first few of each reason in
+full, then every thousandth), and the table keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ecsquery.extension import wire
+from ecsquery.extension.ecs import build_document
+from ecsquery.extension.model import Proc, ProcEvent
+from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.stats import Stats
+from ecsquery.extension.tree import ProcessTree
+from ecsquery.extension.window import Window
+from ecsquery.rows import encode_value, get_path
+from ecsquery.schema import COLUMNS, Column
+
+log = logging.getLogger(__name__)
+
+UNIQUE_COLUMNS = frozenset({"timestamp", "event_id", "process_entity_id"})
+"""Columns whose values rarely repeat: interning them would only churn the cache."""
+_LOG_FIRST = 5
+
+
+class Pipeline:
+    def __init__(
+        self,
+        window: Window,
+        *,
+        tree: ProcessTree | None = None,
+        stats: Stats | None = None,
+        columns: Sequence[Column] = COLUMNS,
+        host_os_type: str = "macos",
+        host_name: str = "",
+        user_names: Callable[[int], str] | None = None,
+    ) -> None:
+        self.window = window
+        self.tree = tree or ProcessTree()
+        self.stats = stats or Stats()
+        self.columns = tuple(columns)
+        self.host_os_type = host_os_type
+        self.host_name = host_name
+        self.user_names = user_names
+        self._intern = wire.Interner()
+        self._lock = threading.Lock()  # the tree is shared by every source thread
+
+    def feed_line(self, line: str | bytes, source: str) -> None:
+        """One NDJSON line from a source; blank lines are skipped."""
+        if not line.strip():
+            return
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            self.reject(source, BadRecord("malformed", f"not JSON: {exc}"))
+            return
+        self.feed(record, source)
+
+    def feed(self, record: Any, source: str) -> None:
+        self.stats.add(f"read.{source}")
+        try:
+            items = list(normalize(record))
+        except BadRecord as exc:
+            self.reject(source, exc)
+            return
+        if not items:
+            self.stats.add(f"ignored.{source}")
+        for item in items:
+            self.add(item)
+
+    def add(self, item: ProcEvent | Proc | tuple[int, dict[str, Any]]) -> None:
+        if isinstance(item, Proc):
+            with self._lock:
+                self.tree.seed([item])
+            self.stats.add("seeded")
+            return
+        if isinstance(item, ProcEvent):
+            with self._lock:
+                event = self.tree.observe(item)
+                uid = event.proc.uid
+                if self.user_names is not None and uid is not None and not event.proc.user_name:
+                    name = self.user_names(uid)
+                    event = replace(event, proc=replace(event.proc, user_name=name))
+                doc = build_document(
+                    event, self.tree, host_os_type=self.host_os_type, host_name=self.host_name
+                )
+            time = int(event.time)
+        else:
+            time, doc = item
+        self.add_document(time, doc)
+
+    def add_document(self, time: int, doc: Mapping[str, Any]) -> None:
+        intern, encode = self._intern, wire.encode
+        values = tuple(
+            (encode if c.name in UNIQUE_COLUMNS else intern)(
+                encode_value(c, get_path(doc, c.ecs) if c.ecs else time)
+            )
+            for c in self.columns
+        )
+        self.window.add(time, values)
+        self.stats.add("served")
+
+    def reject(self, source: str, exc: BadRecord) -> None:
+        name = f"bad.{exc.reason}"
+        self.stats.add(name)
+        count = self.stats[name]
+        if count <= _LOG_FIRST or count % 1000 == 0:
+            log.warning("%s: %s (%s #%d)", source, exc, name, count)

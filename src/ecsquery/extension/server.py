@@ -1,0 +1,226 @@
+"""The extension's side of osquery's Thrift protocol: register, serve ``call``, watch the core.
+
+osqueryd starts the extension, the extension registers its table with the manager socket, the
+manager answers with a uuid, and the extension serves ``<socket>.<uuid>``. From then on osqueryd
+calls ``ping`` and ``call("table", name, {"action": "columns" | "generate", ...})`` on it.
+Built on osquery-python's generated Thrift classes, but not on its singleton ``ExtensionManager``
+or its ``start_extension`` (which ``os._exit``s from a thread and cannot be stopped or tested).
+
+``generate`` replies are streamed from pre-encoded rows (:mod:`ecsquery.extension.wire`);
+everything else goes through the generated code unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from osquery.extensions import Extension
+from osquery.extensions.ttypes import (
+    ExtensionResponse,
+    ExtensionStatus,
+    InternalExtensionInfo,
+)
+from thrift.Thrift import TApplicationException, TMessageType
+from thrift.transport import TSocket, TTransport
+
+from ecsquery import __version__
+from ecsquery.extension.client import connect
+from ecsquery.extension.table import EcsProcessTable
+from ecsquery.extension.wire import protocol_factory
+
+log = logging.getLogger(__name__)
+
+SDK_VERSION = "5.0.0"
+MIN_SDK_VERSION = "1.8.0"
+
+
+def _ok(response: list[dict[str, str]]) -> ExtensionResponse:
+    return ExtensionResponse(status=ExtensionStatus(code=0, message="OK"), response=response)
+
+
+class Handler(Extension.Iface):  # type: ignore[misc]
+    """``ping``/``call``/``shutdown`` for one table (the non-streamed paths)."""
+
+    def __init__(self, table: EcsProcessTable, on_shutdown: Any) -> None:
+        self.table = table
+        self.on_shutdown = on_shutdown
+
+    def ping(self) -> ExtensionStatus:
+        return ExtensionStatus(code=0, message="OK")
+
+    def call(self, registry: str, item: str, request: dict[str, str]) -> ExtensionResponse:
+        if registry != "table" or item != self.table.name():
+            message = f"no {registry} plugin named {item!r} in this extension"
+            return ExtensionResponse(status=ExtensionStatus(code=1, message=message), response=[])
+        action = request.get("action")
+        if action == "columns":
+            return _ok(self.table.routes())
+        if action == "generate":
+            return _ok(self.table.generate(request.get("context")))
+        message = f"unknown table action {action!r}"
+        return ExtensionResponse(status=ExtensionStatus(code=1, message=message), response=[])
+
+    def shutdown(self) -> ExtensionStatus:
+        self.on_shutdown("osqueryd asked the extension to shut down")
+        return ExtensionStatus(code=0, message="OK")
+
+
+class Processor(Extension.Processor):  # type: ignore[misc]
+    """The generated processor, with ``generate`` replies streamed instead of built."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__(handler)
+        self.handler = handler
+        self._processMap["call"] = Processor.process_call
+
+    def process_call(self, seqid: int, iprot: Any, oprot: Any) -> None:
+        args = Extension.call_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        request = args.request or {}
+        table = self.handler.table
+        if (
+            args.registry == "table"
+            and args.item == table.name()
+            and request.get("action") == "generate"
+        ):
+            table.write_reply(oprot, seqid, request.get("context"))
+            return
+        result: Any = Extension.call_result()
+        try:
+            result.success = self.handler.call(args.registry, args.item, request)
+            msg_type = TMessageType.REPLY
+        except Exception:
+            log.exception("call(%s, %s) failed", args.registry, args.item)
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, "Internal error")
+        oprot.writeMessageBegin("call", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+
+class ExtensionServer:
+    """Registers with the manager at ``manager_socket`` and serves until stopped."""
+
+    def __init__(
+        self,
+        table: EcsProcessTable,
+        manager_socket: str,
+        *,
+        name: str = "ecsquery",
+        timeout: float = 3.0,
+        interval: float = 3.0,
+    ) -> None:
+        self.table = table
+        self.manager_socket = manager_socket
+        self.name = name
+        self.timeout = max(timeout, 0.2)
+        self.interval = max(interval, 0.1)
+        self.uuid: int | None = None
+        self.stopped = threading.Event()
+        self.stop_reason = ""
+        self.processor = Processor(Handler(table, self.stop))
+        self._listener: TSocket.TServerSocket | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.manager_socket}.{self.uuid}"
+
+    def registry(self) -> dict[str, dict[str, list[dict[str, str]]]]:
+        return {"table": {self.table.name(): self.table.routes()}}
+
+    def register(self) -> int:
+        """Register the table, retrying until ``timeout`` while osqueryd comes up."""
+        info = InternalExtensionInfo(
+            name=self.name,
+            version=__version__,
+            sdk_version=SDK_VERSION,
+            min_sdk_version=MIN_SDK_VERSION,
+        )
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with connect(self.manager_socket, self.timeout) as manager:
+                    status = manager.registerExtension(info, self.registry())
+                break
+            except (TTransport.TTransportException, OSError) as exc:
+                if time.monotonic() >= deadline:
+                    raise ConnectionError(f"{self.manager_socket}: {exc}") from exc
+                time.sleep(0.2)
+        if status.code != 0:
+            raise ConnectionError(f"registration refused: {status.message}")
+        self.uuid = int(status.uuid)
+        log.info("registered %s as extension %s", self.table.name(), self.uuid)
+        return self.uuid
+
+    def listen(self) -> None:
+        listener = TSocket.TServerSocket(unix_socket=self.path)
+        listener.listen()
+        listener.handle.settimeout(0.25)  # so serve() notices stop() promptly
+        self._listener = listener
+
+    def serve(self) -> None:
+        """Answer connections one at a time (as osquery-python's TSimpleServer) until stopped."""
+        if self._listener is None:
+            self.listen()
+        assert self._listener is not None
+        factory = protocol_factory()
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self._listener.handle.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self.stopped.is_set():
+                    break
+                raise
+            conn.settimeout(60)
+            client = TSocket.TSocket()
+            client.setHandle(conn)
+            trans = TTransport.TBufferedTransport(client, 1 << 16)
+            prot = factory.getProtocol(trans)
+            try:
+                while not self.stopped.is_set():
+                    self.processor.process(prot, prot)
+            except (TTransport.TTransportException, OSError, EOFError):
+                pass
+            finally:
+                trans.close()
+        self.close()
+
+    def watch(self) -> threading.Thread:
+        """Ping the manager every ``interval``; when it is gone, stop (osqueryd respawns us)."""
+
+        def loop() -> None:
+            while not self.stopped.wait(self.interval):
+                try:
+                    with connect(self.manager_socket, max(self.interval, 1.0)) as manager:
+                        status = manager.ping()
+                    if status.code != 0:
+                        raise ConnectionError(f"ping status {status.code}")
+                except Exception as exc:
+                    self.stop(f"osquery core has gone away ({exc})")
+
+        thread = threading.Thread(target=loop, name="ecsquery-watcher", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self, reason: str = "stopped") -> None:
+        if not self.stopped.is_set():
+            self.stop_reason = reason
+            log.info("stopping: %s", reason)
+            self.stopped.set()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self.uuid is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)

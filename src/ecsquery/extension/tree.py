@@ -1,0 +1,125 @@
+"""A bounded pid/pidversion → process cache, so parents and effective parents resolve.
+
+Events name their parent only by pid (and, from ESF, pidversion); Elastic's rules want the
+parent's executable, name, args and signature. The tree remembers every image it sees (exec
+targets, fork children, rows of osquery's ``processes`` table used as a seed) and looks parents
+up by pid/pidversion, so a reused pid never borrows a dead process's identity.
+
+Effective parent (``process.Ext.effective_parent``), the rule implemented here:
+
+1. ESF's *responsible* process (the app that asked for the launch, e.g. Terminal for a shell
+   command, or the app behind an XPC/launchd spawn) when it is neither the parent nor the
+   process itself;
+2. else the *original* parent (``original_ppid``) when the process was reparented (typically to
+   launchd, pid 1) before we saw it;
+3. else the parent.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import replace
+
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+
+_Key = tuple[int, int | None]
+
+
+class ProcessTree:
+    """Processes by (pid, pidversion), least recently used evicted beyond ``max_size``.
+
+    A Mac runs a few hundred processes at a time; the bound is for the images that come and go
+    (every exec and fork is one), and a lookup keeps a live parent from being evicted.
+    """
+
+    def __init__(self, max_size: int = 16_384) -> None:
+        self.max_size = max_size
+        self._procs: OrderedDict[_Key, Proc] = OrderedDict()
+        self._latest: dict[int, int | None] = {}  # pid → pidversion of its newest image
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def add(self, proc: Proc) -> None:
+        key = (proc.pid, proc.pidversion)
+        self._procs[key] = proc
+        self._procs.move_to_end(key)
+        self._latest[proc.pid] = proc.pidversion
+        while len(self._procs) > self.max_size:
+            (pid, pidversion), _ = self._procs.popitem(last=False)
+            if self._latest.get(pid, -1) == pidversion:
+                del self._latest[pid]
+
+    def seed(self, procs: list[Proc]) -> None:
+        """Processes already running at start (osquery ``processes``); newer images win."""
+        for proc in procs:
+            if proc.pid not in self._latest:
+                self.add(proc)
+
+    def get(self, ref: Ref | None) -> Proc | None:
+        """The image ``ref`` names; a pidversion-less ref or image matches on pid alone."""
+        if ref is None:
+            return None
+        proc = None if ref.pidversion is None else self._procs.get((ref.pid, ref.pidversion))
+        if proc is None and ref.pid in self._latest:
+            latest = self._procs.get((ref.pid, self._latest[ref.pid]))
+            if latest is not None and (ref.pidversion is None or latest.pidversion is None):
+                proc = latest
+        if proc is not None:  # a process still being named as a parent stays cached
+            self._procs.move_to_end((proc.pid, proc.pidversion))
+        return proc
+
+    def observe(self, event: ProcEvent) -> ProcEvent:
+        """Record what the event teaches and return it with the image filled in from the tree.
+
+        Fork children and exiting processes carry no argv of their own in ESF; they inherit
+        the parent's (fork) or their own earlier exec's (exit).
+        """
+        proc = event.proc
+        if event.action is Action.FORK:
+            parent = self.get(event.parent)
+            if parent is not None and not proc.args:
+                proc = _fill(proc, parent)
+            self.add(proc)
+        elif event.action is Action.EXEC:
+            self.add(proc)
+        else:
+            known = self.get(proc.ref)
+            if known is not None:
+                proc = _fill(proc, known)
+        return event if proc is event.proc else _with_proc(event, proc)
+
+    def effective_parent(self, event: ProcEvent) -> Ref | None:
+        """The process that asked for this one, by the rule in the module docstring."""
+        parent = event.parent
+        resp = event.responsible
+        if resp is not None and resp.pid not in (event.proc.pid, parent.pid if parent else None):
+            return resp
+        if event.original_ppid and (parent is None or event.original_ppid != parent.pid):
+            original = Ref(event.original_ppid)
+            if original.pid != event.proc.pid:
+                return original
+        return parent
+
+
+def _fill(proc: Proc, known: Proc) -> Proc:
+    """``proc`` with the blanks the source left filled from what the tree knew."""
+    return replace(
+        proc,
+        executable=proc.executable or known.executable,
+        args=proc.args or known.args,
+        cwd=proc.cwd or known.cwd,
+        signing_id=proc.signing_id or known.signing_id,
+        team_id=proc.team_id or known.team_id,
+        signed=known.signed if proc.signed is None else proc.signed,
+        trusted=known.trusted if proc.trusted is None else proc.trusted,
+        uid=known.uid if proc.uid is None else proc.uid,
+        euid=known.euid if proc.euid is None else proc.euid,
+        gid=known.gid if proc.gid is None else proc.gid,
+        user_name=proc.user_name or known.user_name,
+        start=proc.start if proc.start is not None else known.start,
+    )
+
+
+def _with_proc(event: ProcEvent, proc: Proc) -> ProcEvent:
+    return replace(event, proc=proc)

@@ -1,0 +1,229 @@
+"""Normalization of real samples into ECS rows: eslogger v9/v10/v11 and osquery's process tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ecsquery.extension.argv import quote_cmdline
+from ecsquery.extension.model import Action, Ref
+from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.normalize.eslogger import exit_code, from_eslogger, token
+from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.table import EcsProcessTable
+from ecsquery.extension.window import Window
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ESLOGGER = (
+    (FIXTURES / "eslogger" / "mullvad_eslogger_exec_fork_exit.ndjson").read_text().splitlines()
+)
+V9_EXIT, V9_EXEC, V10_FORK, V11_EXEC = (json.loads(line) for line in ESLOGGER)
+
+
+def rows(*lines: str, source: str = "test") -> tuple[list[dict[str, str]], Pipeline]:
+    window = Window(max_age=10**10)
+    pipeline = Pipeline(window)
+    for line in lines:
+        pipeline.feed_line(line, source)
+    return EcsProcessTable(window).generate(None), pipeline
+
+
+def test_v9_exec_to_ecs_row() -> None:
+    [row], _ = rows(ESLOGGER[1])
+    expected = {
+        "time": "1754572895",
+        "timestamp": "2025-08-07T13:21:35.880Z",
+        "event_category": '["process"]',
+        "event_type": '["start"]',
+        "event_action": "exec",
+        "event_id": "es-289350913517-75",
+        "host_os_type": "macos",
+        "process_pid": "97391",
+        "process_entity_id": "97391-149092",
+        "process_executable": "/bin/connection-checker",
+        "process_name": "connection-checker",
+        "process_args": '["/bin/connection-checker"]',
+        "process_args_count": "1",
+        "process_command_line": "/bin/connection-checker",
+        "process_working_directory": "/bin/mullvadvpn-app",
+        "process_code_signature_exists": "1",
+        "process_code_signature_trusted": "0",  # ad-hoc signed: no certificate chain
+        "process_code_signature_signing_id": "connection_checker-04fde7bdb8bceee3",
+        "process_parent_pid": "58916",
+        "process_parent_entity_id": "58916-87724",
+        # ESF's responsible process (pid 938) differs from the parent: it is the effective parent
+        "process_effective_parent_pid": "938",
+        "process_effective_parent_entity_id": "938-2424",
+        "user_id": "501",
+        "user_effective_id": "501",
+        "group_id": "20",
+    }
+    assert {k: v for k, v in row.items() if v} == expected
+
+
+def test_v9_exit_has_exit_code_and_end_type() -> None:
+    [row], _ = rows(ESLOGGER[0])
+    assert row["event_action"] == "end"
+    assert row["event_type"] == '["end"]'
+    assert row["process_exit_code"] == "0"
+    assert row["process_executable"] == "/usr/sbin/ipconfig"
+    assert row["process_code_signature_trusted"] == "1"  # platform binary
+    assert row["process_effective_parent_pid"] == "532"  # responsible == parent
+
+
+def test_v10_fork_with_array_audit_tokens() -> None:
+    event = from_eslogger(V10_FORK)
+    assert event is not None and event.action is Action.FORK
+    # the event is about the child, the forking process is its parent
+    assert (event.proc.pid, event.proc.pidversion) == (21497, 38282)
+    assert event.parent == Ref(19745, 35165)
+    assert event.proc.uid == 501 and event.proc.gid == 20
+    assert event.proc.team_id == "CKG9MXH72F" and event.proc.trusted is True
+    assert token([501, 501, 20, 501, 20, 19745, 100013, 35165])["pidversion"] == 35165
+
+
+def test_v11_exec_reparented_to_launchd_is_its_own_responsible() -> None:
+    [row], _ = rows(ESLOGGER[3])
+    assert row["process_name"] == "localizationswitcherd"
+    assert row["process_working_directory"] == "/"
+    assert row["process_parent_pid"] == "1"
+    # responsible == the process itself and original_ppid == ppid: the parent is effective
+    assert row["process_effective_parent_pid"] == "1"
+
+
+def test_fork_after_exec_inherits_args_and_parent_image() -> None:
+    exec_ = {**V9_EXEC}
+    fork = json.loads(json.dumps(V10_FORK))
+    # make the v9 exec'd process fork a child
+    fork["process"]["audit_token"] = V9_EXEC["event"]["exec"]["target"]["audit_token"]
+    [_, child], _ = rows(json.dumps(exec_), json.dumps(fork))
+    assert child["event_action"] == "fork"
+    assert child["process_args"] == '["/bin/connection-checker"]'
+    assert child["process_parent_executable"] == "/bin/connection-checker"
+    assert child["process_parent_name"] == "connection-checker"
+
+
+def test_exit_status_decoding() -> None:
+    assert exit_code(0) == 0
+    assert exit_code(3 << 8) == 3
+    assert exit_code(9) == 128 + 9  # killed by SIGKILL
+
+
+def test_osquery_docs_process_events_line() -> None:
+    lines = (FIXTURES / "osquery-results" / "osquery_docs_examples.ndjson").read_text()
+    line = next(x for x in lines.splitlines() if '"name":"process_events"' in x)
+    [row], _ = rows(line)
+    assert {k: v for k, v in row.items() if v} == {
+        "time": "1527895541",
+        "timestamp": "2018-06-01T23:25:41.000Z",
+        "event_category": '["process"]',
+        "event_type": '["start"]',
+        "event_action": "exec",
+        "event_id": "process_events-1527895541-30219",
+        "host_os_type": "macos",
+        "process_pid": "30219",
+        "process_executable": "/usr/bin/curl",
+        "process_name": "curl",
+        "process_args": '["curl","google.com"]',
+        "process_args_count": "2",
+        "process_command_line": "curl google.com",
+        "user_id": "0",
+        "user_effective_id": "0",
+        "group_id": "0",
+    }
+    # OpenBSM says nothing about code signing: missing, not false
+    assert row["process_code_signature_exists"] == ""
+
+
+def es_row(**overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "version": "7",
+        "pid": "600",
+        "pidversion": "3",
+        "path": "/usr/bin/defaults",
+        "parent": "500",
+        "original_parent": "500",
+        "responsible_pid": "500",
+        "responsible_pidversion": "1",
+        "parent_pidversion": "1",
+        "cmdline": quote_cmdline(["defaults", "write", "com.apple.loginwindow", "Login Hook"]),
+        "uid": "501",
+        "euid": "20",
+        "gid": "20",
+        "time": "1700000000",
+        "event_type": "exec",
+        "eid": "0000000042",
+        "signing_id": "com.apple.defaults",
+        "team_id": "",
+        "cdhash": "ab",
+        "platform_binary": "1",
+        "codesigning_flags": "",
+        "exit_code": "",
+        "child_pid": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_es_process_events_row_recovers_argv() -> None:
+    [row], _ = rows(json.dumps(es_row()))
+    assert row["process_args"] == '["defaults","write","com.apple.loginwindow","Login Hook"]'
+    assert row["process_args_count"] == "4"
+    assert row["process_command_line"] == "defaults write com.apple.loginwindow Login Hook"
+    assert row["event_id"] == "es_process_events-0000000042"
+    assert row["process_code_signature_trusted"] == "1"
+    assert row["user_effective_id"] == ""  # osquery's euid column holds the egid: not used
+
+
+def test_es_process_events_adhoc_is_untrusted_and_fork_is_about_the_child() -> None:
+    [row], _ = rows(json.dumps(es_row(codesigning_flags="ADHOC, NOT_RUNTIME", platform_binary="0")))
+    assert row["process_code_signature_exists"] == "1"
+    assert row["process_code_signature_trusted"] == "0"
+    [fork], _ = rows(json.dumps(es_row(event_type="fork", child_pid="601")))
+    assert (fork["process_pid"], fork["process_parent_pid"]) == ("601", "600")
+
+
+def test_ecs_documents_pass_through() -> None:
+    doc = {
+        "@timestamp": "2024-05-01T10:00:00.000Z",
+        "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+        "process": {"name": "security", "args": ["security", "dump-keychain", "-d"]},
+        "host": {"os": {"type": "macos"}},
+    }
+    [row], _ = rows(json.dumps(doc))
+    assert row["time"] == "1714557600"
+    assert row["process_args"] == '["security","dump-keychain","-d"]'
+    assert row["process_name"] == "security"
+
+
+def test_bad_input_is_counted_and_serving_continues(caplog: pytest.LogCaptureFixture) -> None:
+    unknown_bad = json.dumps({**V9_EXEC, "version": 99, "event": {"exec": {"weird": 1}}})
+    unknown_ok = json.dumps({**V9_EXEC, "version": 12})
+    missing = json.loads(ESLOGGER[1])
+    del missing["event"]["exec"]["target"]["audit_token"]
+    served, pipeline = rows(
+        "{not json",
+        "[1, 2]",
+        unknown_bad,
+        unknown_ok,
+        json.dumps(missing),
+        json.dumps(es_row(pid="")),
+        json.dumps({"something": "else"}),
+        ESLOGGER[0],
+        "",
+    )
+    stats = pipeline.stats.snapshot()
+    assert stats["bad.malformed"] == 2
+    assert stats["bad.unknown_version"] == 1
+    assert stats["bad.missing_field"] == 2
+    assert stats["bad.unrecognized"] == 1
+    assert stats["served"] == 2  # the version-12 message that still parses, and the exit
+    assert [r["event_action"] for r in served] == ["exec", "end"]
+    assert "unknown_version" in caplog.text
+
+
+def test_normalize_rejects_non_objects() -> None:
+    with pytest.raises(BadRecord):
+        list(normalize(["a"]))
