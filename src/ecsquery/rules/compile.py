@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ecsquery.errors import EcsqueryError
+from ecsquery.rules.exceptions import apply_exceptions
 from ecsquery.rules.lang.ast import Expr, Query
 from ecsquery.rules.lang.passes import run_expr_passes, run_passes
 from ecsquery.rules.model import Rule
@@ -50,9 +51,13 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
 
 
 def compile_rule(rule: Rule, fields: FieldTable | None = None) -> CompiledRule:
-    """Parse, normalize and compile one rule; every error names the rule."""
+    """Parse, normalize and compile one rule; every error names the rule.
+
+    Exceptions join the query as ``AND NOT (...)`` before the passes, so their fields are
+    resolved, and their values compiled and evaluated, exactly like the rule's own.
+    """
     try:
-        query = parse_rule_query(rule)
+        query = apply_exceptions(parse_rule_query(rule), rule.exceptions)
     except EcsqueryError as exc:
         raise exc.with_rule(rule.rule_id) from None
     return compile_query(rule, query, fields)

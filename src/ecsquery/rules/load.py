@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ecsquery.errors import EcsqueryError, RuleLoadError
+from ecsquery.rules.exceptions import exceptions_for
 from ecsquery.rules.model import Rule
 
 RULE_SUFFIXES = (".yaml", ".yml", ".toml")
 
 
 def load_rule(path: Path) -> Rule:
-    """One rule file; the slug (pack query name) is the file name without suffix."""
+    """One rule file, with the exceptions beside it; the slug (pack query name) is the file name
+    without suffix."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -32,7 +35,8 @@ def load_rule(path: Path) -> Rule:
         raise RuleLoadError(f"not valid {path.suffix[1:].upper()}: {exc}", rule=str(path)) from exc
     if not isinstance(data, dict):
         raise RuleLoadError("no rule mapping in file", rule=str(path))
-    return Rule.from_mapping(data, slug=path.stem, source=str(path))
+    rule = Rule.from_mapping(data, slug=path.stem, source=str(path))
+    return replace(rule, exceptions=exceptions_for(path))
 
 
 def rule_paths(paths: Iterable[Path]) -> list[Path]:

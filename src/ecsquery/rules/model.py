@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecsquery.errors import RuleLoadError
+from ecsquery.rules.exceptions import ExceptionItem
 
 # Elastic's rule defaults (detection engine), used when a rule file leaves the key out.
 DEFAULT_INTERVAL = "5m"
@@ -113,6 +114,8 @@ class Rule:
     setup: str = ""
     false_positives: tuple[str, ...] = ()
     threat: tuple[Threat, ...] = ()
+    exceptions: tuple[ExceptionItem, ...] = ()
+    """Allowlist items from ``<slug>.exceptions.yaml`` and the directory's defaults (``load``)."""
     source: str = field(default="", compare=False)
 
     @property
