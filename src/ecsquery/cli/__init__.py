@@ -18,5 +18,6 @@ def main() -> None:
 
 
 # Command modules register themselves here, one import per pipeline part.
+from ecsquery.cli import alerts as _alerts  # noqa: E402, F401  (alerts)
 from ecsquery.cli import extension as _extension  # noqa: E402, F401  (extension rows, dist)
 from ecsquery.cli import rules as _rules  # noqa: E402, F401  (check, render, import)

@@ -1,0 +1,378 @@
+"""Follow mode: tail result logs across rotation and resume after a crash, losing nothing.
+
+A position is (generation fingerprint, byte offset): the fingerprint names *which* file
+generation (see ``sources.fingerprint_of``), so it stays valid while osquery renames the file
+to ``.1`` and compresses it to ``.2.zst``, or logrotate copies it and truncates the original.
+After a crash the reader finds its generation wherever it went, reads it from the offset (through
+the decompressor if need be), then every newer generation, then keeps tailing the live file.
+
+Exactly once, in two guards: the checkpoint (positions plus dedup memory) is written only after
+the alerts before it are flushed and fsynced, so a crash can only repeat work, never skip it;
+and on restart the alerts that reached the output after the last checkpoint are read back
+(``output.already_written``) and not written again — the stable alert id makes that possible.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import zstandard
+
+from ecsquery.alerts.output import AlertSink, already_written
+from ecsquery.alerts.reader import AlertReader
+from ecsquery.alerts.sources import (
+    CHUNK,
+    FINGERPRINT_BYTES,
+    Block,
+    LineSplitter,
+    fingerprint,
+    fingerprint_of,
+    generations,
+    open_log,
+)
+from ecsquery.alerts.state import ReaderState
+from ecsquery.alerts.summary import Summary
+from ecsquery.errors import SourceError
+
+CHECKPOINT_VERSION = 1
+MAX_WAITS = 5
+"""Polls to wait for a generation to reappear (e.g. mid-compression) before reporting a gap."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where reading stopped: after byte ``offset`` of the generation ``fingerprint``."""
+
+    fingerprint: str | None = None
+    offset: int = 0
+    line: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "offset": self.offset, "line": self.line}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Position:
+        if not data:
+            return cls()
+        return cls(data.get("fingerprint"), int(data.get("offset", 0)), int(data.get("line", 1)))
+
+
+class Tail:
+    """One followed log path: yields blocks of whole lines as they appear, in order."""
+
+    def __init__(self, base: Path, start: Position, summary: Summary, *, max_line: int) -> None:
+        self.base = base
+        self.summary = summary
+        self.max_line = max_line
+        self._fp = start.fingerprint
+        self._offset = start.offset
+        """Offset in the current generation where ``_splitter`` started."""
+        self._splitter = LineSplitter(max_line, start.line)
+        self._head = bytearray()
+        self._done: Position | None = None
+        """End of the last finished generation: the position while the next has no line yet."""
+        self._stream: BinaryIO | None = None
+        self._live = False
+        self._finished = False
+        self._ino: tuple[int, int] | None = None
+        self._path = base
+        self._waits = 0
+
+    # -- position ---------------------------------------------------------------------------
+
+    def position(self) -> Position:
+        if self._fp is not None:
+            return Position(
+                self._fp, self._offset + self._splitter.consumed, self._splitter.line_no
+            )
+        return self._done or Position()
+
+    def _rebase(self) -> None:
+        """Restart the splitter at the last whole line (before reopening a stream there)."""
+        self._offset += self._splitter.consumed
+        self._splitter = LineSplitter(self.max_line, self._splitter.line_no)
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _chain(self) -> list[tuple[str | None, Path]]:
+        """Generations newest first, one entry per fingerprint (a copy mid-compression twice)."""
+        chain: list[tuple[str | None, Path]] = []
+        seen: set[str] = set()
+        for path in generations(self.base):
+            fp = fingerprint(path)
+            if fp is not None and fp in seen:
+                continue
+            if fp is not None:
+                seen.add(fp)
+            chain.append((fp, path))
+        return chain
+
+    def _open(self) -> bool:
+        """Open the generation holding the position; False to try again at the next poll."""
+        if self._fp is None:
+            return self._open_path(self.base, live=True)
+        for fp, path in self._chain():
+            if fp == self._fp:
+                return self._open_path(path, live=path == self.base)
+        return self._wait_or_gap(
+            f"{self.base}: the generation being read (line {self._splitter.line_no}) is gone "
+            "(rotated past retention or deleted); continuing at the start of the live file"
+        )
+
+    def _wait_or_gap(self, message: str) -> bool:
+        self._waits += 1
+        if self._waits <= MAX_WAITS:
+            return False
+        self.summary.gaps.append(message)
+        self._fp, self._offset, self._done, self._finished = None, 0, None, False
+        self._splitter = LineSplitter(self.max_line)
+        return self._open_path(self.base, live=True)
+
+    def _open_path(self, path: Path, *, live: bool) -> bool:
+        self._rebase()
+        try:
+            if live:
+                stream: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115
+                info = os.fstat(stream.fileno())
+                if info.st_size < self._offset:
+                    stream.close()
+                    return False
+                stream.seek(self._offset)
+                self._ino = (info.st_dev, info.st_ino)
+            else:
+                stream = open_log(path)
+                if _skip(stream, self._offset) < self._offset:
+                    stream.close()
+                    return False
+        except (OSError, EOFError, zstandard.ZstdError):
+            return False
+        self._stream, self._live, self._path, self._finished = stream, live, path, False
+        self._head = bytearray()
+        self._waits = 0
+        return True
+
+    def _close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream = None
+
+    def close(self) -> None:
+        self._close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def poll(self, budget: int = 2 * CHUNK) -> Iterator[Block]:
+        """Blocks of whole lines newly readable, in order."""
+        while budget > 0:
+            if self._finished and not self._next_generation():
+                return
+            if self._stream is None and not self._open():
+                return
+            assert self._stream is not None
+            try:
+                data = self._stream.read(CHUNK)
+            except (OSError, EOFError, zstandard.ZstdError):
+                self._close()  # compressed copy still being written, or gone: reopen later
+                return
+            if data and self._live and self._truncated(len(data)):
+                data = b""  # read after a copy-truncate: maybe the new content; use the copy
+            if data:
+                budget -= len(data)
+                yield from self._feed(data)
+                continue
+            if self._live:
+                if self._truncated(0):  # copy-truncate: the rest of this generation is in its copy
+                    self._close()
+                    self._live = False
+                    continue
+                if not self._renamed():
+                    return  # idle: the live file is ours and has nothing new
+                while data := self._stream.read(CHUNK):  # written before the rename
+                    yield from self._feed(data)
+            yield from self._emit(*self._splitter.finish())
+            self._close()
+            self._finished = True
+
+    def _feed(self, data: bytes) -> Iterator[Block]:
+        if self._fp is None and self._offset == 0 and len(self._head) < FINGERPRINT_BYTES:
+            self._head += data[: FINGERPRINT_BYTES - len(self._head)]
+            self._fp = fingerprint_of(bytes(self._head))
+        yield from self._emit(*self._splitter.feed(data))
+
+    def _emit(self, block: bytes, first: int) -> Iterator[Block]:
+        for line_no, size in self._splitter.long_lines:
+            self.summary.bad_line(
+                f"line longer than {self.max_line} bytes", str(self._path), line_no, f"{size}"
+            )
+        self._splitter.long_lines.clear()
+        if block:
+            yield Block(block, str(self._path), first, self._splitter.line_no - first)
+
+    def _renamed(self) -> bool:
+        """The live path now names another file (or none): our file was rotated away."""
+        try:
+            now = os.stat(self.base)
+        except FileNotFoundError:
+            return True
+        return (now.st_dev, now.st_ino) != self._ino
+
+    def _truncated(self, just_read: int) -> bool:
+        """Our open file was cut (and maybe written again): its content is not ours any more."""
+        assert self._stream is not None
+        fd = self._stream.fileno()
+        read_to = self._offset + self._splitter.consumed + self._splitter.buffered + just_read
+        if os.fstat(fd).st_size < read_to:
+            return True
+        head = os.pread(fd, FINGERPRINT_BYTES, 0)
+        return self._fp is not None and fingerprint_of(head) != self._fp
+
+    def _next_generation(self) -> bool:
+        """After a generation is read to its end: open the next newer one, if there is one yet."""
+        chain = self._chain()
+        if self._fp is None:  # it never had a whole line: nothing to place, go to the live file
+            self._done, self._offset = None, 0
+            self._splitter = LineSplitter(self.max_line)
+            return self._open_path(self.base, live=True)
+        index = next((i for i, (fp, _) in enumerate(chain) if fp == self._fp), None)
+        if index is None:
+            return self._wait_or_gap(
+                f"{self.base}: lost the place of a finished generation among the rotated "
+                "files; continuing at the start of the live file"
+            )
+        if index == 0:
+            if chain[0][1] == self.base:  # still the live file after all: keep tailing it
+                self._finished = False
+                return self._open_path(self.base, live=True)
+            return False  # rotated, and the new live file is not there yet
+        self._done = self.position()
+        self._fp, self._offset = None, 0
+        self._splitter = LineSplitter(self.max_line)
+        path = chain[index - 1][1]
+        if not self._open_path(path, live=path == self.base):
+            self._fp, self._offset = self._done.fingerprint, self._done.offset
+            self._splitter = LineSplitter(self.max_line, self._done.line)
+            return False
+        return True
+
+
+def _skip(stream: BinaryIO, count: int) -> int:
+    """Move ``count`` bytes into a stream (seek a plain file, read through a compressed one)."""
+    if isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO):
+        size = os.fstat(stream.fileno()).st_size
+        return stream.seek(min(count, size))
+    skipped = 0
+    while skipped < count:
+        data = stream.read(min(CHUNK, count - skipped))
+        if not data:
+            break
+        skipped += len(data)
+    return skipped
+
+
+class Checkpoint:
+    """The follow state on disk, replaced atomically (write, fsync, rename, fsync directory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            data = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise SourceError(f"checkpoint {self.path} is unreadable: {exc}") from exc
+        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
+            raise SourceError(f"checkpoint {self.path} is not an ecsquery checkpoint (version 1)")
+        return data
+
+    def save(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as f:
+            f.write(orjson.dumps({"version": CHECKPOINT_VERSION, **data}))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def follow(
+    reader: AlertReader,
+    sink: AlertSink,
+    logs: list[Path],
+    *,
+    checkpoint: Checkpoint | None = None,
+    output: Path | None = None,
+    poll: float = 1.0,
+    idle_exit: float | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Tail ``logs`` until stopped (or idle for ``idle_exit`` seconds), checkpointing as it goes."""
+    saved = checkpoint.load() if checkpoint else None
+    sources: dict[str, Any] = {}
+    guard: set[str] = set()
+    if saved:
+        sources = dict(saved.get("sources") or {})
+        reader.state = ReaderState.from_json(saved.get("state") or {})
+        out = saved.get("output")
+        if output is not None and out and out.get("path") == str(output.resolve()):
+            guard = already_written(output, int(out.get("size", 0)))
+    keys = [str(p.resolve()) for p in logs]
+    tails = [
+        Tail(p, Position.from_json(sources.get(k)), reader.summary, max_line=reader.max_line_bytes)
+        for p, k in zip(logs, keys, strict=True)
+    ]
+
+    def positions() -> dict[str, Any]:
+        return {k: t.position().to_json() for k, t in zip(keys, tails, strict=True)}
+
+    def save() -> None:
+        size = sink.sync()
+        if checkpoint is not None:
+            out = None
+            if output is not None and size is not None:
+                out = {"path": str(output.resolve()), "size": size}
+            state = reader.state.to_json()
+            checkpoint.save({"sources": positions(), "output": out, "state": state})
+
+    last = positions()
+    idle_since = time.monotonic()
+    try:
+        while not should_stop():
+            for tail in tails:
+                for block in tail.poll():
+                    alerts = reader.read(block)
+                    if guard:
+                        alerts = [a for a in alerts if not _take(guard, a["kibana.alert.uuid"])]
+                    sink.write(alerts)
+            now = positions()
+            if now != last:
+                save()
+                last = now
+                idle_since = time.monotonic()
+            elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                break
+            else:
+                time.sleep(poll)
+        save()  # only on a clean stop: mid-block, the tails are ahead of what was written
+    finally:
+        for tail in tails:
+            tail.close()
+
+
+def _take(guard: set[str], uuid: str) -> bool:
+    if uuid in guard:
+        guard.discard(uuid)
+        return True
+    return False

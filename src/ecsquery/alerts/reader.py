@@ -1,0 +1,196 @@
+"""Result-log lines in, alerts out: the reader's library entry point.
+
+``AlertReader`` ties the pieces together — the pre-filter and name resolution (``resultlog``),
+the alert builder (``alert``), the dedup and max_signals memory (``state``) and the counters
+(``summary``). It reads either a block of whole lines (files, follow mode: the pre-filter is a
+``bytes.find`` over the whole block, so lines of other queries cost no Python at all) or an
+iterable of single lines (``read_alerts``, for in-process callers such as the replay harness).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from ecsquery.alerts.alert import AlertFactory, alert_uuid, row_identity
+from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
+from ecsquery.alerts.sources import Block, count_lines
+from ecsquery.alerts.state import ReaderState
+from ecsquery.alerts.summary import Summary
+from ecsquery.rules.model import PACK_NAME, Rule
+from ecsquery.schema import FieldTable
+
+DEFAULT_MAX_LINE = 32 * 1024 * 1024
+"""Longest line read (bytes); longer ones are counted as malformed, not buffered whole."""
+
+Alert = dict[str, Any]
+
+
+class AlertReader:
+    """Turns osqueryd result lines into alerts for a set of rules; keeps the summary and state."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        fields: FieldTable | None = None,
+        state: ReaderState | None = None,
+        summary: Summary | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE,
+        pack: str = PACK_NAME,
+        marker: bytes | None = MARKER,
+    ) -> None:
+        self.index = QueryIndex(rules, pack)
+        self.factory = AlertFactory(fields)
+        self.state = state if state is not None else ReaderState()
+        self.summary = summary if summary is not None else Summary()
+        self.max_line_bytes = max_line_bytes
+        self.marker = marker
+        """Pre-filter needle (``resultlog.MARKER``); None parses every line (other tables)."""
+        self._horizon = {r.rule_id: r.lookback_seconds + r.interval_seconds for r in rules}
+
+    def read(self, block: Block) -> list[Alert]:
+        """Alerts from a block a source produced (its lines already counted)."""
+        return self.read_block(block.data, block.source, block.first, block.lines)
+
+    def read_block(
+        self, block: bytes, source: str = "-", first_line: int = 1, lines: int | None = None
+    ) -> list[Alert]:
+        """Alerts from a block of whole lines (the last one may lack its newline)."""
+        total = lines
+        if total is None:
+            total = count_lines(block)
+            if block and not block.endswith(b"\n"):
+                total += 1
+        self.summary.lines += total
+        out: list[Alert] = []
+        candidates = 0
+        if self.marker is None:
+            for line_no, line in enumerate(block.splitlines(), first_line):
+                if line.strip():
+                    candidates += 1
+                    self._line(line, source, line_no, out)
+            self.summary.skipped += total - candidates
+            return out
+        marker = self.marker
+        line_no, counted_to = first_line, 0
+        find = block.find
+        hit = find(marker)
+        while hit >= 0:
+            start = block.rfind(b"\n", 0, hit) + 1
+            end = find(b"\n", hit)
+            if end < 0:
+                end = len(block)
+            line_no += block.count(b"\n", counted_to, start)
+            counted_to = start
+            candidates += 1
+            self._line(block[start:end], source, line_no, out)
+            hit = find(marker, end)
+        self.summary.skipped += total - candidates
+        return out
+
+    def read_lines(self, lines: Iterable[bytes | str], source: str = "-") -> Iterator[Alert]:
+        """Alerts from single lines (with or without their newline), lazily."""
+        out: list[Alert] = []
+        for line_no, raw in enumerate(lines, 1):
+            line = raw.encode() if isinstance(raw, str) else raw
+            line = line.rstrip(b"\r\n")
+            self.summary.lines += 1
+            if not (line.strip() if self.marker is None else self.marker in line):
+                self.summary.skipped += 1
+                continue
+            self._line(line, source, line_no, out)
+            if out:
+                yield from out
+                out.clear()
+
+    def _parse(self, line: bytes, source: str, line_no: int) -> dict[str, Any] | None:
+        summary = self.summary
+        if len(line) > self.max_line_bytes:
+            summary.bad_line(
+                f"line longer than {self.max_line_bytes} bytes", source, line_no, f"{len(line)}"
+            )
+            return None
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if "UTF-8" not in str(exc):
+                summary.bad_line("not JSON", source, line_no, str(exc))
+                return None
+            try:  # osquery copies raw bytes (e.g. odd file names) into its strings
+                obj = orjson.loads(line.decode("utf-8", "replace"))
+            except orjson.JSONDecodeError as again:
+                summary.bad_line("not JSON", source, line_no, str(again))
+                return None
+            summary.repaired["non-UTF-8 bytes replaced by U+FFFD"] += 1
+        if not isinstance(obj, dict):
+            summary.bad_line("not a JSON object", source, line_no, type(obj).__name__)
+            return None
+        return obj
+
+    def _line(self, line: bytes, source: str, line_no: int, out: list[Alert]) -> None:
+        summary = self.summary
+        obj = self._parse(line, source, line_no)
+        if obj is None:
+            return
+        name = obj.get("name")
+        if not isinstance(name, str):
+            summary.bad_line("no query name", source, line_no)
+            return
+        rule = self.index.resolve(name)
+        if rule is None:
+            if self.index.is_ours(name):
+                summary.unknown_queries[name] += 1
+            else:  # the pre-filter let it through (e.g. our name in a column); not ours
+                summary.skipped += 1
+            return
+        try:
+            rows = list(iter_rows(obj))
+        except Malformed as exc:
+            summary.bad_line(str(exc), source, line_no)
+            return
+        info = line_info(obj, name)
+        if info.unix_time is None and "unixTime" in obj:
+            summary.repaired["unixTime not a number (alert time taken from the event)"] += 1
+        summary.parsed += 1
+        state = self.state
+        state.advance(info.unix_time)
+        host = info.host_key
+        run_key = f"{rule.rule_id}\x1f{host}"
+        run = info.run
+        for action, row in rows:
+            summary.rows[action] += 1
+            if action == "removed":
+                continue
+            if not isinstance(row, dict):
+                summary.bad_rows["row is not an object"] += 1
+                continue
+            uuid = alert_uuid(rule.rule_id, host, row_identity(row))
+            if uuid in state.seen:
+                summary.duplicates += 1
+                continue
+            if not state.admit(run_key, run, rule.max_signals):
+                summary.dropped[(rule.name, info.host_name or host, run)] += 1
+                continue
+            seen_at = as_int(row.get("time")) or info.unix_time or state.newest
+            state.remember(uuid, max(seen_at, info.unix_time or 0) + self._horizon[rule.rule_id])
+            out.append(self.factory.build(rule, row, info, action, uuid))
+            summary.alerts[(rule.name, rule.severity)] += 1
+
+
+def read_alerts(
+    lines: Iterable[bytes | str],
+    rules: Sequence[Rule],
+    summary: Summary | None = None,
+    state: ReaderState | None = None,
+) -> Iterator[Alert]:
+    """Alerts for ``rules`` from osqueryd result lines, in input order.
+
+    Pass a ``Summary`` to read the counters afterwards (lines, skipped, malformed with reasons,
+    alerts by rule and severity, duplicates, max_signals drops), and a ``ReaderState`` to carry
+    dedup and max_signals memory across calls.
+    """
+    reader = AlertReader(rules, summary=summary, state=state)
+    yield from reader.read_lines(lines)

@@ -1,0 +1,65 @@
+"""The reader's memory between lines: which hits already alerted, and how full each run is.
+
+Elastic never alerts twice on one event although consecutive rule runs overlap (``from:
+now-6m`` every ``5m``), and stops at ``max_signals`` alerts per run. osquery's own differential
+hides most repeats, but not all: snapshot queries, an osqueryd restart (new epoch) or a re-read
+log bring the same rows back. So the reader remembers alert ids for as long as a hit can come
+back — the rule's lookback plus one interval after it was first seen — and forgets them after,
+which bounds memory on a log of any length. The state is plain data so follow mode can store
+it in its checkpoint and resume exactly where it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PRUNE_EVERY = 60
+"""Seconds of log time between sweeps of expired alert ids."""
+
+
+@dataclass
+class ReaderState:
+    seen: dict[str, int] = field(default_factory=dict)
+    """Alert uuid → log time (unix s) after which the hit cannot come back."""
+    runs: dict[str, list[Any]] = field(default_factory=dict)
+    """``rule_id\\x1fhost`` → [run, alerts made in it, hits dropped in it]."""
+    newest: int = 0
+    """Newest ``unixTime`` seen: the log's own clock (never the wall clock)."""
+    _pruned_at: int = 0
+
+    def advance(self, unix_time: int | None) -> None:
+        if unix_time is None or unix_time <= self.newest:
+            return
+        self.newest = unix_time
+        if unix_time - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = unix_time
+            self.seen = {k: exp for k, exp in self.seen.items() if exp >= unix_time}
+
+    def remember(self, uuid: str, expires: int) -> None:
+        """A hit that alerted: it must not alert again until ``expires`` (log time)."""
+        self.seen[uuid] = expires
+
+    def admit(self, key: str, run: str, limit: int) -> bool:
+        """Count one alert toward the run's ``max_signals``; False when the run is full."""
+        entry = self.runs.get(key)
+        if entry is None or entry[0] != run:
+            entry = self.runs[key] = [run, 0, 0]
+        if entry[1] >= limit:
+            entry[2] += 1
+            return False
+        entry[1] += 1
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seen": self.seen, "runs": self.runs, "newest": self.newest}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReaderState:
+        state = cls(
+            seen={str(k): int(v) for k, v in dict(data.get("seen", {})).items()},
+            runs={str(k): list(v) for k, v in dict(data.get("runs", {})).items()},
+            newest=int(data.get("newest", 0)),
+        )
+        state._pruned_at = state.newest
+        return state

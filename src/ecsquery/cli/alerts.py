@@ -1,0 +1,162 @@
+"""``ecsquery alerts``: osqueryd result logs in, Elastic-style alerts out.
+
+A thin layer over ``ecsquery.alerts``: batch mode (``batch.read_logs``), or follow mode with a
+checkpoint (``follow.follow``). The summary goes to stderr so stdout stays pure NDJSON.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+import orjson
+
+from ecsquery.alerts.batch import STDIN, read_logs
+from ecsquery.alerts.follow import Checkpoint
+from ecsquery.alerts.follow import follow as follow_logs
+from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS, AlertSink
+from ecsquery.alerts.reader import DEFAULT_MAX_LINE, AlertReader
+from ecsquery.cli import main
+from ecsquery.errors import EcsqueryError
+from ecsquery.rules.load import load_rules
+from ecsquery.rules.model import PACK_NAME
+
+
+@click.command()
+@click.argument("logs", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
+@click.option(
+    "--rules",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule files or directories (repeatable; default: rules/).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="ndjson",
+    show_default=True,
+    help="ndjson: one alert per line; bulk: Elasticsearch _bulk body; table: for terminals.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default=STDIN,
+    help="Write alerts here (default: stdout). Appended to with --checkpoint.",
+)
+@click.option("--index", default=DEFAULT_INDEX, show_default=True, help="Index for --format bulk.")
+@click.option("-f", "--follow", is_flag=True, help="Keep reading as the logs grow and rotate.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Resume from / save the read position here (without --follow: read what is new, exit).",
+)
+@click.option(
+    "--poll", type=float, default=1.0, show_default=True, help="Follow: seconds between polls."
+)
+@click.option(
+    "--idle-exit",
+    type=float,
+    default=None,
+    help="Follow: stop after this many seconds without new lines.",
+)
+@click.option(
+    "--summary",
+    "summary_fmt",
+    type=click.Choice(["text", "json", "none"]),
+    default="text",
+    show_default=True,
+    help="The end-of-run summary on stderr.",
+)
+@click.option("--pack", default=PACK_NAME, show_default=True, help="Pack name the rules run in.")
+@click.option(
+    "--max-line-bytes",
+    type=int,
+    default=DEFAULT_MAX_LINE,
+    show_default=True,
+    help="Longer lines are counted as malformed, never buffered whole.",
+)
+def alerts(
+    logs: tuple[Path, ...],
+    rules_dirs: tuple[Path, ...],
+    fmt: str,
+    output: Path,
+    index: str,
+    follow: bool,
+    checkpoint: Path | None,
+    poll: float,
+    idle_exit: float | None,
+    summary_fmt: str,
+    pack: str,
+    max_line_bytes: int,
+) -> None:
+    """Turn osqueryd result logs into Elastic-style alerts with MITRE ATT&CK.
+
+    LOGS are result logs: plain, rotated (.1, .2.zst...), gzip or zstd; '-' (or none) is stdin.
+    Lines without a row of ecs_process_events (other queries) are skipped before parsing.
+
+    \b
+    With --follow, each LOG is the live file (e.g. /var/log/osquery/osqueryd.results.log),
+    followed across rotation by rename or copy-truncate. With --checkpoint, a restart after a
+    crash resumes where the last run stopped: nothing lost, nothing written twice (use -o FILE;
+    on stdout the stable kibana.alert.uuid lets the consumer drop repeats).
+    """
+    rules_paths = list(rules_dirs) or [Path("rules")]
+    rules, errors = load_rules(rules_paths)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if not rules:
+        raise click.ClickException(f"no rules loaded from {', '.join(map(str, rules_paths))}")
+    live = follow or checkpoint is not None
+    paths = list(logs) or [STDIN]
+    if live and STDIN in paths:
+        raise click.ClickException("--follow and --checkpoint need log files, not stdin")
+
+    reader = AlertReader(rules, max_line_bytes=max_line_bytes, pack=pack)
+    to_file = output != STDIN
+    stream: BinaryIO = output.open("ab" if checkpoint else "wb") if to_file else sys.stdout.buffer
+    sink = AlertSink(stream, fmt, index=index)
+
+    stop = {"now": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    try:
+        if live:
+            previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                follow_logs(
+                    reader,
+                    sink,
+                    paths,
+                    checkpoint=Checkpoint(checkpoint) if checkpoint else None,
+                    output=output if to_file else None,
+                    poll=poll,
+                    idle_exit=idle_exit if follow else 0.0,
+                    should_stop=lambda: stop["now"],
+                )
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+        else:
+            read_logs(reader, sink, paths, stdin=sys.stdin.buffer)
+    except EcsqueryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if to_file:
+            stream.close()
+        else:
+            stream.flush()
+    if summary_fmt == "text":
+        click.echo(reader.summary.render(), err=True)
+    elif summary_fmt == "json":
+        click.echo(orjson.dumps(reader.summary.to_dict()).decode(), err=True)
+
+
+main.add_command(alerts)

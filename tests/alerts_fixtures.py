@@ -1,0 +1,188 @@
+"""Builders of osqueryd result lines for the alert-reader tests.
+
+Shapes follow osquery/core/query.cpp (``serializeQueryLogItem`` and
+``serializeQueryLogItemAsEvents``): legacy fields ``name``, ``hostIdentifier``,
+``calendarTime``, ``unixTime``, ``epoch``, ``counter``, then ``decorations`` (nested, or merged
+into the top level with ``--decorations_top_level``), and the rows as ``columns`` (event
+format), ``diffResults`` (batched) or ``snapshot``. With ``numerics`` the numbers are JSON
+numbers (``--logger_numerics``), as in the real samples of tests/fixtures/osquery-results.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ecsquery.rows import to_row
+from ecsquery.rules.load import load_rule
+from ecsquery.rules.model import Rule
+from ecsquery.schema import FieldTable
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RULES = FIXTURES / "elastic-rules"
+RESULTS = FIXTURES / "osquery-results"
+KEYCHAIN = RULES / "credential_access_dumping_keychain_security.toml"
+SYSTEMKEY = RULES / "credential_access_systemkey_dumping.toml"
+FIELDS = FieldTable()
+NUMERIC_COLUMNS = {c.name for c in FIELDS if c.numeric}
+
+
+def rule(path: Path = KEYCHAIN) -> Rule:
+    return load_rule(path)
+
+
+def toml_threat(path: Path) -> list[dict[str, Any]]:
+    """The MITRE block exactly as the rule file has it."""
+    threat: list[dict[str, Any]] = tomllib.loads(path.read_text())["rule"]["threat"]
+    return threat
+
+
+def simple_rule(slug: str, **overrides: Any) -> Rule:
+    data: dict[str, Any] = {
+        "rule_id": f"id-{slug}",
+        "name": f"Rule {slug}",
+        "type": "query",
+        "query": "*",
+        "severity": "low",
+        "risk_score": 21,
+    }
+    data.update(overrides)
+    return Rule.from_mapping(data, slug=slug)
+
+
+def keychain_event(seq: int = 1, **changes: Any) -> dict[str, str]:
+    """A row of ``ecs_process_events`` for ``security dump-keychain -d``, as the extension
+    would serve it (every column present, missing ones ``""``)."""
+    t = 1_700_000_000 + seq
+    doc: dict[str, Any] = {
+        "@timestamp": datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.123Z"),
+        "event": {"category": ["process"], "type": ["start"], "action": "exec", "id": f"ev-{seq}"},
+        "host": {"os": {"type": "macos"}, "name": "mac-01"},
+        "process": {
+            "pid": 4000 + seq,
+            "entity_id": f"ent-{seq}",
+            "executable": "/usr/bin/security",
+            "name": "security",
+            "args": ["security", "dump-keychain", "-d"],
+            "args_count": 3,
+            "command_line": "security dump-keychain -d",
+            "working_directory": "/Users/alice",
+            "code_signature": {"exists": True, "trusted": True, "signing_id": "com.apple.security"},
+            "parent": {
+                "pid": 300,
+                "name": "Terminal",
+                "executable": "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal",
+            },
+        },
+        "user": {"id": "0", "name": "root", "effective": {"id": "0"}},
+        "group": {"id": "0"},
+    }
+    row = to_row(doc, FIELDS)
+    row["time"] = str(t)
+    row.update({k: str(v) for k, v in changes.items()})
+    return row
+
+
+def _numbers(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        out[k] = int(v) if k in NUMERIC_COLUMNS and isinstance(v, str) and v.isdigit() else v
+    return out
+
+
+def query_name(slug: str, delimiter: str = "_", pack: str = "ecsquery") -> str:
+    return f"pack{delimiter}{pack}{delimiter}{slug}"
+
+
+def _legacy(
+    name: str,
+    *,
+    host: str = "mac-01",
+    host_uuid: str = "UUID-MAC-01",
+    unix: int = 1_700_000_100,
+    epoch: int = 0,
+    counter: int = 1,
+    numerics: bool = False,
+    top_level_decorations: bool = False,
+) -> dict[str, Any]:
+    num = (lambda v: v) if numerics else str
+    obj: dict[str, Any] = {
+        "name": name,
+        "hostIdentifier": host,
+        "calendarTime": datetime.fromtimestamp(unix, UTC).strftime("%a %b %e %H:%M:%S %Y UTC"),
+        "unixTime": num(unix),
+        "epoch": num(epoch),
+        "counter": num(counter),
+        "numerics": numerics,
+    }
+    decorations = {"host_uuid": host_uuid, "username": "alice"}
+    if top_level_decorations:
+        obj.update(decorations)
+    else:
+        obj["decorations"] = decorations
+    return obj
+
+
+def event_line(
+    name: str, row: dict[str, Any], action: str = "added", numerics: bool = False, **kw: Any
+) -> bytes:
+    obj = _legacy(name, numerics=numerics, **kw)
+    obj["columns"] = _numbers(row) if numerics else row
+    obj["action"] = action
+    return orjson.dumps(obj)
+
+
+def batch_line(
+    name: str,
+    added: list[dict[str, Any]],
+    removed: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    numerics: bool = False,
+    **kw: Any,
+) -> bytes:
+    obj: dict[str, Any] = {}
+    conv = _numbers if numerics else dict
+    obj["diffResults"] = {"added": [conv(r) for r in added], "removed": [conv(r) for r in removed]}
+    obj.update(_legacy(name, numerics=numerics, **kw))
+    return orjson.dumps(obj)
+
+
+def snapshot_line(
+    name: str, rows: list[dict[str, Any]], numerics: bool = False, **kw: Any
+) -> bytes:
+    conv = _numbers if numerics else dict
+    obj: dict[str, Any] = {"snapshot": [conv(r) for r in rows], "action": "snapshot"}
+    obj.update(_legacy(name, numerics=numerics, **kw))
+    return orjson.dumps(obj)
+
+
+def snapshot_event_lines(
+    name: str, rows: list[dict[str, Any]], numerics: bool = False, **kw: Any
+) -> list[bytes]:
+    """``--logger_snapshot_event_type``: one line per row, ``"action": "snapshot"``."""
+    return [event_line(name, r, "snapshot", numerics=numerics, **kw) for r in rows]
+
+
+def other_line(seq: int, name: str = "pack_it-compliance_launchd") -> bytes:
+    """A line of somebody else's query (the shape of the real macOS launchd sample)."""
+    return orjson.dumps(
+        {
+            "action": "added",
+            "columns": {
+                "label": f"com.example.{seq}",
+                "name": f"com.example.{seq}.plist",
+                "path": f"/Library/LaunchDaemons/com.example.{seq}.plist",
+                "program_arguments": "/usr/sbin/syslogd",
+                "run_at_load": "1",
+            },
+            "counter": "0",
+            "decorations": {"host_uuid": "4AB2906D-5516-5794-AF54-86D1D7F533F3", "username": "tsg"},
+            "epoch": "0",
+            "hostIdentifier": "192-168-0-4.rdsnet.ro",
+            "name": name,
+            "unixTime": str(1514471991 + seq),
+        }
+    )

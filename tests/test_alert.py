@@ -1,0 +1,269 @@
+"""Alert documents: Elastic's fields, the reason, stable ids, max_signals, dedup, round-trip."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerts_fixtures import (
+    FIELDS,
+    KEYCHAIN,
+    SYSTEMKEY,
+    batch_line,
+    event_line,
+    keychain_event,
+    query_name,
+    rule,
+    simple_rule,
+    snapshot_event_lines,
+    snapshot_line,
+    toml_threat,
+)
+from ecsquery.alerts.alert import compile_nester
+from ecsquery.alerts.reader import AlertReader, read_alerts
+from ecsquery.alerts.state import ReaderState
+from ecsquery.alerts.summary import Summary
+from ecsquery.rows import from_row
+
+
+def any_table(lines: list[bytes], rules: list[Any], **kw: Any) -> list[dict[str, Any]]:
+    """Alerts from rows that are not our table's (the pre-filter would skip them)."""
+    return list(AlertReader(rules, marker=None, **kw).read_lines(lines))
+
+
+def one_alert(**line_kw: Any) -> dict[str, Any]:
+    r = rule()
+    (alert,) = read_alerts([event_line(query_name(r.slug), keychain_event(7), **line_kw)], [r])
+    return alert
+
+
+def test_alert_has_elastic_fields() -> None:
+    r = rule()
+    alert = one_alert()
+    uuid = hashlib.sha256(f"{r.rule_id}\x1fUUID-MAC-01\x1fevent.id:ev-7".encode()).hexdigest()
+    expected = {
+        "@timestamp": "2023-11-14T22:15:00.000Z",
+        "kibana.alert.rule.rule_id": "565d6ca5-75ba-4c82-9b13-add25353471c",
+        "kibana.alert.rule.uuid": "565d6ca5-75ba-4c82-9b13-add25353471c",
+        "kibana.alert.rule.name": "Dumping of Keychain Content via Security Command",
+        "kibana.alert.rule.version": 1,
+        "kibana.alert.rule.references": ["https://ss64.com/osx/security.html"],
+        "kibana.alert.rule.note": r.note,
+        "kibana.alert.rule.description": r.description,
+        "kibana.alert.rule.type": "eql",
+        "kibana.alert.rule.severity": "high",
+        "kibana.alert.rule.risk_score": 73,
+        "kibana.alert.rule.threat": toml_threat(KEYCHAIN),
+        "kibana.alert.severity": "high",
+        "kibana.alert.risk_score": 73,
+        "kibana.alert.status": "active",
+        "kibana.alert.workflow_status": "open",
+        "kibana.alert.original_time": "2023-11-14T22:13:27.123Z",
+        "kibana.alert.reason": "process event with process security, parent process Terminal,"
+        " by root on mac-01 created high alert Dumping of Keychain Content via Security Command.",
+        "kibana.alert.uuid": uuid,
+        "threat": toml_threat(KEYCHAIN),
+        "tags": list(r.tags),
+        "event": {
+            "category": ["process"],
+            "type": ["start"],
+            "action": "exec",
+            "id": "ev-7",
+            "kind": "signal",
+        },
+        "host": {
+            "os": {"type": "macos"},
+            "name": "mac-01",
+            "hostname": "mac-01",
+            "id": "UUID-MAC-01",
+        },
+        "process": {
+            "pid": 4007,
+            "entity_id": "ent-7",
+            "executable": "/usr/bin/security",
+            "name": "security",
+            "args": ["security", "dump-keychain", "-d"],
+            "args_count": 3,
+            "command_line": "security dump-keychain -d",
+            "working_directory": "/Users/alice",
+            "code_signature": {"exists": True, "trusted": True, "signing_id": "com.apple.security"},
+            "parent": {
+                "pid": 300,
+                "name": "Terminal",
+                "executable": "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal",
+            },
+        },
+        "user": {"id": "0", "name": "root", "effective": {"id": "0"}},
+        "group": {"id": "0"},
+        "osquery": {
+            "name": f"pack_ecsquery_{r.slug}",
+            "action": "added",
+            "epoch": 0,
+            "counter": 1,
+            "unix_time": 1_700_000_100,
+            "decorations": {"host_uuid": "UUID-MAC-01", "username": "alice"},
+        },
+    }
+    assert alert == expected
+    assert "## Triage and analysis" in alert["kibana.alert.rule.note"]  # the investigation guide
+
+
+def test_original_time_falls_back_to_the_time_column_then_the_line() -> None:
+    r = rule()
+    row = keychain_event(7, timestamp="")
+    (a,) = read_alerts([event_line(query_name(r.slug), row)], [r])
+    assert a["kibana.alert.original_time"] == "2023-11-14T22:13:27.000Z"
+    row["time"] = ""
+    (b,) = read_alerts([event_line(query_name(r.slug), row)], [r])
+    assert b["kibana.alert.original_time"] == b["@timestamp"] == "2023-11-14T22:15:00.000Z"
+
+
+def test_reason_leaves_out_what_is_missing() -> None:
+    r = simple_rule("bare", severity="medium", name="Bare")
+    (a,) = any_table([event_line("pack_ecsquery_bare", {"x": "1"}, host="")], [r])
+    assert a["kibana.alert.reason"] == "event created medium alert Bare."
+
+
+def test_alert_uuid_is_stable_and_depends_on_rule_host_and_event() -> None:
+    a, b = one_alert(), one_alert(counter=9, unix=1_700_009_999, numerics=True)
+    assert a["kibana.alert.uuid"] == b["kibana.alert.uuid"]
+    other_host = one_alert(host_uuid="UUID-MAC-02")
+    assert other_host["kibana.alert.uuid"] != a["kibana.alert.uuid"]
+    r2 = rule(SYSTEMKEY)
+    (c,) = read_alerts([event_line(query_name(r2.slug), keychain_event(7))], [r2])
+    assert c["kibana.alert.uuid"] != a["kibana.alert.uuid"]
+
+
+def test_rows_without_event_id_are_identified_by_content() -> None:
+    r = simple_rule("snap")
+    rows = [{"path": "/sbin/launchd", "pid": "1"}, {"path": "/sbin/launchd", "pid": 1}]
+    alerts = any_table([snapshot_line("pack_ecsquery_snap", rows)], [r])
+    assert len(alerts) == 1  # "1" and 1 are the same value written two ways
+
+
+def test_max_signals_per_rule_host_and_run_with_drops_reported() -> None:
+    r = simple_rule("many", max_signals=3)
+    name = "pack_ecsquery_many"
+    summary = Summary()
+    run1 = [keychain_event(i) for i in range(5)]
+    run2 = [keychain_event(i) for i in range(10, 15)]
+    lines = [
+        snapshot_line(name, run1, counter=1),
+        *[event_line(name, row, counter=2) for row in run2],
+        snapshot_line(name, run1, counter=1, host_uuid="UUID-MAC-02", host="mac-02"),
+    ]
+    alerts = list(read_alerts(lines, [r], summary))
+    assert len(alerts) == 9
+    assert dict(summary.dropped) == {
+        ("Rule many", "mac-01", "0/1@1700000100"): 2,
+        ("Rule many", "mac-01", "0/2@1700000100"): 2,
+        ("Rule many", "mac-02", "0/1@1700000100"): 2,
+    }
+    assert "max_signals: 2 hits of 'Rule many' on mac-02 in run 0/1@1700000100" in summary.render()
+
+
+def test_dropped_hits_can_alert_in_the_next_run() -> None:
+    r = simple_rule("few", max_signals=1)
+    rows = [keychain_event(1), keychain_event(2)]
+    lines = [snapshot_line("pack_ecsquery_few", rows, counter=c) for c in (1, 2, 3)]
+    alerts = list(read_alerts(lines, [r]))
+    assert [a["event"]["id"] for a in alerts] == ["ev-1", "ev-2"]
+
+
+def test_overlapping_lookback_windows_alert_once() -> None:
+    r = rule()  # from: now-9m, interval 5m
+    name = query_name(r.slug)
+    summary = Summary()
+    state = ReaderState()
+    runs = [
+        [keychain_event(1), keychain_event(2)],  # run at t
+        [keychain_event(2), keychain_event(3)],  # run at t+5m sees ev-2 again
+    ]
+    lines = [
+        snapshot_line(name, rows, counter=i, unix=1_700_000_100 + 300 * i)
+        for i, rows in enumerate(runs)
+    ]
+    alerts = list(read_alerts(lines, [r], summary, state))
+    assert [a["event"]["id"] for a in alerts] == ["ev-1", "ev-2", "ev-3"]
+    assert summary.duplicates == 1
+    # Memory is bounded: ids are forgotten once no window can bring the hit back.
+    later = snapshot_line(name, [keychain_event(99)], counter=9, unix=1_700_000_100 + 86_400)
+    list(read_alerts([later], [r], summary, state))
+    assert len(state.seen) == 1
+
+
+def test_state_round_trips_through_json() -> None:
+    state = ReaderState()
+    r = simple_rule("few", max_signals=1)
+    list(
+        read_alerts([snapshot_line("pack_ecsquery_few", [keychain_event(1)] * 2)], [r], state=state)
+    )
+    again = ReaderState.from_json(orjson.loads(orjson.dumps(state.to_json())))
+    assert again.to_json() == state.to_json()
+
+
+_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_column_values = {
+    c.name: (
+        st.lists(_value, max_size=3).map(lambda v: orjson.dumps(v).decode())
+        if c.array
+        else st.integers(-(2**40), 2**40).map(str)
+        if c.numeric
+        else _value
+    )
+    for c in FIELDS
+}
+_rows = st.fixed_dictionaries({}, optional=_column_values)
+
+
+@given(row=_rows)
+def test_compiled_nester_equals_from_row(row: dict[str, str]) -> None:
+    assert compile_nester(FIELDS)(row) == from_row(row, FIELDS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(_rows, min_size=1, max_size=4),
+    fmt=st.sampled_from(["event", "batch", "snapshot", "snapshot events"]),
+    delimiter=st.sampled_from("_/"),
+    numerics=st.booleans(),
+    top=st.booleans(),
+)
+def test_random_result_lines_round_trip_into_alerts(
+    rows: list[dict[str, str]], fmt: str, delimiter: str, numerics: bool, top: bool
+) -> None:
+    r = simple_rule("prop", max_signals=1000)
+    rows = [{**row, "event_id": f"id-{i}"} for i, row in enumerate(rows)]
+    name = query_name("prop", delimiter)
+    kw = {"numerics": numerics, "top_level_decorations": top}
+    lines = {
+        "event": lambda: [event_line(name, row, **kw) for row in rows],
+        "batch": lambda: [batch_line(name, rows, **kw)],
+        "snapshot": lambda: [snapshot_line(name, rows, **kw)],
+        "snapshot events": lambda: snapshot_event_lines(name, rows, **kw),
+    }[fmt]()
+    alerts = any_table(lines, [r])
+    assert len(alerts) == len(rows)
+    for row, alert in zip(rows, alerts, strict=True):
+        ecs = from_row(row, FIELDS)
+        ecs_time = ecs.pop("@timestamp", None)
+        if ecs_time is not None:
+            assert alert["kibana.alert.original_time"] == ecs_time
+        for top_key, value in ecs.items():
+            got = alert[top_key]
+            if top_key == "host":
+                value = {**value, "name": "mac-01", "hostname": "mac-01", "id": "UUID-MAC-01"}
+            if top_key == "event":
+                value = {**value, "kind": "signal"}
+            assert got == value, top_key
+        assert alert["kibana.alert.rule.rule_id"] == "id-prop"
+
+
+def test_reader_exposes_summary_and_state() -> None:
+    reader = AlertReader([rule()])
+    alerts = reader.read_block(event_line(query_name(rule().slug), keychain_event(1)) + b"\n")
+    assert len(alerts) == 1 and reader.summary.total_alerts == 1 and len(reader.state.seen) == 1

@@ -1,0 +1,316 @@
+"""Follow mode: rotation by rename and by copy-truncate, compression, checkpoints, SIGKILL."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import zstandard
+
+from alerts_fixtures import KEYCHAIN, event_line, keychain_event, other_line, query_name, rule
+from ecsquery.alerts.follow import Checkpoint, Position, Tail, follow
+from ecsquery.alerts.output import AlertSink, already_written
+from ecsquery.alerts.reader import AlertReader
+
+NAME = query_name(rule().slug)
+
+
+def hit(i: int) -> bytes:
+    return event_line(NAME, keychain_event(i), counter=i, unix=1_700_000_000 + i) + b"\n"
+
+
+def append(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
+
+
+def shift(base: Path) -> None:
+    """Make room for a new ``.1`` as osquery's LogRotate does: ``.N.zst`` → ``.N+1.zst``
+    (oldest first), then ``.1`` compressed to ``.2.zst`` (written whole, then ``.1`` removed)."""
+    numbered = sorted(
+        (int(p.name.rsplit(".", 2)[-2]), p) for p in base.parent.glob(base.name + ".*.zst")
+    )
+    for n, path in reversed(numbered):
+        path.rename(base.with_name(f"{base.name}.{n + 1}.zst"))
+    one = base.with_name(base.name + ".1")
+    if one.exists():
+        tmp = base.with_name(base.name + ".2.zst.tmp")
+        tmp.write_bytes(zstandard.ZstdCompressor().compress(one.read_bytes()))
+        tmp.rename(base.with_name(base.name + ".2.zst"))
+        one.unlink()
+
+
+def rotate_rename(base: Path) -> None:
+    shift(base)
+    base.rename(base.with_name(base.name + ".1"))
+
+
+def rotate_copytruncate(base: Path) -> None:
+    shift(base)
+    shutil.copyfile(base, base.with_name(base.name + ".1"))
+    with base.open("r+b") as f:
+        f.truncate(0)
+
+
+def event_ids(alerts: list[dict[str, Any]]) -> list[int]:
+    return [int(a["event"]["id"].removeprefix("ev-")) for a in alerts]
+
+
+def drain(tail: Tail, reader: AlertReader) -> list[int]:
+    alerts = []
+    for block in tail.poll():
+        alerts += reader.read(block)
+    return event_ids(alerts)
+
+
+def new_tail(base: Path, reader: AlertReader, start: Position | None = None) -> Tail:
+    return Tail(base, start or Position(), reader.summary, max_line=reader.max_line_bytes)
+
+
+def test_tail_follows_rename_rotation_and_compression(tmp_path: Path) -> None:
+    base = tmp_path / "osqueryd.results.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    assert drain(tail, reader) == []  # not there yet
+    append(base, b"".join(hit(i) for i in range(10)))
+    assert drain(tail, reader) == list(range(10))
+    append(base, hit(10) + other_line(1) + b"\n" + hit(11)[:-30])  # last line still being written
+    assert drain(tail, reader) == [10]
+    append(base, hit(11)[-30:] + hit(12))
+    rotate_rename(base)
+    append(base, hit(13) + hit(14))
+    rotate_rename(base)  # the first generation is now .2.zst, unlinked under the open file
+    append(base, hit(15))
+    assert drain(tail, reader) == [11, 12, 13, 14, 15]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "osqueryd.results.log",
+        "osqueryd.results.log.1",
+        "osqueryd.results.log.2.zst",
+    ]
+    append(base, hit(16))
+    assert drain(tail, reader) == [16]
+    assert reader.summary.gaps == []
+
+
+def test_tail_follows_copy_truncate(tmp_path: Path) -> None:
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    append(base, b"".join(hit(i) for i in range(5)))
+    assert drain(tail, reader) == list(range(5))
+    append(base, hit(5) + hit(6))  # not read before the copy
+    rotate_copytruncate(base)
+    assert drain(tail, reader) == [5, 6]
+    append(base, hit(7) + hit(8))  # regrows past the old offset? no: smaller, then larger
+    append(base, b"".join(hit(i) for i in range(9, 20)))
+    assert drain(tail, reader) == list(range(7, 20))
+    append(base, hit(20))
+    rotate_copytruncate(base)
+    append(base, b"".join(hit(i) for i in range(21, 40)))  # regrown past the old offset
+    assert drain(tail, reader) == list(range(20, 40))
+
+
+def test_resume_finds_the_generation_wherever_it_went(tmp_path: Path) -> None:
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    append(base, b"".join(hit(i) for i in range(10)))
+    assert drain(tail, reader) == list(range(10))
+    saved = tail.position()
+    tail.close()  # "crash": meanwhile the log goes on and rotates twice
+    append(base, hit(10) + hit(11))
+    rotate_rename(base)
+    append(base, hit(12))
+    rotate_copytruncate(base)
+    append(base, hit(13))
+    assert (tmp_path / "r.log.2.zst").exists()
+    again = new_tail(base, reader, Position.from_json(saved.to_json()))
+    assert drain(again, reader) == [10, 11, 12, 13]
+    assert reader.summary.gaps == []
+
+
+def test_a_generation_that_is_gone_is_reported_as_a_gap(tmp_path: Path) -> None:
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    append(base, hit(0))
+    drain(tail, reader)
+    saved = tail.position()
+    base.unlink()
+    append(base, hit(1))
+    again = new_tail(base, reader, saved)
+    polls = [drain(again, reader) for _ in range(7)]
+    assert [i for ids in polls for i in ids] == [1]
+    assert len(reader.summary.gaps) == 1 and "is gone" in reader.summary.gaps[0]
+
+
+def test_already_written_drops_a_cut_line_and_returns_later_ids(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.ndjson"
+    docs = [{"kibana.alert.uuid": f"u{i}", "n": i} for i in range(4)]
+    data = b"".join(orjson.dumps(d) + b"\n" for d in docs)
+    out.write_bytes(data + orjson.dumps(docs[0])[:10])
+    first_two = len(b"".join(orjson.dumps(d) + b"\n" for d in docs[:2]))
+    assert already_written(out, first_two) == {"u2", "u3"}
+    assert out.read_bytes() == data
+    bulk = tmp_path / "bulk.ndjson"
+    bulk.write_bytes(b'{"create":{"_index":"x","_id":"u9"}}\n{"kibana.alert.uuid":"u9"}\n')
+    assert already_written(bulk, 0) == {"u9"}
+
+
+def test_checkpoint_resume_in_process(tmp_path: Path) -> None:
+    base, out, ck = tmp_path / "r.log", tmp_path / "out.ndjson", tmp_path / "ck.json"
+    append(base, b"".join(hit(i) for i in range(30)))
+
+    def run() -> None:
+        reader = AlertReader([rule()])
+        with out.open("ab") as stream:
+            follow(reader, AlertSink(stream), [base], checkpoint=Checkpoint(ck), output=out,
+                   poll=0.01, idle_exit=0.05)  # fmt: skip
+
+    run()
+    append(base, b"".join(hit(i) for i in range(30, 40)))
+    rotate_rename(base)
+    append(base, hit(40))
+    run()
+    ids = event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()])
+    assert ids == list(range(41))
+    saved = orjson.loads(ck.read_bytes())
+    assert saved["output"] == {"path": str(out.resolve()), "size": out.stat().st_size}
+    assert len(saved["state"]["seen"]) == 41
+
+
+def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """Kill the follower again and again while the log grows, rotates (osquery's rename +
+    zstd, and copy-truncate); all runs' output together holds every alert exactly once."""
+    base, out, ck = tmp_path / "osqueryd.results.log", tmp_path / "alerts.ndjson", tmp_path / "ck"
+    total, backlog, burst = 15000, 6000, 600
+    done = threading.Event()
+
+    def write(start: int) -> None:
+        append(base, b"".join(hit(i) + other_line(i) + b"\n" for i in range(start, start + burst)))
+
+    def writer() -> None:
+        for start in range(backlog, total, burst):
+            write(start)
+            if start % 1800 == 1200:
+                (rotate_rename if (start // 1800) % 2 else rotate_copytruncate)(base)
+            time.sleep(0.06)
+        done.set()
+
+    for start in range(0, backlog, burst):  # a backlog keeps the reader busy when it is killed
+        write(start)
+    command = [
+        str(Path(sys.executable).with_name("ecsquery")), "alerts", "--follow",
+        "--rules", str(KEYCHAIN), "--checkpoint", str(ck), "-o", str(out),
+        "--poll", "0.02", "--summary", "none", str(base),
+    ]  # fmt: skip
+    rng = random.Random(4)
+    thread = threading.Thread(target=writer)
+    kills, ahead = 0, 0
+    try:
+        while not done.is_set() or kills < 6:
+            proc = subprocess.Popen(command)
+            if not thread.is_alive() and not done.is_set():
+                while not ck.exists():  # the first checkpoint names the live file: then rotate
+                    time.sleep(0.01)
+                thread.start()
+            time.sleep(rng.uniform(0.3, 0.8))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            if out.stat().st_size > orjson.loads(ck.read_bytes())["output"]["size"]:
+                ahead += 1  # killed between writing alerts and checkpointing them
+    finally:
+        if thread.is_alive():
+            thread.join()
+    final = subprocess.run([*command, "--idle-exit", "1"], timeout=60, check=False)
+    assert final.returncode == 0
+    print(f"{kills} kills, {ahead} between writing alerts and checkpointing them")
+    assert len(list(tmp_path.glob("*.zst"))) >= 2  # rotated and compressed under the reader
+    counts = Counter(event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()]))
+    assert sorted(counts) == list(range(total))
+    assert set(counts.values()) == {1}
+
+
+def test_crash_after_writing_before_checkpoint_writes_nothing_twice(tmp_path: Path) -> None:
+    """The second guard, deterministically: alerts reached the output (one of them cut in
+    half) but the checkpoint did not; the restart writes the rest, each alert once."""
+    base, out, ck = tmp_path / "r.log", tmp_path / "out.ndjson", tmp_path / "ck.json"
+    append(base, b"".join(hit(i) for i in range(10)))
+
+    class Crash(Exception):
+        pass
+
+    class CrashingSink(AlertSink):
+        def write(self, alerts: Any) -> None:
+            if len(alerts) > 3:  # the second run: write some, cut one, then "die"
+                super().write(alerts[:3])
+                self.stream.write(orjson.dumps(alerts[3])[:40])
+                self.stream.flush()
+                raise Crash
+            super().write(alerts)
+
+    def run(sink_type: type[AlertSink]) -> None:
+        with out.open("ab") as stream:
+            follow(AlertReader([rule()]), sink_type(stream), [base], checkpoint=Checkpoint(ck),
+                   output=out, poll=0.01, idle_exit=0.05)  # fmt: skip
+
+    run(AlertSink)
+    append(base, b"".join(hit(i) for i in range(10, 20)))
+    with contextlib.suppress(Crash):
+        run(CrashingSink)
+    assert orjson.loads(ck.read_bytes())["sources"][str(base.resolve())]["line"] == 11
+    run(AlertSink)
+    ids = event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()])
+    assert ids == list(range(20))
+
+
+def test_compressed_generation_still_being_written_is_waited_for(tmp_path: Path) -> None:
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    gen_a = b"".join(hit(i) for i in range(200))
+    packed = zstandard.ZstdCompressor().compress(gen_a)
+    (tmp_path / "r.log.2.zst").write_bytes(packed[: len(packed) // 2])  # mid-compression
+    append(base, hit(500))
+    saved = Position(fingerprint=_fp(gen_a), offset=len(hit(0)) * 10, line=11)
+    tail = new_tail(base, reader, saved)
+    first = drain(tail, reader)
+    assert first == list(range(10, len(first) + 10))  # the readable part, no more
+    (tmp_path / "r.log.2.zst").write_bytes(packed)  # compression finished
+    assert first + drain(tail, reader) == [*range(10, 200), 500]
+    assert reader.summary.gaps == []
+
+
+def _fp(data: bytes) -> str:
+    from ecsquery.alerts.sources import fingerprint_of
+
+    fp = fingerprint_of(data)
+    assert fp is not None
+    return fp
+
+
+def test_gzip_copy_from_logrotate(tmp_path: Path) -> None:
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    append(base, hit(0))
+    assert drain(tail, reader) == [0]
+    saved = tail.position()
+    tail.close()
+    append(base, hit(1))
+    (tmp_path / "r.log.1.gz").write_bytes(gzip.compress(base.read_bytes()))
+    os.truncate(base, 0)
+    append(base, hit(2))
+    assert drain(new_tail(base, reader, saved), reader) == [1, 2]
