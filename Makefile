@@ -19,9 +19,12 @@ venv: $(STAMP)
 
 ## The main job on the bundled sample data.
 run: $(STAMP)
-	$(BIN)/ecsquery render --rules rules --out packs
-	$(BIN)/ecsquery check --quiet rules
-	$(BIN)/ecsquery import --dry-run tests/fixtures/elastic-rules/macos-process
+	@$(BIN)/ecsquery render --rules rules --out packs
+	@echo
+	@echo "Replaying samples/capture.ndjson (10 recorded stories: 5 attacks, 5 benign; eslogger"
+	@echo "and Elastic Defend events from 4 hosts) through the rendered pack on its schedule:"
+	@echo
+	@$(BIN)/ecsquery replay --events samples/capture.ndjson --host alice-macbook --format table
 
 ## Regenerate the committed packs under packs/.
 packs: $(STAMP)

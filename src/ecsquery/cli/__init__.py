@@ -20,4 +20,5 @@ def main() -> None:
 # Command modules register themselves here, one import per pipeline part.
 from ecsquery.cli import alerts as _alerts  # noqa: E402, F401  (alerts)
 from ecsquery.cli import extension as _extension  # noqa: E402, F401  (extension rows, dist)
+from ecsquery.cli import replay as _replay  # noqa: E402, F401  (offline replay)
 from ecsquery.cli import rules as _rules  # noqa: E402, F401  (check, render, import)

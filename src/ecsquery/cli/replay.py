@@ -1,0 +1,171 @@
+"""``ecsquery replay``: recorded events → the rendered pack on its schedule → alerts.
+
+A thin layer over ``ecsquery.replay.run.replay``. Alerts go to stdout (or ``-o``), the summary
+to stderr, so ``ecsquery replay ... | jq`` sees only alerts.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+import orjson
+
+from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS, AlertSink
+from ecsquery.cli import main
+from ecsquery.errors import EcsqueryError
+from ecsquery.replay import report
+from ecsquery.replay.events import DEFAULT_HOST, SOURCES
+from ecsquery.replay.run import rendered_pack
+from ecsquery.replay.run import replay as run_replay
+from ecsquery.rules.load import load_rules
+
+_PROGRESS_MIN_BYTES = 1 << 20
+"""Smaller inputs finish before a bar would be worth drawing."""
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A capture file (repeatable; FILES after the options work too).",
+)
+@click.option(
+    "--rules",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule files or directories (repeatable; default: rules/).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="ndjson",
+    show_default=True,
+    help="ndjson: one alert per line; bulk: Elasticsearch _bulk body; table: for terminals.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(SOURCES),
+    default="auto",
+    show_default=True,
+    help="Record format; auto decides per line (files may mix formats).",
+)
+@click.option(
+    "--results-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the osqueryd result lines here (feed them to `ecsquery alerts`).",
+)
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Host of records that carry none (eslogger messages, osquery rows).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    default="-",
+    help="Write alerts here (default: stdout).",
+)
+@click.option("--index", default=DEFAULT_INDEX, show_default=True, help="Index for --format bulk.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal and the input > 1 MiB).",
+)
+@click.option(
+    "--summary",
+    "summary_fmt",
+    type=click.Choice(["text", "json", "none"]),
+    default="text",
+    show_default=True,
+    help="The end-of-run summary on stderr.",
+)
+def replay(
+    files: tuple[Path, ...],
+    events: tuple[Path, ...],
+    rules_dirs: tuple[Path, ...],
+    fmt: str,
+    source: str,
+    results_log: Path | None,
+    host: str,
+    output: Path,
+    index: str,
+    progress: bool | None,
+    summary_fmt: str,
+) -> None:
+    """Replay recorded process events through the rules' osquery pack and print the alerts.
+
+    Captures are NDJSON of Elastic Defend / ECS documents, eslogger JSON, or osquery
+    es_process_events / process_events rows (bare, or as result-log lines). They are
+    normalized by the extension's code, sorted by time (duplicates by event id kept once,
+    records without a time skipped; all counted), and every rule's rendered pack SQL runs over
+    them on the rule's schedule in event time. Each run's new rows become osqueryd result
+    lines, which the alert reader turns into alerts.
+
+    \b
+    Example:
+      ecsquery replay --events samples/capture.ndjson --host alice-macbook --format table
+    """
+    paths = [*events, *files]
+    if not paths:
+        raise click.UsageError("no capture given (use --events FILE or FILES)")
+    rules_paths = list(rules_dirs) or [Path("rules")]
+    rules, errors = load_rules(rules_paths)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if not rules:
+        raise click.ClickException(f"no rules loaded from {', '.join(map(str, rules_paths))}")
+    queries, compile_errors = rendered_pack(rules)
+    for error in compile_errors:
+        click.echo(f"error: {error} (rule left out of the pack)", err=True)
+
+    total = sum(p.stat().st_size for p in paths)
+    show = progress if progress is not None else (
+        sys.stderr.isatty() and total > _PROGRESS_MIN_BYTES
+    )  # fmt: skip
+    log: BinaryIO | None = results_log.open("wb") if results_log else None
+    try:
+        if show:
+            bar = click.progressbar(length=total, label="reading events", file=sys.stderr)
+            with bar:
+                result = run_replay(
+                    paths, rules, source=source, host=host, results_log=log,
+                    progress=bar.update, queries=queries,
+                )  # fmt: skip
+        else:
+            result = run_replay(
+                paths, rules, source=source, host=host, results_log=log, queries=queries
+            )
+    except (EcsqueryError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if log is not None:
+            log.close()
+
+    to_file = str(output) != "-"
+    stream: BinaryIO = output.open("wb") if to_file else sys.stdout.buffer
+    try:
+        AlertSink(stream, fmt, index=index).write(result.alerts)
+        if fmt == "table" and not result.alerts:
+            stream.write(b"no alerts\n")
+    finally:
+        if to_file:
+            stream.close()
+        else:
+            stream.flush()
+    if summary_fmt == "text":
+        click.echo(report.render(result), err=True)
+    elif summary_fmt == "json":
+        click.echo(orjson.dumps(report.to_dict(result)).decode(), err=True)
+
+
+main.add_command(replay)
