@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ast_support import leaves
 from ecsquery import osquery_sqlite
 from ecsquery.errors import RuleLoadError, UnmappedField, UnsupportedConstruct
 from ecsquery.rows import get_path, to_row
@@ -41,7 +41,6 @@ from ecsquery.rules.lang.ast import (
     Compare,
     Equals,
     Exists,
-    Expr,
     FieldRef,
     Length,
     Match,
@@ -421,16 +420,6 @@ BATCH = 200
 EXAMPLES = 25  # x 200 events x 3 rules = 15,000 events, about 4 s
 NOW = 1_700_000_000
 JUNK = "aZ09 -/._*?\\%[]'\"éÉßİıK\u212a"
-
-
-def leaves(expr: Expr) -> Iterator[Expr]:
-    if isinstance(expr, And | Or):
-        for child in expr.children:
-            yield from leaves(child)
-    elif isinstance(expr, Not):
-        yield from leaves(expr.child)
-    else:
-        yield expr
 
 
 class Events:

@@ -11,7 +11,6 @@ real pack SQL. ``derandomize=True`` keeps CI stable.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ast_support import leaves
 from ecsquery import osquery_sqlite
 from ecsquery.rows import to_row
 from ecsquery.rules.compile import CompiledRule, compile_rule
 from ecsquery.rules.lang.ast import (
-    And,
     Compare,
     Equals,
     Exists,
-    Expr,
     Length,
     Match,
-    Not,
-    Or,
     Pattern,
     Regex,
     Wild,
@@ -47,16 +43,6 @@ BATCH = 200
 EXAMPLES = 50  # 50 batches x 200 events = 10,000 events per rule
 NOW = 1_700_000_000
 JUNK = "aZ09 -/._*?%[]'\"\\éÉßİıKK\u212aǅ"
-
-
-def leaves(expr: Expr) -> Iterator[Expr]:
-    if isinstance(expr, And | Or):
-        for child in expr.children:
-            yield from leaves(child)
-    elif isinstance(expr, Not):
-        yield from leaves(expr.child)
-    else:
-        yield expr
 
 
 class EventMaker:

@@ -44,7 +44,6 @@ from ecsquery.rules.lang.ast import (
     Pattern,
     Query,
     Scalar,
-    Wild,
 )
 
 SUFFIX = ".exceptions.yaml"
@@ -118,24 +117,9 @@ class ExceptionItem:
 
 
 def wildcard_pattern(text: str) -> Pattern:
-    """An Elasticsearch ``wildcard`` value as a pattern: ``\\`` makes the next character literal
-    (a trailing one is itself literal), as Lucene's ``WildcardQuery.toAutomaton`` reads it."""
-    parts: list[str | Wild] = []
-    run = ""
-    chars = iter(text)
-    for ch in chars:
-        if ch == "\\":
-            run += next(chars, "\\")
-        elif ch in "*?":
-            if run:
-                parts.append(run)
-                run = ""
-            parts.append(Wild(ch))
-        else:
-            run += ch
-    if run:
-        parts.append(run)
-    return Pattern(tuple(parts))
+    """An Elasticsearch ``wildcard`` value as a pattern: ``*`` any run, ``?`` one code point,
+    ``\\`` makes the next character literal (Lucene's ``WildcardQuery``)."""
+    return Pattern.parse(text, "*?", escape="\\")
 
 
 def entry_expr(entry: ExceptionEntry) -> Expr:

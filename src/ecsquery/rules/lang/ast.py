@@ -18,6 +18,7 @@ Positions are kept for error messages and excluded from equality, so tests compa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from enum import Enum
@@ -52,21 +53,38 @@ class Pattern:
         return "".join(p for p in self.parts if isinstance(p, str))
 
     @classmethod
-    def parse(cls, text: str, wildcards: str = "*?") -> Pattern:
-        """Split text on the given wildcard characters (EQL: ``*?``; KQL: ``*``)."""
+    def of(cls, pieces: Iterable[str | Wild]) -> Pattern:
+        """Text pieces and wildcards in the one normal form equality relies on: adjacent text
+        joined, empty text dropped (so ``("a", "", "b")`` and ``("ab",)`` are one pattern)."""
         parts: list[str | Wild] = []
-        run = ""
-        for ch in text:
-            if ch in wildcards:
-                if run:
-                    parts.append(run)
-                    run = ""
-                parts.append(Wild(ch))
-            else:
-                run += ch
-        if run:
-            parts.append(run)
+        for piece in pieces:
+            if isinstance(piece, Wild):
+                parts.append(piece)
+            elif piece and parts and isinstance(parts[-1], str):
+                parts[-1] += piece
+            elif piece:
+                parts.append(piece)
         return cls(tuple(parts))
+
+    @classmethod
+    def parse(cls, text: str, wildcards: str = "*?", escape: str | None = None) -> Pattern:
+        """Split text on the given wildcard characters (EQL: ``*?``; KQL: ``*``).
+
+        ``escape`` (Lucene's ``wildcard`` query: ``\\``) makes the next character literal; a
+        trailing one is itself literal, as ``WildcardQuery.toAutomaton`` reads it.
+        """
+
+        def pieces() -> Iterator[str | Wild]:
+            chars = iter(text)
+            for ch in chars:
+                if ch == escape:
+                    yield next(chars, ch)
+                elif ch in wildcards:
+                    yield Wild(ch)
+                else:
+                    yield ch
+
+        return cls.of(pieces())
 
     def __str__(self) -> str:
         return "".join(p.value if isinstance(p, Wild) else p for p in self.parts)

@@ -282,23 +282,14 @@ def _function(call: _Call) -> Expr:
             "endsWith": (Wild.ANY, text),
             "stringContains": (Wild.ANY, text, Wild.ANY),
         }
-        patterns = (_pattern(shapes[call.name]),)
+        # startsWith(x, "") and the like: any string, the pattern ``*``
+        patterns = (Pattern.of(shapes[call.name]) if text else Pattern((Wild.ANY,)),)
     return Match(field, patterns, case_insensitive=call.insensitive, pos=call.pos)
 
 
 def _function_error(call: _Call, reason: str) -> UnsupportedConstruct:
     name = call.name + ("~" if call.insensitive else "")
     return UnsupportedConstruct(f"function {name}", reason, pos=call.pos)
-
-
-def _pattern(parts: tuple[str | Wild, ...]) -> Pattern:
-    """Literal text around wildcards; empty text dropped and ``**`` collapsed (``""`` → ``*``)."""
-    out: list[str | Wild] = []
-    for part in parts:
-        if part == "" or (part is Wild.ANY and out and out[-1] is Wild.ANY):
-            continue
-        out.append(part)
-    return Pattern(tuple(out))
 
 
 # ---------------------------------------------------------------------------- operands

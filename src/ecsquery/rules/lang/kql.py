@@ -13,6 +13,7 @@ Where Kibana would send something we cannot reproduce exactly (a number it would
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from lark import Token, Tree
 
@@ -50,8 +51,6 @@ _JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u
 _JS_SPACE += "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _ESCAPED_WS = {"t": "\t", "r": "\r", "n": "\n"}
 _KEYWORD = re.compile(r"or|and|not", re.IGNORECASE)
-
-Parts = list[str | Wild]
 
 
 def parse_kql(text: str) -> Query:
@@ -119,12 +118,12 @@ class _Builder:
         assert isinstance(first, Token)
         if first.type == "QUOTED":
             return Equals(field, (_unquote(first),), pos=pos)
-        parts = self.unquoted(node)
-        if parts == [Wild.ANY]:
+        pattern = self.unquoted(node)
+        if pattern.parts == (Wild.ANY,):
             return Exists(field, pos=pos)
-        if any(isinstance(p, Wild) for p in parts):
-            return Match(field, (Pattern(tuple(parts)),), pos=pos)
-        value = "".join(p for p in parts if isinstance(p, str))
+        if not pattern.is_literal:
+            return Match(field, (pattern,), pos=pos)
+        value = pattern.literal()
         if value == "null":
             raise UnsupportedConstruct(
                 "KQL null value", "Kibana sends unquoted null as JSON null; quote it", pos=pos
@@ -144,10 +143,8 @@ class _Builder:
         if first.type == "QUOTED":
             text = _unquote(first)
         else:
-            parts = self.unquoted(node)
-            text = "".join(p if isinstance(p, str) else "*" for p in parts)
-            if any(isinstance(p, Wild) for p in parts):
-                text = "\0"  # a wildcard is never a number
+            pattern = self.unquoted(node)
+            text = pattern.literal() if pattern.is_literal else "\0"  # a wildcard is no number
         if not _NUMBER.match(text):
             raise UnsupportedConstruct(
                 "KQL range on text", f"{field.name} {op} needs a number, not {text!r}", pos=pos
@@ -163,30 +160,32 @@ class _Builder:
         if token.type == "QUOTED":
             name = _unquote(token)
         else:
-            parts = _unescape(str(token))
-            if any(isinstance(p, Wild) for p in parts):
+            pattern = Pattern.of(_unescape(str(token)))
+            if not pattern.is_literal:
                 raise UnsupportedConstruct(
                     "KQL wildcard field", f"field name {token} matches several fields", pos=pos
                 )
-            name = "".join(p for p in parts if isinstance(p, str))
+            name = pattern.literal()
         if not name:
             raise RuleSyntaxError("empty field name", pos=pos)
         return FieldRef(name, pos=pos)
 
-    def unquoted(self, node: Tree[Token]) -> Parts:
+    def unquoted(self, node: Tree[Token]) -> Pattern:
         """An unquoted value: the words and the whitespace between them, unescaped and trimmed."""
         words = [t for t in node.children if isinstance(t, Token)]
         for word in words[1:]:
             if str(word).lower() == "not":
                 raise RuleSyntaxError("unexpected 'not' inside a value; quote it", pos=pos_of(word))
         raw = self.text[words[0].start_pos : words[-1].end_pos]
-        return _trim(_unescape(raw))
+        return _trim(Pattern.of(_unescape(raw)))
 
 
-def _unescape(raw: str) -> Parts:
-    """KQL unquoted-literal escapes; an unescaped ``*`` becomes ``Wild.ANY``."""
-    parts: Parts = []
-    run: list[str] = []
+def _unescape(raw: str) -> Iterator[str | Wild]:
+    """KQL unquoted-literal escapes; an unescaped ``*`` becomes ``Wild.ANY``.
+
+    Not ``Pattern.parse(escape=...)``: a KQL escape is not just "next character literal"
+    (``\\t``, ``\\u0041``, ``\\or`` are sequences), so it yields pieces for ``Pattern.of``.
+    """
     i = 0
     while i < len(raw):
         ch = raw[i]
@@ -194,38 +193,33 @@ def _unescape(raw: str) -> Parts:
             nxt = raw[i + 1]
             keyword = _KEYWORD.match(raw, i + 1)
             if nxt in _ESCAPED_WS:
-                run.append(_ESCAPED_WS[nxt])
+                yield _ESCAPED_WS[nxt]
                 i += 2
             elif nxt == "u" and re.match(r"[0-9a-fA-F]{4}", raw[i + 2 : i + 6]):
-                run.append(chr(int(raw[i + 2 : i + 6], 16)))
+                yield chr(int(raw[i + 2 : i + 6], 16))
                 i += 6
             elif keyword and nxt not in '\\():<>"*{}':
-                run.append(keyword.group())
+                yield keyword.group()
                 i = keyword.end()
             else:
-                run.append(nxt)
+                yield nxt
                 i += 2
         elif ch == "*":
-            if run:
-                parts.append("".join(run))
-                run = []
-            parts.append(Wild.ANY)
+            yield Wild.ANY
             i += 1
         else:
-            run.append(ch)
+            yield ch
             i += 1
-    if run:
-        parts.append("".join(run))
-    return parts
 
 
-def _trim(parts: Parts) -> Parts:
+def _trim(pattern: Pattern) -> Pattern:
     """JavaScript ``trim()`` of the unescaped value, as Kibana does."""
+    parts = list(pattern.parts)
     if parts and isinstance(parts[0], str):
         parts[0] = parts[0].lstrip(_JS_SPACE)
     if parts and isinstance(parts[-1], str):
         parts[-1] = parts[-1].rstrip(_JS_SPACE)
-    return [p for p in parts if p != ""]
+    return Pattern.of(parts)
 
 
 def _unquote(token: Token) -> str:
