@@ -7,20 +7,28 @@ to stderr, so ``ecsquery replay ... | jq`` sees only alerts.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 import orjson
 
-from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS, AlertSink
+from ecsquery.alerts.output import AlertSink
 from ecsquery.cli import main
+from ecsquery.cli.options import (
+    alert_format_option,
+    index_option,
+    load_rules_or_fail,
+    output_stream,
+    rules_option,
+    summary_option,
+)
 from ecsquery.errors import EcsqueryError
 from ecsquery.replay import report
 from ecsquery.replay.events import DEFAULT_HOST, SOURCES
 from ecsquery.replay.run import rendered_pack
 from ecsquery.replay.run import replay as run_replay
-from ecsquery.rules.load import load_rules
 
 _PROGRESS_MIN_BYTES = 1 << 20
 """Smaller inputs finish before a bar would be worth drawing."""
@@ -35,21 +43,8 @@ _PROGRESS_MIN_BYTES = 1 << 20
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A capture file (repeatable; FILES after the options work too).",
 )
-@click.option(
-    "--rules",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule files or directories (repeatable; default: rules/).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="ndjson",
-    show_default=True,
-    help="ndjson: one alert per line; bulk: Elasticsearch _bulk body; table: for terminals.",
-)
+@rules_option
+@alert_format_option
 @click.option(
     "--source",
     type=click.Choice(SOURCES),
@@ -75,20 +70,13 @@ _PROGRESS_MIN_BYTES = 1 << 20
     default="-",
     help="Write alerts here (default: stdout).",
 )
-@click.option("--index", default=DEFAULT_INDEX, show_default=True, help="Index for --format bulk.")
+@index_option
 @click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal and the input > 1 MiB).",
 )
-@click.option(
-    "--summary",
-    "summary_fmt",
-    type=click.Choice(["text", "json", "none"]),
-    default="text",
-    show_default=True,
-    help="The end-of-run summary on stderr.",
-)
+@summary_option
 def replay(
     files: tuple[Path, ...],
     events: tuple[Path, ...],
@@ -118,12 +106,7 @@ def replay(
     paths = [*events, *files]
     if not paths:
         raise click.UsageError("no capture given (use --events FILE or FILES)")
-    rules_paths = list(rules_dirs) or [Path("rules")]
-    rules, errors = load_rules(rules_paths)
-    for error in errors:
-        click.echo(f"error: {error}", err=True)
-    if not rules:
-        raise click.ClickException(f"no rules loaded from {', '.join(map(str, rules_paths))}")
+    rules = load_rules_or_fail(rules_dirs)
     queries, compile_errors = rendered_pack(rules)
     for error in compile_errors:
         click.echo(f"error: {error} (rule left out of the pack)", err=True)
@@ -134,34 +117,22 @@ def replay(
     )  # fmt: skip
     log: BinaryIO | None = results_log.open("wb") if results_log else None
     try:
-        if show:
-            bar = click.progressbar(length=total, label="reading events", file=sys.stderr)
-            with bar:
-                result = run_replay(
-                    paths, rules, source=source, host=host, results_log=log,
-                    progress=bar.update, queries=queries,
-                )  # fmt: skip
-        else:
+        bar = click.progressbar(length=total, label="reading events", file=sys.stderr)
+        with bar if show else nullcontext():
             result = run_replay(
-                paths, rules, source=source, host=host, results_log=log, queries=queries
-            )
+                paths, rules, source=source, host=host, results_log=log,
+                progress=bar.update if show else None, queries=queries,
+            )  # fmt: skip
     except (EcsqueryError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if log is not None:
             log.close()
 
-    to_file = str(output) != "-"
-    stream: BinaryIO = output.open("wb") if to_file else sys.stdout.buffer
-    try:
+    with output_stream(output) as stream:
         AlertSink(stream, fmt, index=index).write(result.alerts)
         if fmt == "table" and not result.alerts:
             stream.write(b"no alerts\n")
-    finally:
-        if to_file:
-            stream.close()
-        else:
-            stream.flush()
     if summary_fmt == "text":
         click.echo(report.render(result), err=True)
     elif summary_fmt == "json":

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ecsquery.cli import main
+from ecsquery.cli.options import DEFAULT_RULES, existing_paths, rules_option
 from ecsquery.errors import EcsqueryError
 from ecsquery.rules.compile import CompiledRule, compile_rule, compile_rules
 from ecsquery.rules.drift import diff_compiled
@@ -20,10 +21,7 @@ from ecsquery.rules.load import load_rule, load_rules, rule_paths
 from ecsquery.rules.model import Rule
 from ecsquery.rules.render import FORMATS, render_packs, write_packs
 
-DEFAULT_RULES = Path("rules")
 DEFAULT_PACKS = Path("packs")
-
-_paths = click.Path(exists=True, path_type=Path)
 
 
 def _compile_all(paths: Sequence[Path]) -> tuple[list[CompiledRule], list[str], int]:
@@ -50,7 +48,7 @@ def _header(rule: Rule) -> str:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=_paths)
+@click.argument("paths", nargs=-1, type=existing_paths)
 @click.option(
     "--diff",
     is_flag=True,
@@ -96,13 +94,7 @@ def _check_diff(paths: tuple[Path, ...]) -> None:
 
 
 @click.command()
-@click.option(
-    "--rules",
-    "rule_dirs",
-    multiple=True,
-    type=_paths,
-    help="Rule file or directory (repeatable; default: rules/).",
-)
+@rules_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -117,13 +109,13 @@ def _check_diff(paths: tuple[Path, ...]) -> None:
     type=click.Choice(FORMATS),
     help="Pack format (repeatable; default: all).",
 )
-def render(rule_dirs: tuple[Path, ...], out: Path, formats: tuple[str, ...]) -> None:
+def render(rules_dirs: tuple[Path, ...], out: Path, formats: tuple[str, ...]) -> None:
     """Compile the rules and render osquery, Fleet and Kibana packs.
 
     Nothing is written unless every rule compiles: a pack silently missing a rule would
     look deployed and detect nothing.
     """
-    compiled, errors, n_files = _compile_all(rule_dirs or (DEFAULT_RULES,))
+    compiled, errors, n_files = _compile_all(rules_dirs or (DEFAULT_RULES,))
     if errors:
         _fail(errors, f"{len(errors)} errors in {n_files} rule files; no packs written")
     if not compiled:
@@ -159,7 +151,7 @@ def _table(results: Sequence[ImportResult]) -> str:
 
 
 @click.command("import")
-@click.argument("paths", nargs=-1, required=True, type=_paths)
+@click.argument("paths", nargs=-1, required=True, type=existing_paths)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,0 +1,80 @@
+"""Options that several commands share, defined once so their flags, defaults and help agree.
+
+``--rules`` means the same everywhere (rule files or directories, default ``rules/``);
+``--format``/``--index``/``--summary`` are the alert-writing options of the commands that print
+alerts (``replay``, ``alerts``). ``render``'s ``--format`` is a pack format, not this one.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS
+from ecsquery.rules.load import load_rules
+from ecsquery.rules.model import Rule
+
+DEFAULT_RULES = Path("rules")
+
+existing_paths = click.Path(exists=True, path_type=Path)
+"""Rule files or directories given on the command line."""
+
+rules_option = click.option(
+    "--rules",
+    "rules_dirs",
+    multiple=True,
+    type=existing_paths,
+    help="Rule files or directories (repeatable; default: rules/).",
+)
+
+alert_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="ndjson",
+    show_default=True,
+    help="ndjson: one alert per line; bulk: Elasticsearch _bulk body; table: for terminals.",
+)
+
+index_option = click.option(
+    "--index", default=DEFAULT_INDEX, show_default=True, help="Index for --format bulk."
+)
+
+summary_option = click.option(
+    "--summary",
+    "summary_fmt",
+    type=click.Choice(["text", "json", "none"]),
+    default="text",
+    show_default=True,
+    help="The end-of-run summary on stderr.",
+)
+
+
+def load_rules_or_fail(rules_dirs: Sequence[Path]) -> list[Rule]:
+    """The rules of ``--rules`` (default ``rules/``): each bad file is reported on stderr and
+    left out; a run with no rule at all fails, since it could never alert."""
+    paths = list(rules_dirs) or [DEFAULT_RULES]
+    rules, errors = load_rules(paths)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if not rules:
+        raise click.ClickException(f"no rules loaded from {', '.join(map(str, paths))}")
+    return rules
+
+
+@contextmanager
+def output_stream(output: Path, append: bool = False) -> Iterator[BinaryIO]:
+    """``-o``: ``-`` is stdout (flushed, left open for the summary); a file is closed after."""
+    if str(output) == "-":
+        try:
+            yield sys.stdout.buffer
+        finally:
+            sys.stdout.buffer.flush()
+    else:
+        with output.open("ab" if append else "wb") as stream:
+            yield stream
