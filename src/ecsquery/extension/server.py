@@ -31,7 +31,7 @@ from thrift.transport import TSocket, TTransport
 from ecsquery import __version__
 from ecsquery.extension.client import connect
 from ecsquery.extension.table import EcsProcessTable
-from ecsquery.extension.wire import protocol_factory
+from ecsquery.extension.wire import serve_client
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,6 @@ class ExtensionServer:
         if self._listener is None:
             self.listen()
         assert self._listener is not None
-        factory = protocol_factory()
         while not self.stopped.is_set():
             try:
                 conn, _ = self._listener.handle.accept()
@@ -181,17 +180,7 @@ class ExtensionServer:
                     break
                 raise
             conn.settimeout(60)
-            client = TSocket.TSocket()
-            client.setHandle(conn)
-            trans = TTransport.TBufferedTransport(client, 1 << 16)
-            prot = factory.getProtocol(trans)
-            try:
-                while not self.stopped.is_set():
-                    self.processor.process(prot, prot)
-            except (TTransport.TTransportException, OSError, EOFError):
-                pass
-            finally:
-                trans.close()
+            serve_client(conn, self.processor, self.stopped, 1 << 16)
         self.close()
 
     def watch(self) -> threading.Thread:

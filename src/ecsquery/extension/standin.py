@@ -41,10 +41,10 @@ from osquery.extensions.ttypes import (
     InternalExtensionInfo,
     InternalOptionInfo,
 )
-from thrift.transport import TSocket, TTransport
+from thrift.transport import TSocket
 
 from ecsquery.extension.client import connect
-from ecsquery.extension.wire import protocol_factory
+from ecsquery.extension.wire import serve_client
 
 STANDIN_TABLES = ("es_process_events", "process_events", "processes")
 Constraints = Mapping[str, Sequence[tuple[int, str]]]
@@ -181,17 +181,7 @@ class OsquerydStandin:
             threading.Thread(target=self._client, args=(conn,), daemon=True).start()
 
     def _client(self, conn: Any) -> None:
-        sock = TSocket.TSocket()
-        sock.setHandle(conn)
-        trans = TTransport.TBufferedTransport(sock)
-        prot = protocol_factory().getProtocol(trans)
-        try:
-            while not self._stopped.is_set():
-                self.processor.process(prot, prot)
-        except (TTransport.TTransportException, OSError, EOFError):
-            pass
-        finally:
-            trans.close()
+        serve_client(conn, self.processor, self._stopped)
 
     def stop(self) -> None:
         """Go away as a stopped osqueryd does: stop answering and remove the socket."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import struct
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from osquery.extensions.ttypes import ExtensionStatus
 from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TMessageType, TType
+from thrift.transport import TSocket, TTransport
 
 _LEN = struct.Struct(">i")
 _MAP_HEADER = struct.Struct(">bbi")
@@ -163,3 +165,24 @@ def protocol_factory() -> Any:
     except ImportError:
         return TBinaryProtocol.TBinaryProtocolFactory()
     return _AcceleratedFactory()
+
+
+def serve_client(
+    conn: Any, processor: Any, stopped: threading.Event, buffer_size: int = 4096
+) -> None:
+    """Answer one Thrift client on an accepted socket until it hangs up or ``stopped`` is set.
+
+    Shared by the extension (osqueryd calling us) and the osqueryd stand-in (the extension
+    calling it): a client leaving mid-call (transport error, EOF) is its normal way to go.
+    """
+    sock = TSocket.TSocket()
+    sock.setHandle(conn)
+    trans = TTransport.TBufferedTransport(sock, buffer_size)
+    prot = protocol_factory().getProtocol(trans)
+    try:
+        while not stopped.is_set():
+            processor.process(prot, prot)
+    except (TTransport.TTransportException, OSError, EOFError):
+        pass
+    finally:
+        trans.close()

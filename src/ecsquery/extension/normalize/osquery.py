@@ -134,15 +134,7 @@ def from_process_events_row(row: Mapping[str, Any]) -> ProcEvent:
         parent = _int(row, "parent")
         eid = _text(row, "eid")
         action = Action.FORK if _text(row, "syscall") in _FORK_SYSCALLS else Action.EXEC
-        proc = Proc(
-            pid=pid,
-            executable=_text(row, "path"),
-            args=tuple(split_plain(_text(row, "cmdline"))),
-            cwd=_text(row, "cwd"),
-            uid=_int(row, "uid"),
-            euid=_int(row, "euid"),
-            gid=_int(row, "gid"),
-        )
+        proc = _row_proc(row, pid)
     except (KeyError, ValueError) as exc:
         raise BadRecord("missing_field", f"process_events row: {exc!r}") from exc
     return ProcEvent(
@@ -158,15 +150,23 @@ def from_process_events_row(row: Mapping[str, Any]) -> ProcEvent:
 def from_processes_row(row: Mapping[str, Any]) -> Proc:
     try:
         start = _int(row, "start_time")
-        return Proc(
-            pid=_required(row, "pid"),
-            executable=_text(row, "path"),
-            args=tuple(split_plain(_text(row, "cmdline"))),
-            cwd=_text(row, "cwd"),
-            uid=_int(row, "uid"),
-            euid=_int(row, "euid"),
-            gid=_int(row, "gid"),
-            start=float(start) if start and start > 0 else None,
+        return _row_proc(
+            row, _required(row, "pid"), start=float(start) if start and start > 0 else None
         )
     except (KeyError, ValueError) as exc:
         raise BadRecord("missing_field", f"processes row: {exc!r}") from exc
+
+
+def _row_proc(row: Mapping[str, Any], pid: int, start: float | None = None) -> Proc:
+    """The process of a process_events or processes row: both tables name these columns alike
+    (the command line is one string, split the way osquery joined it)."""
+    return Proc(
+        pid=pid,
+        executable=_text(row, "path"),
+        args=tuple(split_plain(_text(row, "cmdline"))),
+        cwd=_text(row, "cwd"),
+        uid=_int(row, "uid"),
+        euid=_int(row, "euid"),
+        gid=_int(row, "gid"),
+        start=start,
+    )
