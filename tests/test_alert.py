@@ -23,8 +23,9 @@ from alerts_fixtures import (
     snapshot_line,
     toml_threat,
 )
-from ecsquery.alerts.alert import compile_nester
+from ecsquery.alerts.alert import AlertFactory, compile_nester, reference_alert
 from ecsquery.alerts.reader import AlertReader, read_alerts
+from ecsquery.alerts.resultlog import LineInfo
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
 from ecsquery.rows import from_row
@@ -220,9 +221,72 @@ _column_values = {
 _rows = st.fixed_dictionaries({}, optional=_column_values)
 
 
+_odd_value = st.one_of(
+    _value,
+    st.sampled_from(
+        ["", "[]", "[1,2]", "null", '"x"', "3.5", "0", "1", "true", "NaN", '["\\ud800"]']
+    ),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.lists(st.one_of(_value, st.integers()), max_size=2),
+)
+_odd_rows = st.fixed_dictionaries({}, optional={c.name: _odd_value for c in FIELDS})
+"""Rows with the wrong types too (numbers in text columns, nulls, ``[]``, JSON oddities)."""
+
+
+NEST = compile_nester(FIELDS)
+KEYCHAIN_RULE = rule()
+FACTORY = AlertFactory(FIELDS)
+
+
+def ordered(value: Any) -> Any:
+    """A document with its key order made part of equality."""
+    if isinstance(value, dict):
+        return [(k, ordered(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [ordered(v) for v in value]
+    return (type(value), value)
+
+
 @given(row=_rows)
 def test_compiled_nester_equals_from_row(row: dict[str, str]) -> None:
-    assert compile_nester(FIELDS)(row) == from_row(row, FIELDS)
+    assert ordered(NEST(row)) == ordered(from_row(row, FIELDS))
+
+
+@given(row=_odd_rows)
+def test_compiled_nester_equals_from_row_on_odd_values(row: dict[str, Any]) -> None:
+    assert ordered(NEST(row)) == ordered(from_row(row, FIELDS))
+    assert ordered(NEST(row)) == ordered(from_row(row, FIELDS))  # again: the array cache
+
+
+def test_empty_array_counts_as_missing() -> None:
+    row = {"event_category": "[]", "process_args": "[]", "process_name": "x"}
+    assert from_row(row, FIELDS) == {"process": {"name": "x"}}
+    assert compile_nester(FIELDS)(row) == {"process": {"name": "x"}}
+
+
+_infos = st.builds(
+    LineInfo,
+    name=st.just("pack_ecsquery_prop"),
+    host_name=st.one_of(st.none(), st.sampled_from(["mac-01", "mac-02"])),
+    host_id=st.one_of(st.none(), st.just("UUID-MAC-01")),
+    unix_time=st.one_of(st.none(), st.integers(-(2**40), 2**40)),
+    epoch=st.one_of(st.none(), st.integers(0, 3)),
+    counter=st.one_of(st.none(), st.integers(0, 3)),
+    decorations=st.just({"username": "alice"}),
+)
+
+
+@given(rows=st.lists(st.one_of(_rows, _odd_rows), min_size=1, max_size=3), info=_infos)
+def test_fast_alert_builder_equals_the_reference_builder(
+    rows: list[dict[str, Any]], info: LineInfo
+) -> None:
+    r = KEYCHAIN_RULE
+    for action, row in zip(["added", "snapshot", "added"], rows, strict=False):
+        fast = FACTORY.build(r, row, info, action, "uuid-1")
+        assert ordered(fast) == ordered(reference_alert(r, row, info, action, "uuid-1", FIELDS))
 
 
 @settings(max_examples=60, deadline=None)

@@ -314,3 +314,48 @@ def test_gzip_copy_from_logrotate(tmp_path: Path) -> None:
     os.truncate(base, 0)
     append(base, hit(2))
     assert drain(new_tail(base, reader, saved), reader) == [1, 2]
+
+
+def test_restart_that_checkpoints_mid_guard_then_dies_writes_nothing_twice(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Run 1 writes alerts past its checkpoint and dies; run 2 (reading in smaller polls)
+    checkpoints after skipping only some of them, then dies too; run 3 must still know that
+    the rest are already written. This is how the SIGKILL test could duplicate under load."""
+    import ecsquery.alerts.follow as follow_module
+
+    base, out, ck = tmp_path / "r.log", tmp_path / "out.ndjson", tmp_path / "ck.json"
+    append(base, b"".join(hit(i) for i in range(10)))
+
+    class Crash(Exception):
+        pass
+
+    class DieBeforeCheckpoint(AlertSink):
+        def sync(self) -> int | None:
+            raise Crash
+
+    class DieOnSecondWrite(AlertSink):
+        calls = 0
+
+        def write(self, alerts: Any) -> None:
+            DieOnSecondWrite.calls += 1
+            if DieOnSecondWrite.calls == 2:
+                raise Crash
+            super().write(alerts)
+
+    def run(sink_type: type[AlertSink]) -> None:
+        with out.open("ab") as stream, contextlib.suppress(Crash):
+            follow(AlertReader([rule()]), sink_type(stream), [base], checkpoint=Checkpoint(ck),
+                   output=out, poll=0.01, idle_exit=0.05)  # fmt: skip
+
+    run(AlertSink)
+    append(base, b"".join(hit(i) for i in range(10, 30)))
+    run(DieBeforeCheckpoint)  # alerts 10..29 written, checkpoint still at line 11
+    with monkeypatch.context() as m:  # run 2 reads 3 lines per poll
+        m.setattr(follow_module, "CHUNK", len(hit(10)) * 3)
+        m.setattr(follow_module, "POLL_BYTES", 1)
+        run(DieOnSecondWrite)
+    assert orjson.loads(ck.read_bytes())["sources"][str(base.resolve())]["line"] == 14
+    run(AlertSink)
+    ids = event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()])
+    assert ids == list(range(30))

@@ -64,18 +64,20 @@ def decode_value(column: Column, text: Any) -> Any:
         return None
     if column.array:
         if isinstance(text, list):
-            return text
+            return text or None
         try:
             value = json.loads(text)
         except (TypeError, ValueError):
             return [text]
-        return value if isinstance(value, list) else [value]
+        if isinstance(value, list):
+            return value or None  # an empty array counts as missing (schema.py)
+        return [value]
     if column.ecs_type is EcsType.BOOLEAN:
         return str(text).lower() in ("1", "true")
     if column.ecs_type is EcsType.LONG:
         try:
             return int(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON 1e999 is inf
             return None
     return str(text)
 

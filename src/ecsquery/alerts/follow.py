@@ -10,6 +10,8 @@ Exactly once, in two guards: the checkpoint (positions plus dedup memory) is wri
 the alerts before it are flushed and fsynced, so a crash can only repeat work, never skip it;
 and on restart the alerts that reached the output after the last checkpoint are read back
 (``output.already_written``) and not written again — the stable alert id makes that possible.
+Those ids stay in every checkpoint (``pending``) until the restarted reader meets their lines
+again: a restart that checkpoints halfway through them and dies must not forget the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from ecsquery.errors import SourceError
 CHECKPOINT_VERSION = 1
 MAX_WAITS = 5
 """Polls to wait for a generation to reappear (e.g. mid-compression) before reporting a gap."""
+POLL_BYTES = 2 * CHUNK
+"""Bytes read from one log per poll; the checkpoint is written between polls."""
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,10 @@ class Tail:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def poll(self, budget: int = 2 * CHUNK) -> Iterator[Block]:
-        """Blocks of whole lines newly readable, in order."""
+    def poll(self, budget: int | None = None) -> Iterator[Block]:
+        """Blocks of whole lines newly readable, in order (about ``budget`` bytes at most)."""
+        if budget is None:
+            budget = POLL_BYTES
         while budget > 0:
             if self._finished and not self._next_generation():
                 return
@@ -328,6 +334,7 @@ def follow(
         out = saved.get("output")
         if output is not None and out and out.get("path") == str(output.resolve()):
             guard = already_written(output, int(out.get("size", 0)))
+            guard.update(map(str, out.get("pending") or ()))
     keys = [str(p.resolve()) for p in logs]
     tails = [
         Tail(p, Position.from_json(sources.get(k)), reader.summary, max_line=reader.max_line_bytes)
@@ -342,7 +349,11 @@ def follow(
         if checkpoint is not None:
             out = None
             if output is not None and size is not None:
+                # Alerts written by a run that died before checkpointing them and not yet met
+                # again: still in the output but before ``size`` now, so name them here.
                 out = {"path": str(output.resolve()), "size": size}
+                if guard:
+                    out["pending"] = sorted(guard)
             state = reader.state.to_json()
             checkpoint.save({"sources": positions(), "output": out, "state": state})
 

@@ -36,14 +36,17 @@ _TABLE = (
 )
 
 
+_LINE = orjson.OPT_APPEND_NEWLINE
+
+
 def _ndjson(alert: Alert) -> bytes:
-    return orjson.dumps(alert) + b"\n"
+    return orjson.dumps(alert, option=_LINE)
 
 
 def _bulk(index: str) -> Callable[[Alert], bytes]:
     def encode(alert: Alert) -> bytes:
         action = {"create": {"_index": index, "_id": alert["kibana.alert.uuid"]}}
-        return orjson.dumps(action) + b"\n" + orjson.dumps(alert) + b"\n"
+        return orjson.dumps(action, option=_LINE) + orjson.dumps(alert, option=_LINE)
 
     return encode
 
@@ -94,7 +97,7 @@ class AlertSink:
 
     def write(self, alerts: Iterable[Alert]) -> None:
         encode = self._encode
-        data = b"".join(encode(a) for a in alerts)
+        data = b"".join(map(encode, alerts))
         if not data:
             return
         if self._header:

@@ -10,11 +10,12 @@ iterable of single lines (``read_alerts``, for in-process callers such as the re
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from hashlib import sha256
 from typing import Any
 
 import orjson
 
-from ecsquery.alerts.alert import AlertFactory, alert_uuid, row_identity
+from ecsquery.alerts.alert import AlertFactory, row_identity
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
 from ecsquery.alerts.sources import Block, count_lines
 from ecsquery.alerts.state import ReaderState
@@ -26,6 +27,14 @@ DEFAULT_MAX_LINE = 32 * 1024 * 1024
 """Longest line read (bytes); longer ones are counted as malformed, not buffered whole."""
 
 Alert = dict[str, Any]
+
+
+class Unusable(Exception):
+    """A line that gives no rows at all: ``reason`` is its category in the summary."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
 
 
 class AlertReader:
@@ -71,11 +80,10 @@ class AlertReader:
             for line_no, line in enumerate(block.splitlines(), first_line):
                 if line.strip():
                     candidates += 1
-                    self._line(line, source, line_no, out)
+                    self._read_line(line, source, line_no, out)
             self.summary.skipped += total - candidates
             return out
-        marker = self.marker
-        line_no, counted_to = first_line, 0
+        marker, read_line = self.marker, self._line
         find = block.find
         hit = find(marker)
         while hit >= 0:
@@ -83,10 +91,12 @@ class AlertReader:
             end = find(b"\n", hit)
             if end < 0:
                 end = len(block)
-            line_no += block.count(b"\n", counted_to, start)
-            counted_to = start
             candidates += 1
-            self._line(block[start:end], source, line_no, out)
+            try:
+                read_line(block[start:end], out)
+            except Unusable as bad:  # numbered only now: counting costs ~1 µs a line
+                line_no = first_line + block.count(b"\n", 0, start)
+                self.summary.bad_line(bad.reason, source, line_no, bad.detail)
             hit = find(marker, end)
         self.summary.skipped += total - candidates
         return out
@@ -101,44 +111,41 @@ class AlertReader:
             if not (line.strip() if self.marker is None else self.marker in line):
                 self.summary.skipped += 1
                 continue
-            self._line(line, source, line_no, out)
+            self._read_line(line, source, line_no, out)
             if out:
                 yield from out
                 out.clear()
 
-    def _parse(self, line: bytes, source: str, line_no: int) -> dict[str, Any] | None:
-        summary = self.summary
+    def _read_line(self, line: bytes, source: str, line_no: int, out: list[Alert]) -> None:
+        try:
+            self._line(line, out)
+        except Unusable as bad:
+            self.summary.bad_line(bad.reason, source, line_no, bad.detail)
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
         if len(line) > self.max_line_bytes:
-            summary.bad_line(
-                f"line longer than {self.max_line_bytes} bytes", source, line_no, f"{len(line)}"
-            )
-            return None
+            raise Unusable(f"line longer than {self.max_line_bytes} bytes", f"{len(line)}")
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             if "UTF-8" not in str(exc):
-                summary.bad_line("not JSON", source, line_no, str(exc))
-                return None
+                raise Unusable("not JSON", str(exc)) from None
             try:  # osquery copies raw bytes (e.g. odd file names) into its strings
                 obj = orjson.loads(line.decode("utf-8", "replace"))
             except orjson.JSONDecodeError as again:
-                summary.bad_line("not JSON", source, line_no, str(again))
-                return None
-            summary.repaired["non-UTF-8 bytes replaced by U+FFFD"] += 1
-        if not isinstance(obj, dict):
-            summary.bad_line("not a JSON object", source, line_no, type(obj).__name__)
-            return None
+                raise Unusable("not JSON", str(again)) from None
+            self.summary.repaired["non-UTF-8 bytes replaced by U+FFFD"] += 1
+        if obj.__class__ is not dict:
+            raise Unusable("not a JSON object", type(obj).__name__)
         return obj
 
-    def _line(self, line: bytes, source: str, line_no: int, out: list[Alert]) -> None:
+    def _line(self, line: bytes, out: list[Alert]) -> None:
+        """Alerts of one line into ``out``; raises Unusable (before any alert) for a bad line."""
         summary = self.summary
-        obj = self._parse(line, source, line_no)
-        if obj is None:
-            return
+        obj = self._parse(line)
         name = obj.get("name")
-        if not isinstance(name, str):
-            summary.bad_line("no query name", source, line_no)
-            return
+        if name.__class__ is not str:
+            raise Unusable("no query name")
         rule = self.index.resolve(name)
         if rule is None:
             if self.index.is_ours(name):
@@ -147,37 +154,50 @@ class AlertReader:
                 summary.skipped += 1
             return
         try:
-            rows = list(iter_rows(obj))
+            rows = iter_rows(obj)
         except Malformed as exc:
-            summary.bad_line(str(exc), source, line_no)
-            return
+            raise Unusable(str(exc)) from None
         info = line_info(obj, name)
-        if info.unix_time is None and "unixTime" in obj:
+        unix = info.unix_time
+        if unix is None and "unixTime" in obj:
             summary.repaired["unixTime not a number (alert time taken from the event)"] += 1
         summary.parsed += 1
         state = self.state
-        state.advance(info.unix_time)
+        state.advance(unix)
+        seen = state.seen  # after advance: pruning replaces the dict
         host = info.host_key
-        run_key = f"{rule.rule_id}\x1f{host}"
+        rule_id = rule.rule_id
+        run_key = f"{rule_id}\x1f{host}"
         run = info.run
+        horizon = self._horizon[rule_id]
+        build = self.factory.build
+        counts = summary.rows
+        made = 0
         for action, row in rows:
-            summary.rows[action] += 1
+            counts[action] += 1
             if action == "removed":
                 continue
             if not isinstance(row, dict):
                 summary.bad_rows["row is not an object"] += 1
                 continue
-            uuid = alert_uuid(rule.rule_id, host, row_identity(row))
-            if uuid in state.seen:
+            event_id = row.get("event_id")  # alert_uuid(rule_id, host, row_identity(row)):
+            if event_id is not None and event_id != "":
+                key = f"{run_key}\x1fevent.id:{event_id}"
+            else:
+                key = f"{run_key}\x1f{row_identity(row)}"
+            uuid = sha256(key.encode()).hexdigest()
+            if uuid in seen:
                 summary.duplicates += 1
                 continue
             if not state.admit(run_key, run, rule.max_signals):
                 summary.dropped[(rule.name, info.host_name or host, run)] += 1
                 continue
-            seen_at = as_int(row.get("time")) or info.unix_time or state.newest
-            state.remember(uuid, max(seen_at, info.unix_time or 0) + self._horizon[rule.rule_id])
-            out.append(self.factory.build(rule, row, info, action, uuid))
-            summary.alerts[(rule.name, rule.severity)] += 1
+            seen_at = as_int(row.get("time")) or unix or state.newest
+            seen[uuid] = max(seen_at, unix or 0) + horizon
+            out.append(build(rule, row, info, action, uuid))
+            made += 1
+        if made:
+            summary.alerts[(rule.name, rule.severity)] += made
 
 
 def read_alerts(

@@ -23,8 +23,7 @@ names queries by id).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from ecsquery.rules.model import PACK_NAME, Rule
@@ -127,26 +126,46 @@ def as_int(value: Any) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
 class LineInfo:
-    """What a result line says about the run that produced its rows."""
+    """What a result line says about the run that produced its rows (read-only by convention;
+    a plain slotted class because one is made per line and a frozen dataclass costs ~1 µs)."""
 
-    name: str
-    host_name: str | None
-    host_id: str | None
-    unix_time: int | None
-    epoch: int | None
-    counter: int | None
-    decorations: dict[str, Any]
+    __slots__ = (
+        "counter",
+        "decorations",
+        "epoch",
+        "host_id",
+        "host_key",
+        "host_name",
+        "name",
+        "run",
+        "unix_time",
+    )  # fmt: skip
 
-    @property
-    def host_key(self) -> str:
-        return self.host_id or self.host_name or ""
-
-    @property
-    def run(self) -> str:
+    def __init__(
+        self,
+        name: str,
+        host_name: str | None,
+        host_id: str | None,
+        unix_time: int | None,
+        epoch: int | None,
+        counter: int | None,
+        decorations: dict[str, Any],
+    ) -> None:
+        self.name = name
+        self.host_name = host_name
+        self.host_id = host_id
+        self.unix_time = unix_time
+        self.epoch = epoch
+        self.counter = counter
+        self.decorations = decorations
+        self.host_key: str = host_id or host_name or ""
+        self.run = f"{epoch}/{counter}@{unix_time}"
         """One scheduled run of a query on a host: osquery's epoch, counter and result time."""
-        return f"{self.epoch}/{self.counter}@{self.unix_time}"
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__[:7])
+        return f"LineInfo({fields})"
 
 
 def _text(value: Any) -> str | None:
@@ -158,50 +177,52 @@ def _text(value: Any) -> str | None:
 def line_info(obj: dict[str, Any], name: str) -> LineInfo:
     """Host, time and run of a parsed line; decorations nested or at the top level."""
     decorations = obj.get("decorations")
-    if not isinstance(decorations, dict):  # --decorations_top_level, or none at all
+    if decorations.__class__ is not dict:  # --decorations_top_level, or none at all
         decorations = {k: v for k, v in obj.items() if k not in LEGACY_KEYS}
-    host_name = _text(decorations.get("hostname")) or _text(obj.get("hostIdentifier"))
-    host_id = _text(decorations.get("host_uuid")) or _text(decorations.get("uuid"))
+    get = decorations.get
+    host_name = get("hostname")
+    if host_name.__class__ is not str or not host_name:
+        host_name = _text(host_name) or _text(obj.get("hostIdentifier"))
+    host_id = get("host_uuid")
+    if host_id.__class__ is not str or not host_id:
+        host_id = _text(host_id) or _text(get("uuid"))
     return LineInfo(
-        name=name,
-        host_name=host_name,
-        host_id=host_id,
-        unix_time=as_int(obj.get("unixTime")),
-        epoch=as_int(obj.get("epoch")),
-        counter=as_int(obj.get("counter")),
-        decorations=decorations,
+        name,
+        host_name,
+        host_id,
+        as_int(obj.get("unixTime")),
+        as_int(obj.get("epoch")),
+        as_int(obj.get("counter")),
+        decorations,
     )
 
 
-def iter_rows(obj: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+def iter_rows(obj: dict[str, Any]) -> list[tuple[str, Any]]:
     """(action, row) for every row of the line, whatever its format; rows are not checked here.
 
     Raises Malformed when the line has no rows in any known shape.
     """
     diff = obj.get("diffResults")
+    if diff is None and obj.get("snapshot") is None and "columns" in obj:  # event format
+        event_action = obj.get("action")
+        if event_action not in ROW_ACTIONS:
+            raise Malformed(f"unknown action {event_action!r}")
+        return [(str(event_action), obj["columns"])]
+    rows: list[tuple[str, Any]] = []
     if diff is not None:
         if not isinstance(diff, dict):
             raise Malformed("diffResults is not an object")
         for action in ("added", "removed"):
-            rows = diff.get(action)
-            if rows is None:
+            found = diff.get(action)
+            if found is None:
                 continue
-            if not isinstance(rows, list):
+            if not isinstance(found, list):
                 raise Malformed(f"diffResults.{action} is not a list")
-            for row in rows:
-                yield action, row
-        return
+            rows.extend((action, row) for row in found)
+        return rows
     snapshot = obj.get("snapshot")
     if snapshot is not None:
         if not isinstance(snapshot, list):
             raise Malformed("snapshot is not a list")
-        for row in snapshot:
-            yield "snapshot", row
-        return
-    if "columns" in obj:
-        event_action = obj.get("action")
-        if event_action not in ROW_ACTIONS:
-            raise Malformed(f"unknown action {event_action!r}")
-        yield str(event_action), obj["columns"]
-        return
+        return [("snapshot", row) for row in snapshot]
     raise Malformed("no columns, snapshot or diffResults")
