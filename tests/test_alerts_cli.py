@@ -266,10 +266,10 @@ def test_file_deleted_while_read_is_read_to_its_end(tmp_path: Path) -> None:
     out = io.BytesIO()
 
     class DeletingSink(AlertSink):
-        def write(self, alerts: Any) -> None:
+        def write_encoded(self, alerts: Any) -> None:
             if log.exists():
                 log.unlink()  # after the first block: the rest is read from the open file
-            super().write(alerts)
+            super().write_encoded(alerts)
 
     read_logs(reader, DeletingSink(out), [log])
     assert not log.exists()

@@ -71,7 +71,7 @@ def event_ids(alerts: list[dict[str, Any]]) -> list[int]:
 def drain(tail: Tail, reader: AlertReader) -> list[int]:
     alerts = []
     for block in tail.poll():
-        alerts += reader.read(block)
+        alerts += [a.to_dict() for a in reader.read(block)]
     return event_ids(alerts)
 
 
@@ -254,13 +254,13 @@ def test_crash_after_writing_before_checkpoint_writes_nothing_twice(tmp_path: Pa
         pass
 
     class CrashingSink(AlertSink):
-        def write(self, alerts: Any) -> None:
+        def write_encoded(self, alerts: Any) -> None:
             if len(alerts) > 3:  # the second run: write some, cut one, then "die"
-                super().write(alerts[:3])
-                self.stream.write(orjson.dumps(alerts[3])[:40])
+                super().write_encoded(alerts[:3])
+                self.stream.write(alerts[3][:40])
                 self.stream.flush()
                 raise Crash
-            super().write(alerts)
+            super().write_encoded(alerts)
 
     def run(sink_type: type[AlertSink]) -> None:
         with out.open("ab") as stream:
@@ -337,11 +337,11 @@ def test_restart_that_checkpoints_mid_guard_then_dies_writes_nothing_twice(
     class DieOnSecondWrite(AlertSink):
         calls = 0
 
-        def write(self, alerts: Any) -> None:
+        def write_encoded(self, alerts: Any) -> None:
             DieOnSecondWrite.calls += 1
             if DieOnSecondWrite.calls == 2:
                 raise Crash
-            super().write(alerts)
+            super().write_encoded(alerts)
 
     def run(sink_type: type[AlertSink]) -> None:
         with out.open("ab") as stream, contextlib.suppress(Crash):

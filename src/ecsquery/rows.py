@@ -16,6 +16,9 @@ from ecsquery.schema import Column, EcsType, FieldTable
 
 _MISSING = object()
 
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+"""The range of an ECS ``long``; a value outside it is unreadable, so treated as missing."""
+
 
 def get_path(doc: Mapping[str, Any], dotted: str) -> Any:
     """A field from a nested ECS document, accepting dotted keys at any level (as ES does)."""
@@ -76,9 +79,10 @@ def decode_value(column: Column, text: Any) -> Any:
         return str(text).lower() in ("1", "true")
     if column.ecs_type is EcsType.LONG:
         try:
-            return int(text)
+            number = int(text)
         except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON 1e999 is inf
             return None
+        return number if LONG_MIN <= number <= LONG_MAX else None  # ECS long is 64-bit
     return str(text)
 
 

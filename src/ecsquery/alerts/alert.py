@@ -10,13 +10,18 @@ output deterministic for the same input (a wall-clock ``now`` would not be).
 ``kibana.alert.uuid`` is stable: sha256 of rule id, host and the event's identity (its
 ``event_id`` column, else the row's content), so the same hit read twice — from an overlapping
 lookback window, a re-read rotated file or a restart after a crash — gets the same id.
+
+An alert is built as ``AlertParts``: its time, its rule's part (the same for every alert of
+the rule: names, ``threat``, ``tags``, the multi-KB investigation note) and its own fields.
+Output encodes the rule's part once per rule and splices it in, so the NDJSON bytes are those
+of the whole document without paying for the rule's part per alert.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -105,6 +110,58 @@ def rule_fields(rule: Rule) -> dict[str, Any]:
     }
 
 
+class RulePart(NamedTuple):
+    """What every alert of one rule shares, built once: as a dict and as JSON bytes."""
+
+    fields: dict[str, Any]
+    """``rule_fields(rule)``."""
+    reason_end: str
+    json: bytes | None
+    """``fields`` as JSON object members without the braces (the multi-KB note, ``threat``
+    and ``tags`` encoded once, not per alert); None when a hit's own top-level field could
+    replace one of them, so only encoding the whole document gives its bytes."""
+
+
+class AlertParts(NamedTuple):
+    """One alert as built: its time, its rule's shared part and its own fields, in that key
+    order. ``to_dict`` is the document; ``to_ndjson`` its exact ``orjson`` bytes, made without
+    re-encoding the rule's part."""
+
+    timestamp: str | None
+    rule: RulePart
+    hit: dict[str, Any]
+    """From ``kibana.alert.original_time`` on: reason, uuid, the nested event, ``osquery``."""
+
+    @property
+    def uuid(self) -> str:
+        uuid: str = self.hit["kibana.alert.uuid"]
+        return uuid
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"@timestamp": self.timestamp, **self.rule.fields, **self.hit}
+
+    def to_ndjson(self) -> bytes:
+        """``orjson.dumps(self.to_dict(), option=OPT_APPEND_NEWLINE)``, byte for byte."""
+        static = self.rule.json
+        if static is None:
+            return orjson.dumps(self.to_dict(), option=_LINE)
+        hit = _dumps(self.hit, option=_LINE)[1:]
+        return b"".join((b'{"@timestamp":', _dumps(self.timestamp), static, hit))
+
+
+_LINE = orjson.OPT_APPEND_NEWLINE
+_dumps = orjson.dumps
+
+
+def _rule_part(rule: Rule, fields: FieldTable) -> RulePart:
+    static = rule_fields(rule)
+    tops = {c.ecs.split(".")[0] for c in fields.ecs_columns if c.ecs and c.ecs != "@timestamp"}
+    clash = tops & static.keys()
+    # "," + members + "," : the hit's dict (never empty) then goes on without its "{".
+    json = None if clash else b"," + orjson.dumps(static)[1:-1] + b","
+    return RulePart(static, _reason_end(rule), json)
+
+
 class AlertFactory:
     """Builds alerts: the compiled nester, and per rule its constant fields and reason ending.
 
@@ -113,8 +170,9 @@ class AlertFactory:
     """
 
     def __init__(self, fields: FieldTable | None = None) -> None:
-        self._nest = compile_nester(fields or FieldTable())
-        self._plans: dict[str, tuple[dict[str, Any], str]] = {}
+        self._fields = fields or FieldTable()
+        self._nest = compile_nester(self._fields)
+        self._plans: dict[str, RulePart] = {}
         self._minutes: dict[int, str] = {}
 
     def _iso(self, unix: int | None) -> str | None:
@@ -130,14 +188,21 @@ class AlertFactory:
             prefix = self._minutes[minute] = start[:-7] if start else ""
         return prefix + _SECONDS[second] if prefix else None
 
-    def _plan(self, rule: Rule) -> tuple[dict[str, Any], str]:
-        plan = self._plans[rule.rule_id] = (rule_fields(rule), _reason_end(rule))
+    def _plan(self, rule: Rule) -> RulePart:
+        plan = self._plans[rule.rule_id] = _rule_part(rule, self._fields)
         return plan
 
     def build(
         self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
     ) -> dict[str, Any]:
-        static, reason_end = self._plans.get(rule.rule_id) or self._plan(rule)
+        """The alert document."""
+        return self.parts(rule, row, info, action, uuid).to_dict()
+
+    def parts(
+        self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
+    ) -> AlertParts:
+        """The alert, not yet joined into one document (see ``AlertParts``)."""
+        plan = self._plans.get(rule.rule_id) or self._plan(rule)
         doc = self._nest(row)
         host = doc.get("host")
         if host is None:
@@ -155,11 +220,9 @@ class AlertFactory:
         event["kind"] = "signal"
         made = self._iso(info.unix_time)
         original = doc.pop("@timestamp", None) or self._iso(as_int(row.get("time"))) or made
-        return {
-            "@timestamp": made or original,
-            **static,
+        hit = {
             "kibana.alert.original_time": original,
-            "kibana.alert.reason": _reason_start(doc, event, host) + reason_end,
+            "kibana.alert.reason": _reason_start(doc, event, host) + plan.reason_end,
             "kibana.alert.uuid": uuid,
             **doc,
             "osquery": {
@@ -171,6 +234,7 @@ class AlertFactory:
                 "decorations": info.decorations,
             },
         }
+        return AlertParts(made or original, plan, hit)
 
 
 def _reason_start(doc: dict[str, Any], event: dict[str, Any], host: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 import orjson
 import zstandard
 
+from ecsquery.alerts.alert import AlertParts
 from ecsquery.alerts.output import AlertSink, already_written
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.sources import (
@@ -357,16 +358,19 @@ def follow(
             state = reader.state.to_json()
             checkpoint.save({"sources": positions(), "output": out, "state": state})
 
+    def encode(alert: AlertParts) -> bytes:
+        """Nothing for an alert already in the output (written before a crash)."""
+        if guard and _take(guard, alert.uuid):
+            return b""
+        return sink.encode(alert)
+
     last = positions()
     idle_since = time.monotonic()
     try:
         while not should_stop():
             for tail in tails:
                 for block in tail.poll():
-                    alerts = reader.read(block)
-                    if guard:
-                        alerts = [a for a in alerts if not _take(guard, a["kibana.alert.uuid"])]
-                    sink.write(alerts)
+                    sink.write_encoded(reader.read_encoded(block, encode))
             now = positions()
             if now != last:
                 save()

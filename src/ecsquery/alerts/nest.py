@@ -12,24 +12,19 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from ecsquery.rows import LONG_MAX, LONG_MIN
 from ecsquery.schema import Column, EcsType, FieldTable
 
 Nester = Callable[[dict[str, Any]], dict[str, Any]]
 
 _CACHE_MAX = 4096
 """Distinct array texts kept decoded (``["process"]`` and ``["start"]`` repeat on every row)."""
-
-
-def _long(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON 1e999 is inf
-        return None
 
 
 def _bool(value: Any) -> bool:
@@ -77,31 +72,57 @@ def _array_decoder() -> Callable[[Any], list[Any] | None]:
 
 
 def _convert_lines(column: Column) -> list[str]:
-    """Statements turning a non-empty ``v`` into the column's ECS value (None: left out)."""
+    """Statements turning a non-empty ``v`` into the column's ECS value (None: left out).
+
+    ``_long`` is inlined: a call per number column per alert is measurable.
+    """
     if column.array:
         return ["v = _array(v)"]
     if column.ecs_type is EcsType.LONG:
-        return ["if v.__class__ is not int:", "    v = _long(v)"]
+        return [
+            "if v.__class__ is not int:",
+            "    try:",
+            "        v = int(v)",
+            "    except (TypeError, ValueError, OverflowError):  # a JSON 1e999 is inf",
+            "        v = None",
+            "if v is not None and not _LONG_MIN <= v <= _LONG_MAX:  # ECS long is 64-bit",
+            "    v = None",
+        ]
     if column.ecs_type is EcsType.BOOLEAN:
         return ['v = True if v == "1" else False if v == "0" else _bool(v)']
     return ["if v.__class__ is not str:", "    v = str(v)"]
 
 
 def nester_source(fields: FieldTable) -> str:
-    """The Python source of the nester (kept inspectable: it is what runs per alert)."""
-    body = ["def nest(row):", "    get = row.get", "    doc = {}"]
+    """The Python source of the nester (kept inspectable: it is what runs per alert).
+
+    Every column's value is fetched first into a local ``c<i>``: in one C call
+    (``operator.itemgetter``) when the row has every column, as osquery writes our packs' rows;
+    else one ``get`` each. A column is then skipped with one string comparison when empty
+    (``""`` is most columns of most rows), which is what ``from_row`` leaves out.
+    """
+    columns = fields.ecs_columns
+    names = [f"c{i}" for i in range(len(columns))]
+    body = ["def nest(row):"]
+    if columns:
+        fetch = f"{', '.join(names)}, = _columns(row)" if len(names) > 1 else "c0 = _columns(row)"
+        body += ["    try:", f"        {fetch}", "    except KeyError:", "        get = row.get"]
+        body += [
+            f"        {name} = get({c.name!r})" for name, c in zip(names, columns, strict=True)
+        ]
+    body.append("    doc = {}")
     parents: dict[tuple[str, ...], str] = {}
-    for column in fields.ecs_columns:
+    for column in columns:
         assert column.ecs is not None
         path = (column.ecs,) if column.ecs.startswith("@") else tuple(column.ecs.split("."))
         for depth in range(1, len(path)):
             parents.setdefault(path[:depth], f"n{len(parents)}")
     body += [f"    {var} = None" for var in parents.values()]
-    for column in fields.ecs_columns:
+    for name, column in zip(names, columns, strict=True):
         assert column.ecs is not None
         path = (column.ecs,) if column.ecs.startswith("@") else tuple(column.ecs.split("."))
-        body.append(f"    v = get({column.name!r})")
-        body.append('    if v or (v is not None and v != ""):')
+        body.append(f'    if {name} != "" and {name} is not None:')
+        body.append(f"        v = {name}")
         block = _convert_lines(column)
         typed = column.array or column.ecs_type is EcsType.LONG
         inner = "            " if typed else "        "
@@ -144,8 +165,16 @@ def compile_nester(fields: FieldTable) -> Nester:
 
 @functools.lru_cache(maxsize=8)
 def _compile(columns: tuple[Column, ...]) -> Nester:
-    namespace: dict[str, Any] = {"_long": _long, "_bool": _bool, "_array": _array_decoder()}
-    source = nester_source(FieldTable(columns))
+    fields = FieldTable(columns)
+    names = [c.name for c in fields.ecs_columns]
+    namespace: dict[str, Any] = {
+        "_bool": _bool,
+        "_array": _array_decoder(),
+        "_LONG_MIN": LONG_MIN,
+        "_LONG_MAX": LONG_MAX,
+        "_columns": operator.itemgetter(*names) if names else None,
+    }
+    source = nester_source(fields)
     exec(compile(source, "<ecsquery nester>", "exec"), namespace)  # our own source only
     nest: Nester = namespace["nest"]
     return nest

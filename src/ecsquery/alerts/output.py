@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ecsquery.alerts.alert import AlertParts
+
 FORMATS = ("ndjson", "bulk", "table")
 DEFAULT_INDEX = "ecsquery-alerts"
 
@@ -49,6 +51,24 @@ def _bulk(index: str) -> Callable[[Alert], bytes]:
         return orjson.dumps(action, option=_LINE) + orjson.dumps(alert, option=_LINE)
 
     return encode
+
+
+def _parts_ndjson(alert: AlertParts) -> bytes:
+    return alert.to_ndjson()
+
+
+def _parts_bulk(index: str) -> Callable[[AlertParts], bytes]:
+    """``_bulk`` for ``AlertParts``: the action line is a fixed text around the id."""
+    head = b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
+
+    def encode(alert: AlertParts) -> bytes:
+        return b"".join((head, orjson.dumps(alert.uuid), b"}}\n", alert.to_ndjson()))
+
+    return encode
+
+
+def _parts_table(alert: AlertParts) -> bytes:
+    return table_row(alert.to_dict())
 
 
 def _cell(text: str, width: int) -> str:
@@ -93,11 +113,28 @@ class AlertSink:
         self.stream = stream
         self.format = fmt
         self._encode = {"ndjson": _ndjson, "bulk": _bulk(index), "table": table_row}[fmt]
+        self.encode: Callable[[AlertParts], bytes] = {
+            "ndjson": _parts_ndjson,
+            "bulk": _parts_bulk(index),
+            "table": _parts_table,
+        }[fmt]
+        """One ``AlertParts`` as this sink writes it (for ``AlertReader.read_encoded``)."""
         self._header = fmt == "table"
 
     def write(self, alerts: Iterable[Alert]) -> None:
-        encode = self._encode
-        data = b"".join(map(encode, alerts))
+        """Alert documents (e.g. from ``read_alerts``)."""
+        self._write(b"".join(map(self._encode, alerts)))
+
+    def write_parts(self, alerts: Iterable[AlertParts]) -> None:
+        """Alerts as ``AlertReader.read`` makes them; the same bytes as ``write`` of their
+        documents, made faster."""
+        self._write(b"".join(map(self.encode, alerts)))
+
+    def write_encoded(self, alerts: Iterable[bytes]) -> None:
+        """Alerts already through ``encode`` (``AlertReader.read_encoded``)."""
+        self._write(b"".join(alerts))
+
+    def _write(self, data: bytes) -> None:
         if not data:
             return
         if self._header:

@@ -9,13 +9,14 @@ iterable of single lines (``read_alerts``, for in-process callers such as the re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from hashlib import sha256
 from typing import Any
 
 import orjson
 
-from ecsquery.alerts.alert import AlertFactory, row_identity
+from ecsquery.alerts.alert import AlertFactory, AlertParts, row_identity
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
 from ecsquery.alerts.sources import Block, count_lines
 from ecsquery.alerts.state import ReaderState
@@ -27,6 +28,7 @@ DEFAULT_MAX_LINE = 32 * 1024 * 1024
 """Longest line read (bytes); longer ones are counted as malformed, not buffered whole."""
 
 Alert = dict[str, Any]
+Encoder = Callable[[AlertParts], bytes]
 
 
 class Unusable(Exception):
@@ -60,27 +62,52 @@ class AlertReader:
         """Pre-filter needle (``resultlog.MARKER``); None parses every line (other tables)."""
         self._horizon = {r.rule_id: r.lookback_seconds + r.interval_seconds for r in rules}
 
-    def read(self, block: Block) -> list[Alert]:
+    def read(self, block: Block) -> list[AlertParts]:
         """Alerts from a block a source produced (its lines already counted)."""
         return self.read_block(block.data, block.source, block.first, block.lines)
 
+    def read_encoded(self, block: Block, encode: Encoder) -> list[bytes]:
+        """``read``, each alert passed through ``encode`` (e.g. ``AlertSink.encode``) as soon
+        as it is made: its dicts are freed while still in the CPU cache, ~10% faster than
+        encoding a block's alerts afterwards."""
+        return self._read_block(block.data, block.source, block.first, block.lines, encode)
+
     def read_block(
         self, block: bytes, source: str = "-", first_line: int = 1, lines: int | None = None
-    ) -> list[Alert]:
+    ) -> list[AlertParts]:
         """Alerts from a block of whole lines (the last one may lack its newline)."""
+        return self._read_block(block, source, first_line, lines, None)
+
+    def _read_block(
+        self, block: bytes, source: str, first_line: int, lines: int | None, encode: Any
+    ) -> list[Any]:
+        """The cyclic garbage collector is paused meanwhile: an alert is a dozen fresh dicts
+        and lists, which would start a collection every few dozen alerts (~8% of the time),
+        and none of them can form a cycle (refcounting frees them)."""
+        if not gc.isenabled():
+            return self._scan(block, source, first_line, lines, encode)
+        gc.disable()
+        try:
+            return self._scan(block, source, first_line, lines, encode)
+        finally:
+            gc.enable()
+
+    def _scan(
+        self, block: bytes, source: str, first_line: int, lines: int | None, encode: Any
+    ) -> list[Any]:
         total = lines
         if total is None:
             total = count_lines(block)
             if block and not block.endswith(b"\n"):
                 total += 1
         self.summary.lines += total
-        out: list[Alert] = []
+        out: list[Any] = []
         candidates = 0
         if self.marker is None:
             for line_no, line in enumerate(block.splitlines(), first_line):
                 if line.strip():
                     candidates += 1
-                    self._read_line(line, source, line_no, out)
+                    self._read_line(line, source, line_no, out, encode)
             self.summary.skipped += total - candidates
             return out
         marker, read_line = self.marker, self._line
@@ -93,7 +120,7 @@ class AlertReader:
                 end = len(block)
             candidates += 1
             try:
-                read_line(block[start:end], out)
+                read_line(block[start:end], out, encode)
             except Unusable as bad:  # numbered only now: counting costs ~1 µs a line
                 line_no = first_line + block.count(b"\n", 0, start)
                 self.summary.bad_line(bad.reason, source, line_no, bad.detail)
@@ -111,14 +138,16 @@ class AlertReader:
             if not (line.strip() if self.marker is None else self.marker in line):
                 self.summary.skipped += 1
                 continue
-            self._read_line(line, source, line_no, out)
+            self._read_line(line, source, line_no, out, AlertParts.to_dict)
             if out:
                 yield from out
                 out.clear()
 
-    def _read_line(self, line: bytes, source: str, line_no: int, out: list[Alert]) -> None:
+    def _read_line(
+        self, line: bytes, source: str, line_no: int, out: list[Any], encode: Any
+    ) -> None:
         try:
-            self._line(line, out)
+            self._line(line, out, encode)
         except Unusable as bad:
             self.summary.bad_line(bad.reason, source, line_no, bad.detail)
 
@@ -139,8 +168,11 @@ class AlertReader:
             raise Unusable("not a JSON object", type(obj).__name__)
         return obj
 
-    def _line(self, line: bytes, out: list[Alert]) -> None:
-        """Alerts of one line into ``out``; raises Unusable (before any alert) for a bad line."""
+    def _line(
+        self, line: bytes, out: list[Any], encode: Callable[[AlertParts], Any] | None
+    ) -> None:
+        """Alerts of one line into ``out`` (through ``encode`` if given); raises Unusable
+        (before any alert) for a bad line."""
         summary = self.summary
         obj = self._parse(line)
         name = obj.get("name")
@@ -170,7 +202,7 @@ class AlertReader:
         run_key = f"{rule_id}\x1f{host}"
         run = info.run
         horizon = self._horizon[rule_id]
-        build = self.factory.build
+        build = self.factory.parts
         counts = summary.rows
         made = 0
         for action, row in rows:
@@ -194,7 +226,8 @@ class AlertReader:
                 continue
             seen_at = as_int(row.get("time")) or unix or state.newest
             seen[uuid] = max(seen_at, unix or 0) + horizon
-            out.append(build(rule, row, info, action, uuid))
+            alert = build(rule, row, info, action, uuid)
+            out.append(alert if encode is None else encode(alert))
             made += 1
         if made:
             summary.alerts[(rule.name, rule.severity)] += made

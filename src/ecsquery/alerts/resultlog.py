@@ -117,13 +117,20 @@ def as_int(value: Any) -> int | None:
         try:
             return int(value)
         except ValueError:
-            try:
-                return int(float(value))
-            except ValueError:
-                return None
+            value = _float(value)
     if isinstance(value, float):
-        return int(value)
+        try:
+            return int(value)
+        except (ValueError, OverflowError):  # NaN, inf ("inf", a JSON 1e999)
+            return None
     return None
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 class LineInfo:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 import orjson
@@ -17,31 +16,25 @@ import orjson
 from ecsquery.alerts.batch import STDIN, read_logs
 from ecsquery.alerts.follow import Checkpoint
 from ecsquery.alerts.follow import follow as follow_logs
-from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS, AlertSink
+from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.reader import DEFAULT_MAX_LINE, AlertReader
 from ecsquery.cli import main
+from ecsquery.cli.options import (
+    alert_format_option,
+    index_option,
+    load_rules_or_fail,
+    output_stream,
+    rules_option,
+    summary_option,
+)
 from ecsquery.errors import EcsqueryError
-from ecsquery.rules.load import load_rules
 from ecsquery.rules.model import PACK_NAME
 
 
 @click.command()
 @click.argument("logs", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
-@click.option(
-    "--rules",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule files or directories (repeatable; default: rules/).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="ndjson",
-    show_default=True,
-    help="ndjson: one alert per line; bulk: Elasticsearch _bulk body; table: for terminals.",
-)
+@rules_option
+@alert_format_option
 @click.option(
     "-o",
     "--output",
@@ -49,7 +42,7 @@ from ecsquery.rules.model import PACK_NAME
     default=STDIN,
     help="Write alerts here (default: stdout). Appended to with --checkpoint.",
 )
-@click.option("--index", default=DEFAULT_INDEX, show_default=True, help="Index for --format bulk.")
+@index_option
 @click.option("-f", "--follow", is_flag=True, help="Keep reading as the logs grow and rotate.")
 @click.option(
     "--checkpoint",
@@ -65,14 +58,7 @@ from ecsquery.rules.model import PACK_NAME
     default=None,
     help="Follow: stop after this many seconds without new lines.",
 )
-@click.option(
-    "--summary",
-    "summary_fmt",
-    type=click.Choice(["text", "json", "none"]),
-    default="text",
-    show_default=True,
-    help="The end-of-run summary on stderr.",
-)
+@summary_option
 @click.option("--pack", default=PACK_NAME, show_default=True, help="Pack name the rules run in.")
 @click.option(
     "--max-line-bytes",
@@ -106,12 +92,7 @@ def alerts(
     crash resumes where the last run stopped: nothing lost, nothing written twice (use -o FILE;
     on stdout the stable kibana.alert.uuid lets the consumer drop repeats).
     """
-    rules_paths = list(rules_dirs) or [Path("rules")]
-    rules, errors = load_rules(rules_paths)
-    for error in errors:
-        click.echo(f"error: {error}", err=True)
-    if not rules:
-        raise click.ClickException(f"no rules loaded from {', '.join(map(str, rules_paths))}")
+    rules = load_rules_or_fail(rules_dirs)
     live = follow or checkpoint is not None
     paths = list(logs) or [STDIN]
     if live and STDIN in paths:
@@ -119,40 +100,36 @@ def alerts(
 
     reader = AlertReader(rules, max_line_bytes=max_line_bytes, pack=pack)
     to_file = output != STDIN
-    stream: BinaryIO = output.open("ab" if checkpoint else "wb") if to_file else sys.stdout.buffer
-    sink = AlertSink(stream, fmt, index=index)
-
     stop = {"now": False}
 
     def request_stop(signum: int, frame: object) -> None:
         stop["now"] = True
 
-    try:
-        if live:
-            previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                follow_logs(
-                    reader,
-                    sink,
-                    paths,
-                    checkpoint=Checkpoint(checkpoint) if checkpoint else None,
-                    output=output if to_file else None,
-                    poll=poll,
-                    idle_exit=idle_exit if follow else 0.0,
-                    should_stop=lambda: stop["now"],
-                )
-            finally:
-                for s, handler in previous.items():
-                    signal.signal(s, handler)
-        else:
-            read_logs(reader, sink, paths, stdin=sys.stdin.buffer)
-    except EcsqueryError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        if to_file:
-            stream.close()
-        else:
-            stream.flush()
+    with output_stream(output, append=checkpoint is not None) as stream:
+        sink = AlertSink(stream, fmt, index=index)
+        try:
+            if live:
+                previous = {
+                    s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)
+                }
+                try:
+                    follow_logs(
+                        reader,
+                        sink,
+                        paths,
+                        checkpoint=Checkpoint(checkpoint) if checkpoint else None,
+                        output=output if to_file else None,
+                        poll=poll,
+                        idle_exit=idle_exit if follow else 0.0,
+                        should_stop=lambda: stop["now"],
+                    )
+                finally:
+                    for s, handler in previous.items():
+                        signal.signal(s, handler)
+            else:
+                read_logs(reader, sink, paths, stdin=sys.stdin.buffer)
+        except EcsqueryError as exc:
+            raise click.ClickException(str(exc)) from exc
     if summary_fmt == "text":
         click.echo(reader.summary.render(), err=True)
     elif summary_fmt == "json":
