@@ -75,8 +75,12 @@ def drain(tail: Tail, reader: AlertReader) -> list[int]:
     return event_ids(alerts)
 
 
-def new_tail(base: Path, reader: AlertReader, start: Position | None = None) -> Tail:
-    return Tail(base, start or Position(), reader.summary, max_line=reader.max_line_bytes)
+def new_tail(
+    base: Path, reader: AlertReader, start: Position | None = None, *, quiet: float = 2.0
+) -> Tail:
+    return Tail(
+        base, start or Position(), reader.summary, max_line=reader.max_line_bytes, quiet=quiet
+    )
 
 
 def test_tail_follows_rename_rotation_and_compression(tmp_path: Path) -> None:
@@ -150,10 +154,78 @@ def test_a_generation_that_is_gone_is_reported_as_a_gap(tmp_path: Path) -> None:
     saved = tail.position()
     base.unlink()
     append(base, hit(1))
-    again = new_tail(base, reader, saved)
+    again = new_tail(base, reader, saved, quiet=0.0)  # no rotation under way: report it now
     polls = [drain(again, reader) for _ in range(7)]
     assert [i for ids in polls for i in ids] == [1]
     assert len(reader.summary.gaps) == 1 and "is gone" in reader.summary.gaps[0]
+
+
+def test_no_gap_while_the_rotated_files_still_change(tmp_path: Path) -> None:
+    """A generation missing while a rotation is under way (here: a compression being written
+    under a temporary name) is waited for, however long that takes; a gap is reported only
+    once the rotated files have kept still for the quiet time without it."""
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader, quiet=0.2)
+    append(base, hit(0))
+    assert drain(tail, reader) == [0]
+    saved = tail.position()
+    tail.close()
+    base.unlink()  # gone for now (say, the only copy is being compressed)
+    append(base, hit(1))
+    again = new_tail(base, reader, saved, quiet=0.2)
+    tmp = tmp_path / "r.log.2.zst.tmp"
+    started = time.monotonic()
+    while time.monotonic() - started < 0.6:  # 3 × the quiet time, but the .tmp keeps growing
+        append(tmp, b"x" * 10)
+        assert drain(again, reader) == []
+        time.sleep(0.02)
+    assert reader.summary.gaps == []
+    while not reader.summary.gaps:  # then it keeps still: after 0.2 s, a gap
+        assert time.monotonic() - started < 5
+        ids = drain(again, reader)
+        time.sleep(0.02)
+    assert ids == [1]
+    assert len(reader.summary.gaps) == 1 and "is gone" in reader.summary.gaps[0]
+
+
+def test_a_name_taken_by_a_newer_generation_before_it_is_opened(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The chain fingerprints ``.1`` as the generation to resume, then a rename rotation gives
+    ``.1`` to the next generation before it is opened: the reader must notice that the file it
+    opened is another generation, look again, and read its own to the end (the SIGKILL test
+    once lost a generation's tail this way, reading the newer one's in its place)."""
+    import ecsquery.alerts.follow as follow_module
+
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    append(base, b"".join(hit(i) for i in range(10)))
+    assert drain(tail, reader) == list(range(10))
+    saved = tail.position()
+    tail.close()
+    append(base, b"".join(hit(i) for i in range(10, 20)))
+    rotate_rename(base)  # generation A (0..19) is .1
+    append(base, b"".join(hit(i) for i in range(20, 40)))  # generation B (20..39) is live
+    real = follow_module.open_generation
+    rotated = []
+
+    def rotate_first(path: Path) -> Any:
+        if not rotated:
+            rotated.append(path.name)
+            rotate_rename(base)  # A → .2.zst, B → .1: between the chain and the open
+            append(base, hit(40))
+        return real(path)
+
+    monkeypatch.setattr(follow_module, "open_generation", rotate_first)
+    again = new_tail(base, reader, saved)
+    ids: list[int] = []
+    for _ in range(5):
+        ids += drain(again, reader)
+    assert rotated == ["r.log.1"]
+    assert ids == list(range(10, 41))
+    assert reader.summary.gaps == []
 
 
 def test_already_written_drops_a_cut_line_and_returns_later_ids(tmp_path: Path) -> None:
@@ -219,9 +291,11 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None
     rng = random.Random(4)
     thread = threading.Thread(target=writer)
     kills, ahead = 0, 0
+    errors = tmp_path / "stderr"  # a gap is reported there at once, even by a run killed later
     try:
         while not done.is_set() or kills < 6:
-            proc = subprocess.Popen(command)
+            with errors.open("ab") as stderr:
+                proc = subprocess.Popen(command, stderr=stderr)
             if not thread.is_alive() and not done.is_set():
                 while not ck.exists():  # the first checkpoint names the live file: then rotate
                     time.sleep(0.01)
@@ -235,9 +309,18 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None
     finally:
         if thread.is_alive():
             thread.join()
-    final = subprocess.run([*command, "--idle-exit", "1"], timeout=60, check=False)
+    final = subprocess.run(
+        [*command, "--idle-exit", "1", "--summary", "json"],
+        timeout=60,
+        check=False,
+        stderr=subprocess.PIPE,
+    )
     assert final.returncode == 0
     print(f"{kills} kills, {ahead} between writing alerts and checkpointing them")
+    assert errors.read_text() == ""  # no killed run reported a gap (or anything else)
+    summary = orjson.loads(final.stderr)
+    assert summary["gaps"] == []
+    assert summary["source_errors"] == []
     assert len(list(tmp_path.glob("*.zst"))) >= 2  # rotated and compressed under the reader
     counts = Counter(event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()]))
     assert sorted(counts) == list(range(total))

@@ -17,6 +17,7 @@ again: a restart that checkpoints halfway through them and dies must not forget 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 import zstandard
 
 from ecsquery.alerts.alert import AlertParts
@@ -38,15 +38,19 @@ from ecsquery.alerts.sources import (
     fingerprint,
     fingerprint_of,
     generations,
-    open_log,
+    open_generation,
+    rotation_look,
 )
+from ecsquery.alerts.state import Checkpoint as Checkpoint  # re-exported: the CLI takes it here
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
-from ecsquery.errors import SourceError
 
-CHECKPOINT_VERSION = 1
-MAX_WAITS = 5
-"""Polls to wait for a generation to reappear (e.g. mid-compression) before reporting a gap."""
+_log = logging.getLogger(__name__)
+
+GAP_QUIET = 2.0
+"""Seconds the rotated files must stay as they are, with the generation being read still
+missing, before it is reported gone. A rotation can take long (compressing, copying, renaming
+one file after another): while anything in it moves, the generation may yet reappear."""
 POLL_BYTES = 2 * CHUNK
 """Bytes read from one log per poll; the checkpoint is written between polls."""
 
@@ -72,10 +76,19 @@ class Position:
 class Tail:
     """One followed log path: yields blocks of whole lines as they appear, in order."""
 
-    def __init__(self, base: Path, start: Position, summary: Summary, *, max_line: int) -> None:
+    def __init__(
+        self,
+        base: Path,
+        start: Position,
+        summary: Summary,
+        *,
+        max_line: int,
+        quiet: float = GAP_QUIET,
+    ) -> None:
         self.base = base
         self.summary = summary
         self.max_line = max_line
+        self.quiet = quiet
         self._fp = start.fingerprint
         self._offset = start.offset
         """Offset in the current generation where ``_splitter`` started."""
@@ -88,7 +101,8 @@ class Tail:
         self._finished = False
         self._ino: tuple[int, int] | None = None
         self._path = base
-        self._waits = 0
+        self._missing: tuple[float, frozenset[tuple[Any, ...]]] | None = None
+        """Since when (monotonic) the generation is missing, and how the rotated files looked."""
 
     # -- position ---------------------------------------------------------------------------
 
@@ -107,11 +121,18 @@ class Tail:
     # -- opening ----------------------------------------------------------------------------
 
     def _chain(self) -> list[tuple[str | None, Path]]:
-        """Generations newest first, one entry per fingerprint (a copy mid-compression twice)."""
+        """Generations newest first, one entry per fingerprint (a copy mid-compression twice).
+
+        A rotated file without a fingerprint yet is left out: it is a copy or a compression
+        still being written (of a generation that is still in the chain under its old name),
+        or empty. Taken for a generation, a half-made copy would be read as finished.
+        """
         chain: list[tuple[str | None, Path]] = []
         seen: set[str] = set()
         for path in generations(self.base):
             fp = fingerprint(path)
+            if fp is None and path != self.base:
+                continue
             if fp is not None and fp in seen:
                 continue
             if fp is not None:
@@ -125,42 +146,63 @@ class Tail:
             return self._open_path(self.base, live=True)
         for fp, path in self._chain():
             if fp == self._fp:
-                return self._open_path(path, live=path == self.base)
+                return self._open_path(path, live=path == self.base, expect=fp)
         return self._wait_or_gap(
             f"{self.base}: the generation being read (line {self._splitter.line_no}) is gone "
             "(rotated past retention or deleted); continuing at the start of the live file"
         )
 
     def _wait_or_gap(self, message: str) -> bool:
-        self._waits += 1
-        if self._waits <= MAX_WAITS:
+        """Wait while the rotated files change; report a gap once they have kept still for
+        ``quiet`` seconds without the generation (deleted past retention, say)."""
+        now, look = time.monotonic(), rotation_look(self.base)
+        if self._missing is None or self._missing[1] != look:
+            self._missing = (now, look)
             return False
+        if now - self._missing[0] < self.quiet:
+            return False
+        _log.warning("gap: %s", message)
         self.summary.gaps.append(message)
         self._fp, self._offset, self._done, self._finished = None, 0, None, False
         self._splitter = LineSplitter(self.max_line)
         return self._open_path(self.base, live=True)
 
-    def _open_path(self, path: Path, *, live: bool) -> bool:
+    def _open_path(self, path: Path, *, live: bool, expect: str | None = None) -> bool:
+        """Open ``path`` at the offset; False to try again at the next poll.
+
+        ``expect`` is the fingerprint the chain saw under ``path``. It is checked again on the
+        file actually opened: a rotation may have moved another generation to the name since.
+        """
         self._rebase()
         try:
             if live:
                 stream: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115
-                info = os.fstat(stream.fileno())
-                if info.st_size < self._offset:
-                    stream.close()
-                    return False
-                stream.seek(self._offset)
-                self._ino = (info.st_dev, info.st_ino)
+                found = fingerprint_of(os.pread(stream.fileno(), FINGERPRINT_BYTES, 0))
             else:
-                stream = open_log(path)
-                if _skip(stream, self._offset) < self._offset:
-                    stream.close()
-                    return False
+                stream, found = open_generation(path)
         except (OSError, EOFError, zstandard.ZstdError):
             return False
+        try:
+            if expect is not None and found != expect:
+                stream.close()
+                return False
+            if live:
+                info = os.fstat(stream.fileno())
+                ready = info.st_size >= self._offset
+                if ready:
+                    stream.seek(self._offset)
+                    self._ino = (info.st_dev, info.st_ino)
+            else:
+                ready = _skip(stream, self._offset) >= self._offset
+        except (OSError, EOFError, zstandard.ZstdError):
+            ready = False
+        if not ready:
+            stream.close()
+            return False
+        _log.debug("reading %s from byte %d (line %d)", path, self._offset, self._splitter.line_no)
         self._stream, self._live, self._path, self._finished = stream, live, path, False
         self._head = bytearray()
-        self._waits = 0
+        self._missing = None
         return True
 
     def _close(self) -> None:
@@ -256,13 +298,13 @@ class Tail:
         if index == 0:
             if chain[0][1] == self.base:  # still the live file after all: keep tailing it
                 self._finished = False
-                return self._open_path(self.base, live=True)
+                return self._open_path(self.base, live=True, expect=self._fp)
             return False  # rotated, and the new live file is not there yet
         self._done = self.position()
         self._fp, self._offset = None, 0
         self._splitter = LineSplitter(self.max_line)
-        path = chain[index - 1][1]
-        if not self._open_path(path, live=path == self.base):
+        expect, path = chain[index - 1]
+        if not self._open_path(path, live=path == self.base, expect=expect):
             self._fp, self._offset = self._done.fingerprint, self._done.offset
             self._splitter = LineSplitter(self.max_line, self._done.line)
             return False
@@ -281,37 +323,6 @@ def _skip(stream: BinaryIO, count: int) -> int:
             break
         skipped += len(data)
     return skipped
-
-
-class Checkpoint:
-    """The follow state on disk, replaced atomically (write, fsync, rename, fsync directory)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, Any] | None:
-        try:
-            data = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise SourceError(f"checkpoint {self.path} is unreadable: {exc}") from exc
-        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
-            raise SourceError(f"checkpoint {self.path} is not an ecsquery checkpoint (version 1)")
-        return data
-
-    def save(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("wb") as f:
-            f.write(orjson.dumps({"version": CHECKPOINT_VERSION, **data}))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 def follow(

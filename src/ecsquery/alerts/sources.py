@@ -15,10 +15,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import zstandard
 
@@ -37,8 +38,9 @@ class TruncatedFile(EOFError):
 class ZstdStream(io.RawIOBase):
     """Decompresses every frame of a zstd file; a frame cut short raises ``TruncatedFile``."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, *, close_raw: bool = True) -> None:
         self._raw = raw
+        self._close_raw = close_raw
         self._dctx = zstandard.ZstdDecompressor()
         self._obj = self._dctx.decompressobj()
         self._buf = bytearray()
@@ -75,7 +77,8 @@ class ZstdStream(io.RawIOBase):
             self._in_frame = False
 
     def close(self) -> None:
-        self._raw.close()
+        if self._close_raw:
+            self._raw.close()
         super().close()
 
 
@@ -93,7 +96,27 @@ class _Gzip(gzip.GzipFile):
 
 def open_log(path: Path) -> BinaryIO:
     """A decompressed byte stream of a log file, whatever its compression."""
+    return _decompressed(path.open("rb"))
+
+
+def open_generation(path: Path) -> tuple[BinaryIO, str | None]:
+    """A log's decompressed stream and the ``fingerprint`` of that very file.
+
+    Both come from one open file. A rotation can give the name to another generation at any
+    moment, so fingerprinting a name and then opening it may open a different generation than
+    the one fingerprinted: follow mode once read the rest of a newer generation in place of an
+    older one that way, and lost the older one's end.
+    """
     raw = path.open("rb")
+    try:
+        head = _head(raw)
+    except BaseException:
+        raw.close()
+        raise
+    return _decompressed(raw), fingerprint_of(head)
+
+
+def _decompressed(raw: BinaryIO) -> BinaryIO:
     magic = raw.read(4)
     raw.seek(0)
     if magic[:2] == GZIP_MAGIC:
@@ -101,6 +124,26 @@ def open_log(path: Path) -> BinaryIO:
     if magic == ZSTD_MAGIC:
         return io.BufferedReader(ZstdStream(raw), CHUNK)
     return raw
+
+
+def _head(raw: BinaryIO) -> bytes:
+    """The first ``FINGERPRINT_BYTES`` decompressed bytes of an open file, which is left open
+    at its start."""
+    magic = raw.read(4)
+    raw.seek(0)
+    stream: BinaryIO
+    if magic[:2] == GZIP_MAGIC:
+        stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))  # leaves raw open
+    elif magic == ZSTD_MAGIC:
+        stream = cast(BinaryIO, ZstdStream(raw, close_raw=False))
+    else:
+        stream = raw
+    try:
+        return read_fully(stream, FINGERPRINT_BYTES)
+    finally:
+        if stream is not raw:
+            stream.close()
+        raw.seek(0)
 
 
 def read_fully(stream: BinaryIO, size: int) -> bytes:
@@ -133,8 +176,8 @@ def fingerprint_of(head: bytes) -> str | None:
 def fingerprint(path: Path) -> str | None:
     """``fingerprint_of`` a file's decompressed head; None if unreadable or still empty."""
     try:
-        with open_log(path) as stream:
-            return fingerprint_of(read_fully(stream, FINGERPRINT_BYTES))
+        with path.open("rb") as raw:
+            return fingerprint_of(_head(raw))
     except (OSError, EOFError, zstandard.ZstdError):
         return None
 
@@ -176,6 +219,30 @@ def generations(base: Path) -> list[Path]:
             found.append((int(match[1]), 1 if match[2] else 0, entry))
     found.sort()
     return ([base] if base.exists() else []) + [p for _, _, p in found]
+
+
+def rotation_look(base: Path) -> frozenset[tuple[Any, ...]]:
+    """How the log's rotated files look now (names, sizes, times; the live file's identity):
+    any change means a rotation is under way. The live file's size is left out, since it grows
+    without rotating."""
+    look: set[tuple[Any, ...]] = set()
+    prefix = base.name + "."
+    try:
+        with os.scandir(base.parent) as entries:
+            for entry in entries:
+                if entry.name != base.name and not entry.name.startswith(prefix):
+                    continue
+                try:
+                    info = entry.stat()
+                except OSError:
+                    continue
+                if entry.name == base.name:
+                    look.add((entry.name, info.st_ino))
+                else:
+                    look.add((entry.name, info.st_ino, info.st_size, info.st_mtime_ns))
+    except OSError:
+        pass
+    return frozenset(look)
 
 
 class Block(NamedTuple):

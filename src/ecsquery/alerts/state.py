@@ -6,14 +6,21 @@ hides most repeats, but not all: snapshot queries, an osqueryd restart (new epoc
 log bring the same rows back. So the reader remembers alert ids for as long as a hit can come
 back — the rule's lookback plus one interval after it was first seen — and forgets them after,
 which bounds memory on a log of any length. The state is plain data so follow mode can store
-it in its checkpoint and resume exactly where it was.
+it in its checkpoint (``Checkpoint``, with the read positions) and resume exactly where it was.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import orjson
+
+from ecsquery.errors import SourceError
+
+CHECKPOINT_VERSION = 1
 PRUNE_EVERY = 60
 """Least seconds of log time between sweeps of expired alert ids."""
 
@@ -70,3 +77,34 @@ class ReaderState:
         )
         state._prune_at = state.newest + PRUNE_EVERY
         return state
+
+
+class Checkpoint:
+    """The follow state on disk, replaced atomically (write, fsync, rename, fsync directory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            data = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise SourceError(f"checkpoint {self.path} is unreadable: {exc}") from exc
+        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
+            raise SourceError(f"checkpoint {self.path} is not an ecsquery checkpoint (version 1)")
+        return data
+
+    def save(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as f:
+            f.write(orjson.dumps({"version": CHECKPOINT_VERSION, **data}))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
