@@ -27,7 +27,7 @@ from alerts_fixtures import (
     toml_threat,
 )
 from ecsquery.alerts.batch import read_logs
-from ecsquery.alerts.output import AlertSink
+from ecsquery.alerts.output import AlertSink, table_row
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.resultlog import MARKER
 from ecsquery.cli import main
@@ -283,3 +283,19 @@ def test_copy_of_real_sample_with_our_rules_skips_everything(tmp_path: Path) -> 
     code, out, err = run_cli(*rules_args(), *sorted(str(p) for p in tmp_path.iterdir()))
     assert code == 0 and out == b""
     assert err.startswith("lines read: 22, skipped (other queries): 22, parsed: 0, malformed: 0")
+
+
+def test_table_user_falls_back_to_uid_when_no_name() -> None:
+    """eslogger and osquery give uids; names are only looked up live on the Mac."""
+    base = {
+        "kibana.alert.severity": "high",
+        "kibana.alert.rule.name": "r",
+        "host": {"name": "mac-01"},
+        "process": {"args": ["id"]},
+    }
+    by_name = table_row({**base, "user": {"name": "alice", "id": "501"}}).decode()
+    by_id = table_row({**base, "user": {"id": "501"}}).decode()
+    nobody = table_row(base).decode()
+    assert by_name.split()[4] == "alice"
+    assert by_id.split()[4:6] == ["uid", "501"]
+    assert nobody.split()[4] == "id"  # no user cell text: the next cell is the process

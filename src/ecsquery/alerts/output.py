@@ -94,12 +94,19 @@ def table_row(alert: Alert) -> bytes:
         "severity": str(alert.get("kibana.alert.severity", "")),
         "rule": str(alert.get("kibana.alert.rule.name", "")),
         "host": str((alert.get("host") or {}).get("name", "")),
-        "user": str((alert.get("user") or {}).get("name", "")),
+        "user": _user(alert.get("user") or {}),
         "process": command,
         "mitre": ",".join(dict.fromkeys(mitre)),
     }
     line = "  ".join(_cell(cells[name], width).ljust(width) for name, width in _TABLE)
     return (line.rstrip() + "\n").encode()
+
+
+def _user(user: dict[str, Any]) -> str:
+    """The user's name, else ``uid N``: eslogger and osquery give uids, names only live."""
+    if user.get("name"):
+        return str(user["name"])
+    return f"uid {user['id']}" if user.get("id") not in (None, "") else ""
 
 
 class AlertSink:
