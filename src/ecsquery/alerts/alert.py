@@ -225,16 +225,21 @@ class AlertFactory:
             "kibana.alert.reason": _reason_start(doc, event, host) + plan.reason_end,
             "kibana.alert.uuid": uuid,
             **doc,
-            "osquery": {
-                "name": info.name,
-                "action": action,
-                "epoch": info.epoch,
-                "counter": info.counter,
-                "unix_time": info.unix_time,
-                "decorations": info.decorations,
-            },
+            "osquery": osquery_fields(info, action),
         }
         return AlertParts(made or original, plan, hit)
+
+
+def osquery_fields(info: LineInfo, action: str) -> dict[str, Any]:
+    """Where the hit came from in the result log, so an analyst can find the line again."""
+    return {
+        "name": info.name,
+        "action": action,
+        "epoch": info.epoch,
+        "counter": info.counter,
+        "unix_time": info.unix_time,
+        "decorations": info.decorations,
+    }
 
 
 def _reason_start(doc: dict[str, Any], event: dict[str, Any], host: dict[str, Any]) -> str:
@@ -307,12 +312,5 @@ def reference_alert(
     alert["kibana.alert.reason"] = reason(rule, doc)
     alert["kibana.alert.uuid"] = uuid
     alert.update(doc)
-    alert["osquery"] = {
-        "name": info.name,
-        "action": action,
-        "epoch": info.epoch,
-        "counter": info.counter,
-        "unix_time": info.unix_time,
-        "decorations": info.decorations,
-    }
+    alert["osquery"] = osquery_fields(info, action)
     return alert
