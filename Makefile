@@ -2,13 +2,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The install also compiles the alert reader's C scanner: its source is part of the stamp.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml src/ecsquery/alerts/_fast.c | cksum | cut -d' ' -f1)
 
 .PHONY: all venv run test lint typecheck pytest bench dist packs clean
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/ecsquery/alerts/_fast.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -50,3 +51,4 @@ dist: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f src/ecsquery/alerts/_fast.*.so

@@ -338,12 +338,13 @@ def test_crash_after_writing_before_checkpoint_writes_nothing_twice(tmp_path: Pa
 
     class CrashingSink(AlertSink):
         def write_encoded(self, alerts: Any) -> None:
-            if len(alerts) > 3:  # the second run: write some, cut one, then "die"
-                super().write_encoded(alerts[:3])
-                self.stream.write(alerts[3][:40])
+            lines = b"".join(alerts).splitlines(keepends=True)  # one blob from the scanner
+            if len(lines) > 3:  # the second run: write some, cut one, then "die"
+                super().write_encoded(lines[:3])
+                self.stream.write(lines[3][:40])
                 self.stream.flush()
                 raise Crash
-            super().write_encoded(alerts)
+            super().write_encoded(lines)
 
     def run(sink_type: type[AlertSink]) -> None:
         with out.open("ab") as stream:

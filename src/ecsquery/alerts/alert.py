@@ -170,8 +170,8 @@ class AlertFactory:
     """
 
     def __init__(self, fields: FieldTable | None = None) -> None:
-        self._fields = fields or FieldTable()
-        self._nest = compile_nester(self._fields)
+        self.fields = fields or FieldTable()
+        self._nest = compile_nester(self.fields)
         self._plans: dict[str, RulePart] = {}
         self._minutes: dict[int, str] = {}
 
@@ -188,8 +188,11 @@ class AlertFactory:
             prefix = self._minutes[minute] = start[:-7] if start else ""
         return prefix + _SECONDS[second] if prefix else None
 
-    def _plan(self, rule: Rule) -> RulePart:
-        plan = self._plans[rule.rule_id] = _rule_part(rule, self._fields)
+    def rule_part(self, rule: Rule) -> RulePart:
+        """What every alert of ``rule`` shares (made once per rule)."""
+        plan = self._plans.get(rule.rule_id)
+        if plan is None:
+            plan = self._plans[rule.rule_id] = _rule_part(rule, self.fields)
         return plan
 
     def build(
@@ -202,7 +205,7 @@ class AlertFactory:
         self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
     ) -> AlertParts:
         """The alert, not yet joined into one document (see ``AlertParts``)."""
-        plan = self._plans.get(rule.rule_id) or self._plan(rule)
+        plan = self._plans.get(rule.rule_id) or self.rule_part(rule)
         doc = self._nest(row)
         host = doc.get("host")
         if host is None:

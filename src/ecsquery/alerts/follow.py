@@ -381,7 +381,9 @@ def follow(
         while not should_stop():
             for tail in tails:
                 for block in tail.poll():
-                    sink.write_encoded(reader.read_encoded(block, encode))
+                    # right after a restart the guard must see every alert: no scanner
+                    native = None if guard else sink.native
+                    sink.write_encoded(reader.read_encoded(block, encode, native))
             now = positions()
             if now != last:
                 save()

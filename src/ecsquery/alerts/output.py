@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ecsquery.alerts.alert import AlertParts
+from ecsquery.alerts.fast import NativeFormat
 
 FORMATS = ("ndjson", "bulk", "table")
 DEFAULT_INDEX = "ecsquery-alerts"
@@ -39,6 +40,7 @@ _TABLE = (
 
 
 _LINE = orjson.OPT_APPEND_NEWLINE
+WRITE_BATCH = 64 * 1024
 
 
 def _ndjson(alert: Alert) -> bytes:
@@ -57,9 +59,13 @@ def _parts_ndjson(alert: AlertParts) -> bytes:
     return alert.to_ndjson()
 
 
+def _bulk_head(index: str) -> bytes:
+    return b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
+
+
 def _parts_bulk(index: str) -> Callable[[AlertParts], bytes]:
     """``_bulk`` for ``AlertParts``: the action line is a fixed text around the id."""
-    head = b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
+    head = _bulk_head(index)
 
     def encode(alert: AlertParts) -> bytes:
         return b"".join((head, orjson.dumps(alert.uuid), b"}}\n", alert.to_ndjson()))
@@ -126,6 +132,12 @@ class AlertSink:
             "table": _parts_table,
         }[fmt]
         """One ``AlertParts`` as this sink writes it (for ``AlertReader.read_encoded``)."""
+        self.native: NativeFormat | None = {
+            "ndjson": NativeFormat(),
+            "bulk": NativeFormat(_bulk_head(index)),
+            "table": None,
+        }[fmt]
+        """The same format for the compiled scanner (None: a table needs the documents)."""
         self._header = fmt == "table"
 
     def write(self, alerts: Iterable[Alert]) -> None:
@@ -138,8 +150,20 @@ class AlertSink:
         self._write(b"".join(map(self.encode, alerts)))
 
     def write_encoded(self, alerts: Iterable[bytes]) -> None:
-        """Alerts already through ``encode`` (``AlertReader.read_encoded``)."""
-        self._write(b"".join(alerts))
+        """Alerts already through ``encode`` (``AlertReader.read_encoded``), written in
+        batches of ~64 KiB: joining a whole block's alerts (megabytes) into fresh memory
+        costs more in page faults than encoding them (the scanner's pieces are that size)."""
+        batch: list[bytes] = []
+        size = 0
+        for piece in alerts:
+            batch.append(piece)
+            size += len(piece)
+            if size >= WRITE_BATCH:
+                self._write(b"".join(batch))
+                batch.clear()
+                size = 0
+        if batch:
+            self._write(b"".join(batch))
 
     def _write(self, data: bytes) -> None:
         if not data:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from ecsquery.alerts.alert import AlertFactory, AlertParts, row_identity
+from ecsquery.alerts.fast import FastPath, NativeFormat
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
 from ecsquery.alerts.sources import Block, count_lines
 from ecsquery.alerts.state import ReaderState
@@ -52,6 +53,7 @@ class AlertReader:
         max_line_bytes: int = DEFAULT_MAX_LINE,
         pack: str = PACK_NAME,
         marker: bytes | None = MARKER,
+        native: bool = True,
     ) -> None:
         self.index = QueryIndex(rules, pack)
         self.factory = AlertFactory(fields)
@@ -61,16 +63,33 @@ class AlertReader:
         self.marker = marker
         """Pre-filter needle (``resultlog.MARKER``); None parses every line (other tables)."""
         self._horizon = {r.rule_id: r.lookback_seconds + r.interval_seconds for r in rules}
+        self.native = native
+        """Use the compiled scanner (``fast``) where an output format allows it."""
+        self._fast: dict[NativeFormat, FastPath | None] = {}
 
     def read(self, block: Block) -> list[AlertParts]:
         """Alerts from a block a source produced (its lines already counted)."""
         return self.read_block(block.data, block.source, block.first, block.lines)
 
-    def read_encoded(self, block: Block, encode: Encoder) -> list[bytes]:
+    def read_encoded(
+        self, block: Block, encode: Encoder, native: NativeFormat | None = None
+    ) -> list[bytes]:
         """``read``, each alert passed through ``encode`` (e.g. ``AlertSink.encode``) as soon
         as it is made: its dicts are freed while still in the CPU cache, ~10% faster than
-        encoding a block's alerts afterwards."""
-        return self._read_block(block.data, block.source, block.first, block.lines, encode)
+        encoding a block's alerts afterwards.
+
+        ``native``, when ``encode`` writes that format (``AlertSink.native``), lets the
+        compiled scanner write the common lines itself, several × faster, same bytes.
+        """
+        fast = self._fast_path(native) if native is not None and self.native else None
+        return self._read_block(block.data, block.source, block.first, block.lines, encode, fast)
+
+    def _fast_path(self, native: NativeFormat) -> FastPath | None:
+        if native not in self._fast:
+            self._fast[native] = FastPath.create(
+                self.index, self.factory, self.marker, self.max_line_bytes, native
+            )
+        return self._fast[native]
 
     def read_block(
         self, block: bytes, source: str = "-", first_line: int = 1, lines: int | None = None
@@ -79,21 +98,33 @@ class AlertReader:
         return self._read_block(block, source, first_line, lines, None)
 
     def _read_block(
-        self, block: bytes, source: str, first_line: int, lines: int | None, encode: Any
+        self,
+        block: bytes,
+        source: str,
+        first_line: int,
+        lines: int | None,
+        encode: Any,
+        fast: FastPath | None = None,
     ) -> list[Any]:
         """The cyclic garbage collector is paused meanwhile: an alert is a dozen fresh dicts
         and lists, which would start a collection every few dozen alerts (~8% of the time),
         and none of them can form a cycle (refcounting frees them)."""
         if not gc.isenabled():
-            return self._scan(block, source, first_line, lines, encode)
+            return self._scan(block, source, first_line, lines, encode, fast)
         gc.disable()
         try:
-            return self._scan(block, source, first_line, lines, encode)
+            return self._scan(block, source, first_line, lines, encode, fast)
         finally:
             gc.enable()
 
     def _scan(
-        self, block: bytes, source: str, first_line: int, lines: int | None, encode: Any
+        self,
+        block: bytes,
+        source: str,
+        first_line: int,
+        lines: int | None,
+        encode: Any,
+        fast: FastPath | None,
     ) -> list[Any]:
         total = lines
         if total is None:
@@ -111,20 +142,33 @@ class AlertReader:
             self.summary.skipped += total - candidates
             return out
         marker, read_line = self.marker, self._line
-        find = block.find
-        hit = find(marker)
-        while hit >= 0:
-            start = block.rfind(b"\n", 0, hit) + 1
+        find, size, pos = block.find, len(block), 0
+        while True:
+            if fast is not None:  # it writes lines until one the Python path must read
+                start, alerts, python = fast.scan(block, pos, self.state)
+                if alerts:
+                    out.append(alerts)
+                if not python and start >= 0:
+                    pos = start
+                    continue
+                hit = start
+            else:
+                hit = find(marker, pos)
+                start = block.rfind(b"\n", 0, hit) + 1
+            if hit < 0:
+                break
             end = find(b"\n", hit)
             if end < 0:
-                end = len(block)
+                end = size
             candidates += 1
             try:
                 read_line(block[start:end], out, encode)
             except Unusable as bad:  # numbered only now: counting costs ~1 µs a line
                 line_no = first_line + block.count(b"\n", 0, start)
                 self.summary.bad_line(bad.reason, source, line_no, bad.detail)
-            hit = find(marker, end)
+            pos = min(end + 1, size)
+        if fast is not None:
+            candidates += fast.merge(self.summary)
         self.summary.skipped += total - candidates
         return out
 
