@@ -9,6 +9,7 @@ booleans ``"1"``/``"0"``, arrays as JSON text.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,6 +62,29 @@ def to_row(doc: Mapping[str, Any], fields: FieldTable) -> dict[str, str]:
     }
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_loads(text: Any) -> Any:
+    """``json.loads``, with lone surrogates (a JSON ``"\\ud800"`` escape) made U+FFFD.
+
+    Array columns are JSON text inside the line's JSON; ``json`` accepts a lone surrogate
+    escape (orjson does not), but such a string cannot be written as UTF-8 again, so the
+    alert could not be encoded. The reader already replaces undecodable bytes the same way.
+    """
+    return _whole(json.loads(text))
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    if isinstance(value, dict):
+        return {_whole(k): _whole(v) for k, v in value.items()}
+    return value
+
+
 def decode_value(column: Column, text: Any) -> Any:
     """A row value back as ECS typed it; None when missing or unreadable for the column."""
     if text is None or text == "":
@@ -69,7 +93,7 @@ def decode_value(column: Column, text: Any) -> Any:
         if isinstance(text, list):
             return text or None
         try:
-            value = json.loads(text)
+            value = json_loads(text)
         except (TypeError, ValueError):
             return [text]
         if isinstance(value, list):

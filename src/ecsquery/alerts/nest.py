@@ -11,14 +11,13 @@ objects never appear). A property test holds the two equal on random rows.
 from __future__ import annotations
 
 import functools
-import json
 import operator
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from ecsquery.rows import LONG_MAX, LONG_MIN
+from ecsquery.rows import LONG_MAX, LONG_MIN, json_loads
 from ecsquery.schema import Column, EcsType, FieldTable
 
 Nester = Callable[[dict[str, Any]], dict[str, Any]]
@@ -46,7 +45,7 @@ def _array_decoder() -> Callable[[Any], list[Any] | None]:
             return value or None
         if value.__class__ is not str:
             try:
-                value = json.loads(value)
+                value = json_loads(value)
             except (TypeError, ValueError):
                 return [value]
             return (value or None) if isinstance(value, list) else [value]
@@ -57,7 +56,7 @@ def _array_decoder() -> Callable[[Any], list[Any] | None]:
             decoded = loads(value)
         except error:  # orjson is stricter than json (NaN, lone surrogates): ask json
             try:
-                decoded = json.loads(value)
+                decoded = json_loads(value)
             except ValueError:
                 return [value]
         if decoded.__class__ is not list:
