@@ -53,7 +53,7 @@ static int buf_grow(Buf *b, Py_ssize_t need) {
 #define RESERVE(b, n) ((b)->len + (n) <= (b)->cap || buf_grow((b), (n)) == 0)
 #define END(b) (PyBytes_AS_STRING((b)->obj) + (b)->len)
 
-static int put(Buf *b, const char *s, Py_ssize_t n) {
+static inline int put(Buf *b, const char *s, Py_ssize_t n) {
     if (!RESERVE(b, n)) return -1;
     memcpy(END(b), s, n);
     b->len += n;
@@ -166,36 +166,51 @@ static void sha256_block(uint32_t h[8], const unsigned char *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-/* hex sha256 of the concatenation of up to 4 byte strings, into out[64] */
-static void sha256_hex(const char *parts[], const Py_ssize_t lens[], int count, char out[64]) {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+typedef struct {
+    uint32_t h[8];
     unsigned char block[64];
-    size_t fill = 0;
-    uint64_t total = 0;
-    for (int j = 0; j < count; j++) {
-        const unsigned char *p = (const unsigned char *)parts[j];
-        Py_ssize_t n = lens[j];
-        total += (uint64_t)n;
-        while (n > 0) {
-            size_t take = 64 - fill < (size_t)n ? 64 - fill : (size_t)n;
-            memcpy(block + fill, p, take);
-            fill += take; p += take; n -= (Py_ssize_t)take;
-            if (fill == 64) { sha256_block(h, block); fill = 0; }
+    size_t fill;
+    uint64_t total;
+} Sha256;
+
+static void sha256_init(Sha256 *c) {
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, H0, sizeof H0);
+    c->fill = 0;
+    c->total = 0;
+}
+
+static void sha256_update(Sha256 *c, const char *data, Py_ssize_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    c->total += (uint64_t)n;
+    while (n > 0) {
+        size_t take = 64 - c->fill < (size_t)n ? 64 - c->fill : (size_t)n;
+        memcpy(c->block + c->fill, p, take);
+        c->fill += take;
+        p += take;
+        n -= (Py_ssize_t)take;
+        if (c->fill == 64) {
+            sha256_block(c->h, c->block);
+            c->fill = 0;
         }
     }
-    block[fill++] = 0x80;
-    if (fill > 56) {
-        memset(block + fill, 0, 64 - fill);
-        sha256_block(h, block);
-        fill = 0;
+}
+
+/* The digest as lowercase hex into out[64] (c is used up). */
+static void sha256_hex(Sha256 *c, char out[64]) {
+    uint64_t bits = c->total * 8;
+    c->block[c->fill++] = 0x80;
+    if (c->fill > 56) {
+        memset(c->block + c->fill, 0, 64 - c->fill);
+        sha256_block(c->h, c->block);
+        c->fill = 0;
     }
-    memset(block + fill, 0, 56 - fill);
-    uint64_t bits = total * 8;
-    for (int i = 0; i < 8; i++) block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha256_block(h, block);
+    memset(c->block + c->fill, 0, 56 - c->fill);
+    for (int i = 0; i < 8; i++) c->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha256_block(c->h, c->block);
     for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) out[8 * i + j] = HEX[(h[i] >> (28 - 4 * j)) & 15];
+        for (int j = 0; j < 8; j++) out[8 * i + j] = HEX[(c->h[i] >> (28 - 4 * j)) & 15];
 }
 
 /* ------------------------------------------------------------------ values */
@@ -416,6 +431,7 @@ typedef struct {
     long long candidates, parsed, added, snapshot, duplicates;
     PyObject *last_dec, *last_dec_json;  /* decorations repeat line after line */
     PyObject *last_rule_id, *last_host_key, *last_run_key;
+    Sha256 id_prefix; /* the alert id's hash after "rule_id\x1fhost\x1fevent.id:" */
     PyObject *last_run;
     long long last_run_nums[5];
 } Scanner;
@@ -842,6 +858,15 @@ static PyObject *run_key_of(Scanner *self, PyObject *rule_id, PyObject *host_key
     }
     PyObject *key = PyUnicode_FromFormat("%U\037%U", rule_id, host_key);
     if (!key) return NULL;
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(key, &n);
+    if (!utf8) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    sha256_init(&self->id_prefix);
+    sha256_update(&self->id_prefix, utf8, n);
+    sha256_update(&self->id_prefix, "\037event.id:", 10);
     Py_XSETREF(self->last_rule_id, Py_NewRef(rule_id));
     Py_XSETREF(self->last_host_key, Py_NewRef(host_key));
     Py_XSETREF(self->last_run_key, Py_NewRef(key));
@@ -909,12 +934,12 @@ static int handle_line(Scanner *self, State *st, const char *s, Py_ssize_t n, Bu
         goto done;
     }
     {
-        const char *parts[3] = {NULL, "\037event.id:", NULL};
-        Py_ssize_t lens[3] = {0, 10, 0};
-        parts[0] = PyUnicode_AsUTF8AndSize(run_key, &lens[0]);
-        parts[2] = parts[0] ? PyUnicode_AsUTF8AndSize(ln.event_id, &lens[2]) : NULL;
-        if (!parts[2]) { PyErr_Clear(); r = BAIL; goto done; }
-        sha256_hex(parts, lens, 3, hex);
+        Py_ssize_t n;
+        const char *id = PyUnicode_AsUTF8AndSize(ln.event_id, &n);
+        if (!id) { PyErr_Clear(); r = BAIL; goto done; }
+        Sha256 c = self->id_prefix; /* run_key_of left it for this run_key */
+        sha256_update(&c, id, n);
+        sha256_hex(&c, hex);
     }
     if (!(uuid = PyUnicode_FromStringAndSize(hex, 64))) { r = -1; goto done; }
     if ((r = advance(st, ln.unix_time)) != 0) goto done;
@@ -975,10 +1000,12 @@ done:
 
 /* ------------------------------------------------------------------ the type */
 
-static const char *memrchr_nl(const char *lo, const char *hi) {
-    while (hi > lo)
-        if (*--hi == '\n') return hi;
-    return NULL;
+/* The start of the line holding hit, lo being a line's start: forward, as lines are read in
+ * order (the marker sits ~1 KB into a line, so walking back from it is slower). */
+static const char *line_start(const char *lo, const char *hit) {
+    const char *nl;
+    while ((nl = memchr(lo, '\n', (size_t)(hit - lo)))) lo = nl + 1;
+    return lo;
 }
 
 
@@ -1022,8 +1049,7 @@ static PyObject *Scanner_scan(Scanner *self, PyObject *args) {
         }
         const char *hit = memmem(data + pos, (size_t)(n - pos), marker, (size_t)m);
         if (!hit) break;
-        const char *nl = memrchr_nl(data + pos, hit);
-        const char *start = nl ? nl + 1 : data + pos;
+        const char *start = line_start(data + pos, hit);
         const char *end = memchr(hit, '\n', (size_t)(data + n - hit));
         if (!end) end = data + n;
         int r = handle_line(self, &st, start, end - start, &out);
@@ -1277,9 +1303,10 @@ static PyObject *fast_sha256_hex(PyObject *Py_UNUSED(module), PyObject *arg) {
     Py_buffer view;
     char hex[64];
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    const char *parts[1] = {view.buf};
-    Py_ssize_t lens[1] = {view.len};
-    sha256_hex(parts, lens, 1, hex);
+    Sha256 c;
+    sha256_init(&c);
+    sha256_update(&c, view.buf, view.len);
+    sha256_hex(&c, hex);
     PyBuffer_Release(&view);
     return PyUnicode_FromStringAndSize(hex, 64);
 }
