@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # The install also compiles the alert reader's C scanner: its source is part of the stamp.
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml src/ecsquery/alerts/_fast.c | cksum | cut -d' ' -f1)
+NATIVE := $(wildcard src/ecsquery/alerts/_fast*.[ch])
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE) | cksum | cut -d' ' -f1)
 
 .PHONY: all venv run test lint typecheck pytest bench dist packs clean
 
 all: test
 
-$(STAMP): pyproject.toml src/ecsquery/alerts/_fast.c
+$(STAMP): pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
