@@ -133,6 +133,15 @@ def test_clean_event_lines_are_all_written_by_the_scanner() -> None:
     assert assert_same(data) == 0
 
 
+def test_numerics_lines_are_written_by_the_scanner_too() -> None:
+    """``--logger_numerics``: BIGINT and INTEGER columns (booleans too) as JSON numbers."""
+    rows = [keychain_event(i, process_code_signature_trusted="0") for i in range(20)]
+    rows[3]["process_code_signature_exists"] = "2"  # the nester: only 1 is true
+    data = _lines(*(event_line(NAME, row, numerics=True) for row in rows))
+    assert b'"process_code_signature_exists":1' in data
+    assert assert_same(data) == 0
+
+
 @pytest.mark.parametrize("fmt", ["ndjson", "bulk"])
 def test_every_shape_and_delimiter(fmt: str) -> None:
     fleet = query_name(KEYCHAIN_RULE.slug, "/", "Global")

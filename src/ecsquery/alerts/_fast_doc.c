@@ -57,6 +57,12 @@ static int put_value(Buf *b, const Op *op, PyObject *v) {
         return put_i64(b, x);
     }
     case K_BOOL:
+        if (PyLong_CheckExact(v)) { /* --logger_numerics: the nester's str(v) in ("1", "true") */
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (x == -1 && PyErr_Occurred()) { PyErr_Clear(); return BAIL; }
+            return x == 1 && !overflow ? PUTS(b, "true") : PUTS(b, "false");
+        }
         if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != 1) return BAIL;
         switch (PyUnicode_READ_CHAR(v, 0)) {
         case '1': return PUTS(b, "true");
