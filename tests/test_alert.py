@@ -294,6 +294,18 @@ def test_a_lone_surrogate_in_an_array_column_is_replaced_not_fatal() -> None:
     assert from_row(row, FIELDS)["process"]["args"] == ["a", "\ufffdb"]
 
 
+def test_a_time_beyond_64_bits_is_unreadable_and_the_state_stays_storable() -> None:
+    """Found through the C scanner's differential test: a row time of 1.8e19 made a dedup
+    expiry beyond 64 bits, which the follow checkpoint (orjson) could not write."""
+    reader = AlertReader([KEYCHAIN_RULE])
+    row = keychain_event(1, time="1.8446744072009552e+19")
+    [alert] = reader.read_block(event_line(query_name(KEYCHAIN_RULE.slug), row, unix=1_700_000_100))
+    assert alert.to_dict()["kibana.alert.original_time"] == "2023-11-14T22:13:21.123Z"
+    horizon = KEYCHAIN_RULE.lookback_seconds + KEYCHAIN_RULE.interval_seconds
+    assert max(reader.state.seen.values()) == 1_700_000_100 + horizon
+    orjson.dumps(reader.state.to_json())
+
+
 _infos = st.builds(
     LineInfo,
     name=st.just("pack_ecsquery_prop"),

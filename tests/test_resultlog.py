@@ -256,3 +256,10 @@ def test_batch_bytes_equal_writing_the_documents(fmt: str) -> None:
 def test_numbers_that_are_no_integer_are_none_not_a_crash() -> None:
     values = ["12", "1.5", 7, 2.7, "INF", "nan", "1e999", float("inf"), "x", None, True]
     assert [as_int(v) for v in values] == [12, 1, 7, 2, None, None, None, None, None, None, None]
+    assert [as_int(v) for v in (2**63 - 1, -(2**63), 2**63, "-9223372036854775809", 1.9e19)] == [
+        2**63 - 1,
+        -(2**63),
+        None,
+        None,
+        None,
+    ]  # beyond 64 bits: unreadable, as an ECS long

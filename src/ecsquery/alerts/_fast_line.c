@@ -122,12 +122,16 @@ int refresh_seen(State *st) {
     return 0;
 }
 
+/* A clock attribute of the state, clamped to 64 bits (Python's ints are not). */
 int get_long_attr(PyObject *obj, PyObject *name, long long *out) {
+    int overflow;
     PyObject *v = PyObject_GetAttr(obj, name);
     if (!v) return -1;
-    *out = PyLong_AsLongLong(v);
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
     Py_DECREF(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+    if (*out == -1 && PyErr_Occurred()) return -1;
+    if (overflow) *out = overflow > 0 ? LLONG_MAX : LLONG_MIN;
+    return 0;
 }
 
 /* ReaderState.advance: the log's clock moves on; Python sweeps expired ids when one is due. */

@@ -22,6 +22,7 @@ from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, ite
 from ecsquery.alerts.sources import Block, count_lines
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
+from ecsquery.rows import LONG_MAX
 from ecsquery.rules.model import PACK_NAME, Rule
 from ecsquery.schema import FieldTable
 
@@ -269,7 +270,7 @@ class AlertReader:
                 summary.dropped[(rule.name, info.host_name or host, run)] += 1
                 continue
             seen_at = as_int(row.get("time")) or unix or state.newest
-            seen[uuid] = max(seen_at, unix or 0) + horizon
+            seen[uuid] = min(max(seen_at, unix or 0) + horizon, LONG_MAX)  # a checkpoint's int
             alert = build(rule, row, info, action, uuid)
             out.append(alert if encode is None else encode(alert))
             made += 1

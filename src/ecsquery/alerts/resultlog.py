@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ecsquery.rows import LONG_MAX, LONG_MIN
 from ecsquery.rules.model import PACK_NAME, Rule
 from ecsquery.schema import COLUMNS
 
@@ -110,7 +111,16 @@ class QueryIndex:
 
 
 def as_int(value: Any) -> int | None:
-    """A number osquery wrote as a string or (with ``--logger_numerics``) as a number."""
+    """A number osquery wrote as a string or (with ``--logger_numerics``) as a number; None
+    beyond 64 bits, as for an ECS ``long`` (such a time would also keep a dedup id forever and
+    could not be written to the follow checkpoint)."""
+    number = _as_int(value)
+    if number is not None and not LONG_MIN <= number <= LONG_MAX:
+        return None
+    return number
+
+
+def _as_int(value: Any) -> int | None:
     if value.__class__ is int:
         return value
     if isinstance(value, str):
