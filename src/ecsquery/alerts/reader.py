@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from hashlib import sha256
 from typing import Any
 
@@ -83,7 +84,8 @@ class AlertReader:
         compiled scanner write the common lines itself, several × faster, same bytes.
         """
         fast = self._fast_path(native) if native is not None and self.native else None
-        return self._read_block(block.data, block.source, block.first, block.lines, encode, fast)
+        with _gc_paused():
+            return self._scan(block.data, block.source, block.first, block.lines, encode, fast)
 
     def _fast_path(self, native: NativeFormat) -> FastPath | None:
         if native not in self._fast:
@@ -96,27 +98,8 @@ class AlertReader:
         self, block: bytes, source: str = "-", first_line: int = 1, lines: int | None = None
     ) -> list[AlertParts]:
         """Alerts from a block of whole lines (the last one may lack its newline)."""
-        return self._read_block(block, source, first_line, lines, None)
-
-    def _read_block(
-        self,
-        block: bytes,
-        source: str,
-        first_line: int,
-        lines: int | None,
-        encode: Any,
-        fast: FastPath | None = None,
-    ) -> list[Any]:
-        """The cyclic garbage collector is paused meanwhile: an alert is a dozen fresh dicts
-        and lists, which would start a collection every few dozen alerts (~8% of the time),
-        and none of them can form a cycle (refcounting frees them)."""
-        if not gc.isenabled():
-            return self._scan(block, source, first_line, lines, encode, fast)
-        gc.disable()
-        try:
-            return self._scan(block, source, first_line, lines, encode, fast)
-        finally:
-            gc.enable()
+        with _gc_paused():
+            return self._scan(block, source, first_line, lines, None, None)
 
     def _scan(
         self,
@@ -276,6 +259,21 @@ class AlertReader:
             made += 1
         if made:
             summary.alerts[(rule.name, rule.severity)] += made
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector is paused while a block is read: an alert is a dozen fresh
+    dicts and lists, which would start a collection every few dozen alerts (~8% of the time),
+    and none of them can form a cycle (refcounting frees them)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def read_alerts(
