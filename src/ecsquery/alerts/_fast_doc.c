@@ -42,68 +42,61 @@ static int host_tail(Buf *b, Frame *f, PyObject *host_name, PyObject *name_col, 
     return 0;
 }
 
-/* One column's value as the nester converts it; BAIL for forms left to Python. */
-static int put_value(Buf *b, const Op *op, PyObject *v) {
-    Py_ssize_t n;
-    const char *s;
+/* One column's value as the nester converts it, read once. */
+typedef struct {
+    int kind;
+    long long number; /* K_LONG; K_BOOL as 0 or 1 */
+    const char *text; /* K_STR, K_ARRAY (already as orjson writes it): UTF-8 */
+    Py_ssize_t len;
+} Value;
+
+/* 1 when the nester leaves the value out, 0 when *out is what it writes, BAIL when Python must
+ * decide. */
+static int read_value(const Op *op, PyObject *v, Value *out) {
+    int overflow;
+    Py_ssize_t start, len;
+    out->kind = op->kind;
+    if (is_empty(v)) return 1;
     switch (op->kind) {
-    case K_STR:
+    case K_LONG:
+        if (PyLong_CheckExact(v)) {
+            out->number = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (out->number == -1 && PyErr_Occurred()) { PyErr_Clear(); return BAIL; }
+            return overflow != 0; /* beyond 64 bits: left out, as an ECS long */
+        }
         if (!PyUnicode_CheckExact(v)) return BAIL;
-        return put_json_str(b, v);
-    case K_LONG: {
-        long long x;
-        int present;
-        if (as_int(v, &x, &present) != 0) return BAIL;
-        return put_i64(b, x);
-    }
+        if (!(out->text = PyUnicode_AsUTF8AndSize(v, &out->len))) { PyErr_Clear(); return BAIL; }
+        if (parse_int(out->text, out->len, &out->number, &overflow) != 0) return BAIL;
+        return overflow;
     case K_BOOL:
         if (PyLong_CheckExact(v)) { /* --logger_numerics: the nester's str(v) in ("1", "true") */
-            int overflow;
             long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
             if (x == -1 && PyErr_Occurred()) { PyErr_Clear(); return BAIL; }
-            return x == 1 && !overflow ? PUTS(b, "true") : PUTS(b, "false");
+            out->number = x == 1 && !overflow;
+            return 0;
         }
         if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != 1) return BAIL;
         switch (PyUnicode_READ_CHAR(v, 0)) {
-        case '1': return PUTS(b, "true");
-        case '0': return PUTS(b, "false");
+        case '1': out->number = 1; return 0;
+        case '0': out->number = 0; return 0;
         default: return BAIL;
         }
-    default: /* K_ARRAY, checked by skip_value */
-        s = PyUnicode_AsUTF8AndSize(v, &n);
-        if (!s) { PyErr_Clear(); return BAIL; }
-        return put(b, s, n);
+    default: /* K_STR, K_ARRAY */
+        if (!PyUnicode_CheckExact(v)) return BAIL;
+        if (!(out->text = PyUnicode_AsUTF8AndSize(v, &out->len))) { PyErr_Clear(); return BAIL; }
+        if (op->kind == K_STR) return 0;
+        Py_ssize_t count = simple_array(out->text, out->len, &start, &len, 1);
+        return count == BAIL ? BAIL : count == 0; /* [] counts as missing */
     }
 }
 
-/* 1 when the nester leaves the value out, 0 when it writes it, BAIL when Python must decide. */
-static int skip_value(const Op *op, PyObject *v) {
-    if (is_empty(v)) return 1;
-    if (op->kind == K_LONG && PyUnicode_CheckExact(v)) { /* beyond 64 bits: left out */
-        Py_ssize_t n;
-        long long x;
-        int overflow;
-        const char *s = PyUnicode_AsUTF8AndSize(v, &n);
-        if (!s) { PyErr_Clear(); return BAIL; }
-        if (parse_int(s, n, &x, &overflow) != 0) return BAIL;
-        return overflow;
+static int put_value(Buf *b, const Value *v) {
+    switch (v->kind) {
+    case K_LONG: return put_i64(b, v->number);
+    case K_BOOL: return v->number ? PUTS(b, "true") : PUTS(b, "false");
+    case K_ARRAY: return put(b, v->text, v->len);
+    default: return put_json_utf8(b, v->text, v->len);
     }
-    if (op->kind == K_LONG && PyLong_CheckExact(v)) {
-        int overflow;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (x == -1 && PyErr_Occurred()) { PyErr_Clear(); return BAIL; }
-        return overflow != 0;
-    }
-    if (op->kind == K_ARRAY) {
-        Py_ssize_t n, st, ln;
-        if (!PyUnicode_CheckExact(v)) return BAIL;
-        const char *s = PyUnicode_AsUTF8AndSize(v, &n);
-        if (!s) { PyErr_Clear(); return BAIL; }
-        Py_ssize_t count = simple_array(s, n, &st, &ln, 1);
-        if (count == BAIL) return BAIL;
-        return count == 0;
-    }
-    return 0;
 }
 
 int write_doc(Scanner *self, Buf *b, Line *ln, PyObject *host_name) {
@@ -139,7 +132,8 @@ int write_doc(Scanner *self, Buf *b, Line *ln, PyObject *host_name) {
             continue;
         }
         PyObject *v = ln->vals[op->slot];
-        if ((r = skip_value(op, v)) == 1) continue;
+        Value value;
+        if ((r = read_value(op, v, &value)) == 1) continue;
         if (r != 0) return r;
         if (open_frames(b, stack, depth) < 0) return -1;
         if (member(b, &stack[depth], op->key, op->keylen) < 0) return -1;
@@ -151,7 +145,7 @@ int write_doc(Scanner *self, Buf *b, Line *ln, PyObject *host_name) {
                 continue;
             }
         }
-        if ((r = put_value(b, op, v)) != 0) return r;
+        if (put_value(b, &value) < 0) return -1;
     }
     if (!host_done) { /* the Python path adds "host" at the end of the document */
         Frame f = {1, 0, NULL};
