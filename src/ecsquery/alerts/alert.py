@@ -205,7 +205,7 @@ class AlertFactory:
         self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
     ) -> AlertParts:
         """The alert, not yet joined into one document (see ``AlertParts``)."""
-        plan = self._plans.get(rule.rule_id) or self.rule_part(rule)
+        plan = self.rule_part(rule)
         doc = self._nest(row)
         host = doc.get("host")
         if host is None:

@@ -135,9 +135,11 @@ class FastPath:
         factory: AlertFactory,
         marker: bytes | None,
         max_line: int,
+        horizons: dict[str, int],
         output: NativeFormat,
     ) -> FastPath | None:
-        """The fast path for this reader, or None when it cannot serve it."""
+        """The fast path for this reader, or None when it cannot serve it; ``horizons``: the
+        reader's seconds a hit's id is kept, by rule id."""
         plan = build_plan(factory.fields)
         if _native is None or plan is None or not marker:
             return None
@@ -160,7 +162,6 @@ class FastPath:
             return None
         rules = index.rules
         positions = {id(rule): i for i, rule in enumerate(rules)}
-        horizons = {r.rule_id: r.lookback_seconds + r.interval_seconds for r in rules}
 
         def resolve(name: str) -> tuple[Any, ...] | None:
             rule = index.resolve(name)

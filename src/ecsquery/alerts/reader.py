@@ -90,7 +90,7 @@ class AlertReader:
     def _fast_path(self, native: NativeFormat) -> FastPath | None:
         if native not in self._fast:
             self._fast[native] = FastPath.create(
-                self.index, self.factory, self.marker, self.max_line_bytes, native
+                self.index, self.factory, self.marker, self.max_line_bytes, self._horizon, native
             )
         return self._fast[native]
 
