@@ -1,4 +1,5 @@
-"""Compiled rules → osquery, Fleet and Kibana packs, through Jinja templates in ``packs/templates``.
+"""Compiled rules → osquery, Fleet and Kibana packs, through Jinja templates shipped as package
+data (``ecsquery/data/templates``, read through the package loader, so an installed wheel renders).
 
 Every value is serialized here (``json.dumps`` for JSON, a double-quoted YAML scalar for YAML)
 before it reaches a template, and templates run in a ``SandboxedEnvironment`` with autoescape
@@ -28,8 +29,8 @@ from ecsquery.schema import FieldTable
 
 FORMATS = ("osquery", "fleet", "kibana")
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "packs" / "templates"
-"""``packs/templates`` of the source tree (the package is installed editable by ``make``)."""
+TEMPLATES = ("ecsquery", "data/templates")
+"""The templates' package and folder, for ``jinja2.PackageLoader`` (``importlib`` underneath)."""
 
 PLATFORM = "darwin"
 
@@ -119,11 +120,17 @@ def ecs_mapping(rule: Rule, fields: FieldTable) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _environment(templates: Path) -> SandboxedEnvironment:
-    if not templates.is_dir():
+def _environment(templates: Path | None) -> SandboxedEnvironment:
+    """The sandbox over the shipped templates, or over ``templates`` (a folder, for tests)."""
+    loader: jinja2.BaseLoader
+    if templates is None:
+        loader = jinja2.PackageLoader(*TEMPLATES)
+    elif templates.is_dir():
+        loader = jinja2.FileSystemLoader(str(templates))
+    else:
         raise EcsqueryError(f"pack templates not found in {templates}")
     return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=loader,
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -209,7 +216,7 @@ def render_packs(
     compiled: Sequence[CompiledLike],
     formats: Iterable[str] = FORMATS,
     *,
-    templates: Path = TEMPLATES,
+    templates: Path | None = None,
     fields: FieldTable | None = None,
 ) -> list[RenderedFile]:
     """Every pack file for the chosen formats, rules in the order given."""
