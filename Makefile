@@ -2,15 +2,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The install also compiles the alert reader's C scanner: its source is part of the stamp.
-NATIVE := $(wildcard src/ecsquery/alerts/_fast*.[ch])
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE) | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: all venv run test lint typecheck pytest bench dist packs clean
 
 all: test
 
-$(STAMP): pyproject.toml $(NATIVE)
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -52,4 +50,3 @@ dist: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
-	rm -f src/ecsquery/alerts/_fast.*.so

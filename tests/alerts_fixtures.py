@@ -11,6 +11,7 @@ numbers (``--logger_numerics``), as in the real samples of tests/fixtures/osquer
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,20 @@ def other_line(seq: int, name: str = "pack_it-compliance_launchd") -> bytes:
             "unixTime": str(1514471991 + seq),
         }
     )
+
+
+def read_docs(
+    lines: Iterable[bytes | str],
+    rules: list[Rule],
+    summary: Any = None,
+    state: Any = None,
+    **kw: Any,
+) -> list[dict[str, Any]]:
+    """Alert documents of result lines through ``AlertReader.read`` (one block)."""
+    from ecsquery.alerts.reader import AlertReader
+
+    data = b"".join(
+        (x.encode() if isinstance(x, str) else x).rstrip(b"\r\n") + b"\n" for x in lines
+    )
+    reader = AlertReader(rules, summary=summary, state=state, **kw)
+    return [alert.to_dict() for alert in reader.read(data)]

@@ -18,29 +18,31 @@ from alerts_fixtures import (
     event_line,
     keychain_event,
     query_name,
+    read_docs,
     rule,
     simple_rule,
     snapshot_event_lines,
     snapshot_line,
     toml_threat,
 )
-from ecsquery.alerts.alert import AlertFactory, compile_nester, reference_alert
-from ecsquery.alerts.reader import AlertReader, read_alerts
+from ecsquery.alerts.alert import AlertFactory, compile_nester
+from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.resultlog import LineInfo
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
 from ecsquery.rows import from_row
 from ecsquery.schema import Column, EcsType, FieldTable, OsqueryType
+from ecsquery.testing.alert import reference_alert
 
 
 def any_table(lines: list[bytes], rules: list[Any], **kw: Any) -> list[dict[str, Any]]:
     """Alerts from rows that are not our table's (the pre-filter would skip them)."""
-    return list(AlertReader(rules, marker=None, **kw).read_lines(lines))
+    return read_docs(lines, rules, marker=None, **kw)
 
 
 def one_alert(**line_kw: Any) -> dict[str, Any]:
     r = rule()
-    (alert,) = read_alerts([event_line(query_name(r.slug), keychain_event(7), **line_kw)], [r])
+    (alert,) = read_docs([event_line(query_name(r.slug), keychain_event(7), **line_kw)], [r])
     return alert
 
 
@@ -118,10 +120,10 @@ def test_alert_has_elastic_fields() -> None:
 def test_original_time_falls_back_to_the_time_column_then_the_line() -> None:
     r = rule()
     row = keychain_event(7, timestamp="")
-    (a,) = read_alerts([event_line(query_name(r.slug), row)], [r])
+    (a,) = read_docs([event_line(query_name(r.slug), row)], [r])
     assert a["kibana.alert.original_time"] == "2023-11-14T22:13:27.000Z"
     row["time"] = ""
-    (b,) = read_alerts([event_line(query_name(r.slug), row)], [r])
+    (b,) = read_docs([event_line(query_name(r.slug), row)], [r])
     assert b["kibana.alert.original_time"] == b["@timestamp"] == "2023-11-14T22:15:00.000Z"
 
 
@@ -137,7 +139,7 @@ def test_alert_uuid_is_stable_and_depends_on_rule_host_and_event() -> None:
     other_host = one_alert(host_uuid="UUID-MAC-02")
     assert other_host["kibana.alert.uuid"] != a["kibana.alert.uuid"]
     r2 = rule(SYSTEMKEY)
-    (c,) = read_alerts([event_line(query_name(r2.slug), keychain_event(7))], [r2])
+    (c,) = read_docs([event_line(query_name(r2.slug), keychain_event(7))], [r2])
     assert c["kibana.alert.uuid"] != a["kibana.alert.uuid"]
 
 
@@ -159,7 +161,7 @@ def test_max_signals_per_rule_host_and_run_with_drops_reported() -> None:
         *[event_line(name, row, counter=2) for row in run2],
         snapshot_line(name, run1, counter=1, host_uuid="UUID-MAC-02", host="mac-02"),
     ]
-    alerts = list(read_alerts(lines, [r], summary))
+    alerts = list(read_docs(lines, [r], summary))
     assert len(alerts) == 9
     assert dict(summary.dropped) == {
         ("Rule many", "mac-01", "0/1@1700000100"): 2,
@@ -173,7 +175,7 @@ def test_dropped_hits_can_alert_in_the_next_run() -> None:
     r = simple_rule("few", max_signals=1)
     rows = [keychain_event(1), keychain_event(2)]
     lines = [snapshot_line("pack_ecsquery_few", rows, counter=c) for c in (1, 2, 3)]
-    alerts = list(read_alerts(lines, [r]))
+    alerts = list(read_docs(lines, [r]))
     assert [a["event"]["id"] for a in alerts] == ["ev-1", "ev-2"]
 
 
@@ -190,21 +192,19 @@ def test_overlapping_lookback_windows_alert_once() -> None:
         snapshot_line(name, rows, counter=i, unix=1_700_000_100 + 300 * i)
         for i, rows in enumerate(runs)
     ]
-    alerts = list(read_alerts(lines, [r], summary, state))
+    alerts = list(read_docs(lines, [r], summary, state))
     assert [a["event"]["id"] for a in alerts] == ["ev-1", "ev-2", "ev-3"]
     assert summary.duplicates == 1
     # Memory is bounded: ids are forgotten once no window can bring the hit back.
     later = snapshot_line(name, [keychain_event(99)], counter=9, unix=1_700_000_100 + 86_400)
-    list(read_alerts([later], [r], summary, state))
+    list(read_docs([later], [r], summary, state))
     assert len(state.seen) == 1
 
 
 def test_state_round_trips_through_json() -> None:
     state = ReaderState()
     r = simple_rule("few", max_signals=1)
-    list(
-        read_alerts([snapshot_line("pack_ecsquery_few", [keychain_event(1)] * 2)], [r], state=state)
-    )
+    list(read_docs([snapshot_line("pack_ecsquery_few", [keychain_event(1)] * 2)], [r], state=state))
     again = ReaderState.from_json(orjson.loads(orjson.dumps(state.to_json())))
     assert again.to_json() == state.to_json()
 
@@ -286,7 +286,7 @@ def test_a_lone_surrogate_in_an_array_column_is_replaced_not_fatal() -> None:
     hypothesis run of test_fast). It becomes U+FFFD, as undecodable bytes do."""
     row = keychain_event(1, event_category='["\\ud800"]', process_args='["a","\\udc00b"]')
     reader = AlertReader([KEYCHAIN_RULE])
-    [alert] = reader.read_block(event_line(query_name(KEYCHAIN_RULE.slug), row))
+    [alert] = reader.read(event_line(query_name(KEYCHAIN_RULE.slug), row))
     doc = orjson.loads(alert.to_ndjson())
     assert doc["event"]["category"] == ["\ufffd"]
     assert doc["process"]["args"] == ["a", "\ufffdb"]
@@ -299,7 +299,7 @@ def test_a_time_beyond_64_bits_is_unreadable_and_the_state_stays_storable() -> N
     expiry beyond 64 bits, which the follow checkpoint (orjson) could not write."""
     reader = AlertReader([KEYCHAIN_RULE])
     row = keychain_event(1, time="1.8446744072009552e+19")
-    [alert] = reader.read_block(event_line(query_name(KEYCHAIN_RULE.slug), row, unix=1_700_000_100))
+    [alert] = reader.read(event_line(query_name(KEYCHAIN_RULE.slug), row, unix=1_700_000_100))
     assert alert.to_dict()["kibana.alert.original_time"] == "2023-11-14T22:13:21.123Z"
     horizon = KEYCHAIN_RULE.lookback_seconds + KEYCHAIN_RULE.interval_seconds
     assert max(reader.state.seen.values()) == 1_700_000_100 + horizon
@@ -324,7 +324,7 @@ def test_fast_alert_builder_equals_the_reference_builder(
 ) -> None:
     r = KEYCHAIN_RULE
     for action, row in zip(["added", "snapshot", "added"], rows, strict=False):
-        fast = FACTORY.build(r, row, info, action, "uuid-1")
+        fast = FACTORY.parts(r, row, info, action, "uuid-1").to_dict()
         assert ordered(fast) == ordered(reference_alert(r, row, info, action, "uuid-1", FIELDS))
 
 
@@ -368,7 +368,7 @@ def test_random_result_lines_round_trip_into_alerts(
 
 def test_reader_exposes_summary_and_state() -> None:
     reader = AlertReader([rule()])
-    alerts = reader.read_block(event_line(query_name(rule().slug), keychain_event(1)) + b"\n")
+    alerts = reader.read(event_line(query_name(rule().slug), keychain_event(1)) + b"\n")
     assert len(alerts) == 1 and reader.summary.total_alerts == 1 and len(reader.state.seen) == 1
 
 

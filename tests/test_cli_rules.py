@@ -90,9 +90,8 @@ def test_render_writes_all_formats(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["render", "--rules", str(RULES), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "rendered 2 rules into 4 files:",
+        "rendered 2 rules into 3 files:",
         f"  {tmp_path / 'osquery' / 'ecsquery.conf'}",
-        f"  {tmp_path / 'osquery' / 'ecsquery.rules.json'}",
         f"  {tmp_path / 'fleet' / 'ecsquery.yml'}",
         f"  {tmp_path / 'kibana' / 'ecsquery.json'}",
     ]

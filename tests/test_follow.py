@@ -21,7 +21,7 @@ import zstandard
 
 from alerts_fixtures import KEYCHAIN, event_line, keychain_event, other_line, query_name, rule
 from ecsquery.alerts.follow import Checkpoint, Position, Tail, follow
-from ecsquery.alerts.output import AlertSink, already_written
+from ecsquery.alerts.output import AlertSink, Bulk, Ndjson, already_written
 from ecsquery.alerts.reader import AlertReader
 
 NAME = query_name(rule().slug)
@@ -163,29 +163,31 @@ def test_a_generation_that_is_gone_is_reported_as_a_gap(tmp_path: Path) -> None:
 def test_no_gap_while_the_rotated_files_still_change(tmp_path: Path) -> None:
     """A generation missing while a rotation is under way (here: a compression being written
     under a temporary name) is waited for, however long that takes; a gap is reported only
-    once the rotated files have kept still for the quiet time without it."""
+    once the rotated files have kept still for the quiet time without it. The tail's clock is
+    the test's: no sleeping, no timing."""
     base = tmp_path / "r.log"
     reader = AlertReader([rule()])
-    tail = new_tail(base, reader, quiet=0.2)
+    tail = new_tail(base, reader, quiet=2.0)
     append(base, hit(0))
     assert drain(tail, reader) == [0]
     saved = tail.position()
     tail.close()
     base.unlink()  # gone for now (say, the only copy is being compressed)
     append(base, hit(1))
-    again = new_tail(base, reader, saved, quiet=0.2)
+    now = [0.0]
+    again = Tail(base, saved, reader.summary, max_line=reader.max_line_bytes, quiet=2.0,
+                 clock=lambda: now[0])  # fmt: skip
     tmp = tmp_path / "r.log.2.zst.tmp"
-    started = time.monotonic()
-    while time.monotonic() - started < 0.6:  # 3 × the quiet time, but the .tmp keeps growing
+    for _ in range(30):  # 3 × the quiet time, but the .tmp keeps growing
         append(tmp, b"x" * 10)
+        os.utime(tmp, ns=(int(now[0] * 1e9),) * 2)  # its mtime moves, even on a coarse fs
         assert drain(again, reader) == []
-        time.sleep(0.02)
-    assert reader.summary.gaps == []
-    while not reader.summary.gaps:  # then it keeps still: after 0.2 s, a gap
-        assert time.monotonic() - started < 5
-        ids = drain(again, reader)
-        time.sleep(0.02)
-    assert ids == [1]
+        now[0] += 0.2
+    assert reader.summary.gaps == []  # the files kept still since the last append (5.8 s)
+    now[0] += 1.7  # 1.9 s still
+    assert drain(again, reader) == [] and reader.summary.gaps == []
+    now[0] += 0.2  # 2.1 s still: gone
+    assert drain(again, reader) == [1]
     assert len(reader.summary.gaps) == 1 and "is gone" in reader.summary.gaps[0]
 
 
@@ -234,11 +236,11 @@ def test_already_written_drops_a_cut_line_and_returns_later_ids(tmp_path: Path) 
     data = b"".join(orjson.dumps(d) + b"\n" for d in docs)
     out.write_bytes(data + orjson.dumps(docs[0])[:10])
     first_two = len(b"".join(orjson.dumps(d) + b"\n" for d in docs[:2]))
-    assert already_written(out, first_two) == {"u2", "u3"}
+    assert already_written(out, first_two, Ndjson()) == {"u2", "u3"}
     assert out.read_bytes() == data
     bulk = tmp_path / "bulk.ndjson"
     bulk.write_bytes(b'{"create":{"_index":"x","_id":"u9"}}\n{"kibana.alert.uuid":"u9"}\n')
-    assert already_written(bulk, 0) == {"u9"}
+    assert already_written(bulk, 0, Bulk("x")) == {"u9"}
 
 
 def test_checkpoint_resume_in_process(tmp_path: Path) -> None:

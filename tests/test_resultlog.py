@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts_fixtures import (
+    FIELDS,
     RESULTS,
+    SYSTEMKEY,
     batch_line,
     event_line,
     keychain_event,
@@ -27,7 +30,10 @@ from ecsquery.alerts.batch import read_stream
 from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
+from ecsquery.alerts.sources import Block
 from ecsquery.alerts.summary import Summary
+from ecsquery.rules.model import Rule
+from ecsquery.testing.alert import reference_factory
 
 # Query names of the real samples, by their last component.
 SAMPLE_SLUGS = (
@@ -43,7 +49,7 @@ def sample_reader() -> AlertReader:
 
 
 def read_file(reader: AlertReader, name: str) -> list[dict[str, Any]]:
-    return [a.to_dict() for a in reader.read_block((RESULTS / name).read_bytes(), name)]
+    return [a.to_dict() for a in reader.read(Block.of((RESULTS / name).read_bytes(), name))]
 
 
 def test_every_real_sample_line_parses_into_rows() -> None:
@@ -84,7 +90,9 @@ def test_real_sample_hosts_times_and_numbers() -> None:
 def test_legacy_docs_line_without_counter_or_host_identifier() -> None:
     reader = sample_reader()
     line = (RESULTS / "osquery_docs_examples.ndjson").read_bytes().splitlines()[0]
-    (alert,) = reader.read_lines([line])  # old osquery wrote "hostname", not hostIdentifier
+    (alert,) = [
+        a.to_dict() for a in reader.read(line)
+    ]  # old osquery wrote "hostname", not hostIdentifier
     assert alert["host"] == {"name": "hostname.local", "hostname": "hostname.local"}
     assert alert["osquery"]["epoch"] == 314159265  # type: ignore[index]
 
@@ -122,7 +130,7 @@ def test_removed_rows_are_read_but_never_alert() -> None:
         event_line(name, keychain_event(1), "removed"),
         batch_line(name, [], [keychain_event(2)]),
     ]
-    assert list(reader.read_lines(lines)) == []
+    assert reader.read(b"\n".join(lines)) == []
     assert dict(reader.summary.rows) == {"removed": 2}
 
 
@@ -170,14 +178,14 @@ def test_other_queries_are_skipped_without_parsing() -> None:
             event_line(query_name(rule().slug), keychain_event(1)),
         ]
     )
-    assert len(reader.read_block(block + b"\n")) == 1
+    assert len(reader.read(block + b"\n")) == 1
     assert (reader.summary.lines, reader.summary.skipped, reader.summary.parsed) == (4, 3, 1)
     assert dict(reader.summary.malformed) == {}
 
 
 def test_our_pack_with_an_unknown_query_is_counted_and_named() -> None:
     reader = AlertReader([rule()])
-    alerts = list(reader.read_lines([event_line("pack_ecsquery_retired_rule", keychain_event(1))]))
+    alerts = reader.read(event_line("pack_ecsquery_retired_rule", keychain_event(1)))
     assert alerts == [] and dict(reader.summary.unknown_queries) == {
         "pack_ecsquery_retired_rule": 1
     }
@@ -224,7 +232,7 @@ def test_summary_accounts_for_every_line() -> None:
     reader = AlertReader([rule()], summary=s)
     name = query_name(rule().slug)
     lines = [other_line(1), event_line(name, keychain_event(1)), b'{"name":"%s",' % name.encode()]
-    list(reader.read_lines(lines))
+    reader.read(b"\n".join(lines))
     bad = sum(s.malformed.values())
     assert s.lines == s.skipped + s.parsed + bad + sum(s.unknown_queries.values()) == 3
 
@@ -232,22 +240,24 @@ def test_summary_accounts_for_every_line() -> None:
 @pytest.mark.parametrize("fmt", ["ndjson", "bulk", "table"])
 def test_batch_bytes_equal_writing_the_documents(fmt: str) -> None:
     """On the real samples and on our own rows with a real rule (multi-KB note): what the
-    batch path writes (``read_encoded``, each rule's part encoded once) is, byte for byte,
-    what writing ``read_lines``' documents writes, and what ``write_parts`` writes."""
+    batch path writes (``read`` through the format's ``encode``, each rule's part encoded
+    once) is, byte for byte, what writing the reference documents (``from_row`` nesting)
+    writes."""
     ours = b"\n".join(event_line(query_name(rule().slug), keychain_event(i)) for i in range(50))
     inputs = [p.read_bytes() for p in sorted(RESULTS.iterdir())] + [ours + b"\n"]
     rules = [*(simple_rule(s) for s in SAMPLE_SLUGS), rule()]
-    readers = [AlertReader(rules, marker=None) for _ in range(3)]
-    fast, plain, parts = io.BytesIO(), io.BytesIO(), io.BytesIO()
-    sinks = [AlertSink(out, fmt, index="idx") for out in (fast, plain, parts)]
+    readers = [AlertReader(rules, marker=None) for _ in range(2)]
+    readers[1].factory = reference_factory(readers[1].factory.fields)
+    fast, plain = io.BytesIO(), io.BytesIO()
+    sinks = [AlertSink(out, fmt, index="idx") for out in (fast, plain)]
     docs = []
     for data in inputs:
         read_stream(readers[0], sinks[0], io.BytesIO(data), "-")
-        docs += list(readers[1].read_lines(data.splitlines()))
-        sinks[2].write_parts(readers[2].read_block(data))
+        docs += [alert.to_dict() for alert in readers[1].read(data)]
     sinks[1].write(docs)
     assert len(docs) == 71
-    assert fast.getvalue() == plain.getvalue() == parts.getvalue()
+    assert fast.getvalue() == plain.getvalue()
+    assert readers[0].summary == readers[1].summary
     if fmt == "ndjson":
         lines = [orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE) for d in docs]
         assert fast.getvalue() == b"".join(lines)
@@ -263,3 +273,99 @@ def test_numbers_that_are_no_integer_are_none_not_a_crash() -> None:
         None,
         None,
     ]  # beyond 64 bits: unreadable, as an ECS long
+
+
+KEYCHAIN_RULE, SYSTEMKEY_RULE = rule(), rule(SYSTEMKEY)
+NAME = query_name(KEYCHAIN_RULE.slug)
+_text = st.text(st.characters(codec="utf-8"), max_size=8)
+_NUMBERS = ["", " 12", "1_0", "+5", "-0", "007", "9223372036854775808", "-9223372036854775809"]
+_NUMBERS += ["1", "0", "2", "true", "3.5"]
+_ARRAYS = ["[]", "[1]", '["a","b"]', '[ "a"]', '["a\\"b"]', '["\\u00e9"]', "null", "{}"]
+_STRINGS = ['\x00\x1f"\\', "é\u2028😀", '["\\ud800"]']
+_odd = st.one_of(
+    _text,
+    st.sampled_from(_NUMBERS + _ARRAYS + _STRINGS),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(_text, max_size=2),
+    st.lists(_text, max_size=3).map(lambda v: orjson.dumps(v).decode()),
+)
+_changes = st.dictionaries(st.sampled_from([c.name for c in FIELDS]), _odd, max_size=4)
+_rows = st.builds(
+    lambda seq, changes: {**keychain_event(seq), **changes}, st.integers(0, 6), _changes
+)
+_legacy = st.fixed_dictionaries(
+    {},
+    optional={
+        "host": st.sampled_from(["mac-01", "mac-02", "", "ホスト"]),
+        "host_uuid": st.sampled_from(["UUID-MAC-01", "", "UUID-2"]),
+        "unix": st.one_of(
+            st.integers(1_700_000_000, 1_700_000_400), st.sampled_from([-5, 0, 253402300799])
+        ),
+        "epoch": st.integers(0, 2),
+        "counter": st.integers(0, 3),
+        "numerics": st.booleans(),
+        "top_level_decorations": st.booleans(),
+    },
+)
+_names = st.sampled_from(
+    [NAME, query_name(SYSTEMKEY_RULE.slug, "/", "Global"), "pack_ecsquery_nope"]
+)
+_line = st.one_of(
+    st.builds(
+        lambda name, row, action, kw: event_line(name, row, action, **kw),
+        _names,
+        _rows,
+        st.sampled_from(["added", "added", "snapshot", "removed", "weird"]),
+        _legacy,
+    ),
+    st.builds(
+        lambda name, rows, kw: snapshot_line(name, rows, **kw),
+        _names,
+        st.lists(_rows, max_size=2),
+        _legacy,
+    ),
+    st.builds(lambda seq: other_line(seq), st.integers(0, 3)),
+    st.sampled_from([b"", b"{", b"[1]", b'"process_effective_parent_entity_id"', b"\xff\xfe"]),
+)
+
+
+def _both_ways(data: bytes, rules: list[Rule], fmt: str) -> None:
+    """The reader's bytes (each rule's part encoded once, the compiled nester) equal the
+    reference's (``from_row``, the whole document encoded), with the same summary and state."""
+    outs, summaries, states = [], [], []
+    for reference in (False, True):
+        reader = AlertReader(rules)
+        if reference:
+            reader.factory = reference_factory(reader.factory.fields)
+        out = io.BytesIO()
+        sink = AlertSink(out, fmt)
+        if reference:
+            sink.write([alert.to_dict() for alert in reader.read(data)])
+        else:
+            read_stream(reader, sink, io.BytesIO(data), "-")
+        outs.append(out.getvalue())
+        summaries.append(reader.summary.to_dict())
+        states.append(reader.state.to_json())
+    assert outs[0] == outs[1]
+    assert summaries[0] == summaries[1]
+    assert states[0] == states[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=st.lists(_line, max_size=12),
+    repeat=st.integers(0, 4),
+    limit=st.integers(1, 4),
+    fmt=st.sampled_from(["ndjson", "bulk"]),
+)
+def test_random_lines_read_as_the_reference_reads_them(
+    lines: list[bytes], repeat: int, limit: int, fmt: str
+) -> None:
+    """Odd values (numbers as text with spaces, lone surrogates, arrays that are not plain,
+    missing ids), full runs, repeats and garbage, in every line shape."""
+    rules = [replace(KEYCHAIN_RULE, max_signals=limit), SYSTEMKEY_RULE]
+    data = b"".join(line + b"\n" for line in [*lines, *lines[:repeat]])
+    _both_ways(data, rules, fmt)

@@ -51,7 +51,6 @@ class Column:
     ecs: str | None
     ecs_type: EcsType
     array: bool = False
-    description: str = ""
 
     @property
     def numeric(self) -> bool:
@@ -64,7 +63,6 @@ def _c(
     ecs_type: EcsType = EcsType.KEYWORD,
     *,
     array: bool = False,
-    description: str = "",
 ) -> Column:
     sql_type = {
         EcsType.KEYWORD: OsqueryType.TEXT,
@@ -74,25 +72,25 @@ def _c(
     }[ecs_type]
     if ecs is None:  # the raw source time is a number of seconds, not an ECS date string
         sql_type = OsqueryType.BIGINT
-    return Column(name, sql_type, ecs, ecs_type, array, description)
+    return Column(name, sql_type, ecs, ecs_type, array)
 
 
 K, L, B, D = EcsType.KEYWORD, EcsType.LONG, EcsType.BOOLEAN, EcsType.DATE
 
 COLUMNS: tuple[Column, ...] = (
-    _c(TIME_COLUMN, None, L, description="Source event time, Unix seconds (lookback window)."),
-    _c("timestamp", "@timestamp", D, description="Event time, ISO 8601 UTC with milliseconds."),
-    _c("event_category", "event.category", array=True, description='Always ["process"].'),
-    _c("event_type", "event.type", array=True, description='["start"], ["end"] or ["info"].'),
-    _c("event_action", "event.action", description="exec, fork or end, as Elastic Defend."),
-    _c("event_id", "event.id", description="Stable id of the source event."),
-    _c("host_os_type", "host.os.type", description="macos (linux for OpenBSM on Linux)."),
+    _c(TIME_COLUMN, None, L),
+    _c("timestamp", "@timestamp", D),
+    _c("event_category", "event.category", array=True),
+    _c("event_type", "event.type", array=True),
+    _c("event_action", "event.action"),
+    _c("event_id", "event.id"),
+    _c("host_os_type", "host.os.type"),
     _c("host_name", "host.name"),
     _c("process_pid", "process.pid", L),
     _c("process_entity_id", "process.entity_id"),
     _c("process_executable", "process.executable"),
     _c("process_name", "process.name"),
-    _c("process_args", "process.args", array=True, description="argv as a JSON array."),
+    _c("process_args", "process.args", array=True),
     _c("process_args_count", "process.args_count", L),
     _c("process_command_line", "process.command_line"),
     _c("process_working_directory", "process.working_directory"),

@@ -25,9 +25,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ecsquery.alerts.nest import compile_nester
+from ecsquery.alerts.nest import Nester, compile_nester
 from ecsquery.alerts.resultlog import LineInfo, as_int
-from ecsquery.rows import from_row
 from ecsquery.rules.model import Rule
 from ecsquery.schema import FieldTable
 
@@ -53,9 +52,10 @@ def row_identity(row: dict[str, Any]) -> str:
     return "row:" + orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def alert_uuid(rule_id: str, host_key: str, identity: str) -> str:
-    """sha256 hex, as Elastic's own alert ids are."""
-    return hashlib.sha256(f"{rule_id}\x1f{host_key}\x1f{identity}".encode()).hexdigest()
+def hit_uuid(run_key: str, row: dict[str, Any]) -> str:
+    """``kibana.alert.uuid``: sha256 hex (as Elastic's own alert ids are) of the rule id and
+    host (``run_key``: ``rule_id\\x1fhost``) and the hit's ``row_identity``."""
+    return hashlib.sha256(f"{run_key}\x1f{row_identity(row)}".encode()).hexdigest()
 
 
 def _names(value: Any) -> str | None:
@@ -64,26 +64,32 @@ def _names(value: Any) -> str | None:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def reason(rule: Rule, doc: dict[str, Any]) -> str:
-    """Kibana's alert reason sentence (its ``alertReasonDescription`` template), same parts."""
-    process = doc.get("process") or {}
-    parent = process.get("parent") or {}
-    category = _names((doc.get("event") or {}).get("category"))
-    user = _names((doc.get("user") or {}).get("name"))
-    host = _names((doc.get("host") or {}).get("name"))
+def _name(value: Any) -> str | None:
+    """``_names`` with a plain non-empty string passed through (what the nester makes)."""
+    return value if value.__class__ is str and value else _names(value)
+
+
+def reason(doc: dict[str, Any], rule: RulePart) -> str:
+    """Kibana's alert reason sentence (its ``alertReasonDescription`` template), same parts:
+    ``doc`` is the nested event with ``host`` and ``event`` present."""
+    category = _name(doc["event"].get("category"))
     text = f"{category} event" if category else "event"
-    pname, ppname = _names(process.get("name")), _names(parent.get("name"))
-    if pname or ppname:
+    process = doc.get("process") or {}
+    name = _name(process.get("name"))
+    parent = _name((process.get("parent") or {}).get("name"))
+    if name or parent:
         text += " with"
-    if pname:
-        text += f" process {pname},"
-    if ppname:
-        text += f" parent process {ppname},"
+    if name:
+        text += f" process {name},"
+    if parent:
+        text += f" parent process {parent},"
+    user = _name((doc.get("user") or {}).get("name"))
     if user:
         text += f" by {user}"
+    host = _name(doc["host"].get("name"))
     if host:
         text += f" on {host}"
-    return f"{text} created {rule.severity} alert {rule.name}."
+    return text + rule.reason_end
 
 
 def rule_fields(rule: Rule) -> dict[str, Any]:
@@ -116,10 +122,19 @@ class RulePart(NamedTuple):
     fields: dict[str, Any]
     """``rule_fields(rule)``."""
     reason_end: str
+    """The reason sentence's rule-given end: `` created high alert <name>.``"""
     json: bytes | None
     """``fields`` as JSON object members without the braces (the multi-KB note, ``threat``
     and ``tags`` encoded once, not per alert); None when a hit's own top-level field could
     replace one of them, so only encoding the whole document gives its bytes."""
+
+    @classmethod
+    def of(cls, rule: Rule, fields: FieldTable) -> RulePart:
+        static = rule_fields(rule)
+        tops = {c.ecs.split(".")[0] for c in fields.ecs_columns if c.ecs and c.ecs != "@timestamp"}
+        # "," + members + "," : the hit's dict (never empty) then goes on without its "{".
+        json = None if tops & static.keys() else b"," + orjson.dumps(static)[1:-1] + b","
+        return cls(static, f" created {rule.severity} alert {rule.name}.", json)
 
 
 class AlertParts(NamedTuple):
@@ -153,25 +168,18 @@ _LINE = orjson.OPT_APPEND_NEWLINE
 _dumps = orjson.dumps
 
 
-def _rule_part(rule: Rule, fields: FieldTable) -> RulePart:
-    static = rule_fields(rule)
-    tops = {c.ecs.split(".")[0] for c in fields.ecs_columns if c.ecs and c.ecs != "@timestamp"}
-    clash = tops & static.keys()
-    # "," + members + "," : the hit's dict (never empty) then goes on without its "{".
-    json = None if clash else b"," + orjson.dumps(static)[1:-1] + b","
-    return RulePart(static, _reason_end(rule), json)
-
-
 class AlertFactory:
-    """Builds alerts: the compiled nester, and per rule its constant fields and reason ending.
+    """The one alert builder: per rule its constant part (``RulePart``), per hit the nested
+    event with the alert's host rules, times, reason, id and ``osquery`` block.
 
-    ``reference_alert`` below is the same document built the plain way (``rows.from_row``,
-    ``reason``); a property test holds the two equal.
+    ``nest`` turns a row into the nested ECS event: by default the nester compiled for the
+    field table; ``ecsquery.testing.alert`` passes ``rows.from_row`` (the plain way) and
+    property tests hold the two equal.
     """
 
-    def __init__(self, fields: FieldTable | None = None) -> None:
+    def __init__(self, fields: FieldTable | None = None, nest: Nester | None = None) -> None:
         self.fields = fields or FieldTable()
-        self._nest = compile_nester(self.fields)
+        self._nest = nest or compile_nester(self.fields)
         self._plans: dict[str, RulePart] = {}
         self._minutes: dict[int, str] = {}
 
@@ -192,19 +200,13 @@ class AlertFactory:
         """What every alert of ``rule`` shares (made once per rule)."""
         plan = self._plans.get(rule.rule_id)
         if plan is None:
-            plan = self._plans[rule.rule_id] = _rule_part(rule, self.fields)
+            plan = self._plans[rule.rule_id] = RulePart.of(rule, self.fields)
         return plan
-
-    def build(
-        self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
-    ) -> dict[str, Any]:
-        """The alert document."""
-        return self.parts(rule, row, info, action, uuid).to_dict()
 
     def parts(
         self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
     ) -> AlertParts:
-        """The alert, not yet joined into one document (see ``AlertParts``)."""
+        """The alert of one hit (``to_dict()`` is the document)."""
         plan = self.rule_part(rule)
         doc = self._nest(row)
         host = doc.get("host")
@@ -225,95 +227,16 @@ class AlertFactory:
         original = doc.pop("@timestamp", None) or self._iso(as_int(row.get("time"))) or made
         hit = {
             "kibana.alert.original_time": original,
-            "kibana.alert.reason": _reason_start(doc, event, host) + plan.reason_end,
+            "kibana.alert.reason": reason(doc, plan),
             "kibana.alert.uuid": uuid,
             **doc,
-            "osquery": osquery_fields(info, action),
+            "osquery": {  # where the hit came from, so an analyst can find the line again
+                "name": info.name,
+                "action": action,
+                "epoch": info.epoch,
+                "counter": info.counter,
+                "unix_time": info.unix_time,
+                "decorations": info.decorations,
+            },
         }
         return AlertParts(made or original, plan, hit)
-
-
-def osquery_fields(info: LineInfo, action: str) -> dict[str, Any]:
-    """Where the hit came from in the result log, so an analyst can find the line again."""
-    return {
-        "name": info.name,
-        "action": action,
-        "epoch": info.epoch,
-        "counter": info.counter,
-        "unix_time": info.unix_time,
-        "decorations": info.decorations,
-    }
-
-
-def _reason_start(doc: dict[str, Any], event: dict[str, Any], host: dict[str, Any]) -> str:
-    """``reason`` up to the rule's part, from the objects ``build`` already holds.
-
-    Each value is used as is when it is a non-empty string (what the nester makes), else
-    through ``_names`` as ``reason`` does.
-    """
-    category = event.get("category")
-    if category.__class__ is list and len(category) == 1 and category[0].__class__ is str:
-        category = category[0]
-    elif category is not None:
-        category = _names(category)
-    text = f"{category} event" if category else "event"
-    process = doc.get("process")
-    if process:
-        name = process.get("name")
-        if name.__class__ is not str and name is not None:
-            name = _names(name)
-        parent = process.get("parent")
-        parent_name = parent.get("name") if parent else None
-        if parent_name.__class__ is not str and parent_name is not None:
-            parent_name = _names(parent_name)
-        if name:
-            text += (
-                f" with process {name}, parent process {parent_name},"
-                if parent_name
-                else (f" with process {name},")
-            )
-        elif parent_name:
-            text += f" with parent process {parent_name},"
-    user = doc.get("user")
-    if user:
-        user_name = user.get("name")
-        if user_name.__class__ is not str and user_name is not None:
-            user_name = _names(user_name)
-        if user_name:
-            text += f" by {user_name}"
-    host_name = host.get("name")
-    if host_name.__class__ is not str and host_name is not None:
-        host_name = _names(host_name)
-    if host_name:
-        text += f" on {host_name}"
-    return text
-
-
-def _reason_end(rule: Rule) -> str:
-    return f" created {rule.severity} alert {rule.name}."
-
-
-def reference_alert(
-    rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str, fields: FieldTable
-) -> dict[str, Any]:
-    """The alert document built the plain way, step by step (what ``AlertFactory.build`` is
-    held equal to): nest with ``from_row``, add host and kind, times, the reason."""
-    doc = from_row(row, fields)
-    host = doc.setdefault("host", {})
-    if info.host_name:
-        host["name"] = host["hostname"] = info.host_name
-    elif "name" in host:
-        host["hostname"] = host["name"]
-    if info.host_id:
-        host["id"] = info.host_id
-    doc.setdefault("event", {})["kind"] = "signal"
-    made = iso_time(info.unix_time)
-    original = doc.pop("@timestamp", None) or iso_time(as_int(row.get("time"))) or made
-    alert: dict[str, Any] = {"@timestamp": made or original}
-    alert.update(rule_fields(rule))
-    alert["kibana.alert.original_time"] = original
-    alert["kibana.alert.reason"] = reason(rule, doc)
-    alert["kibana.alert.uuid"] = uuid
-    alert.update(doc)
-    alert["osquery"] = osquery_fields(info, action)
-    return alert

@@ -30,7 +30,7 @@ def read_stream(reader: AlertReader, sink: AlertSink, stream: BinaryIO, source: 
                     f"line longer than {reader.max_line_bytes} bytes", source, line_no, f"{size}"
                 )
             splitter.long_lines.clear()
-            sink.write_encoded(reader.read_encoded(block, sink.encode, sink.native))
+            sink.write_encoded(reader.read(block, sink.encode))
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         reader.summary.source_errors.append(
             f"{source}: stopped after line {splitter.line_no - 1}: {exc}"

@@ -84,11 +84,14 @@ class Tail:
         *,
         max_line: int,
         quiet: float = GAP_QUIET,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base = base
         self.summary = summary
         self.max_line = max_line
         self.quiet = quiet
+        self.clock = clock
+        """Seconds for ``quiet`` (a test passes its own, so it need not sleep)."""
         self._fp = start.fingerprint
         self._offset = start.offset
         """Offset in the current generation where ``_splitter`` started."""
@@ -155,7 +158,7 @@ class Tail:
     def _wait_or_gap(self, message: str) -> bool:
         """Wait while the rotated files change; report a gap once they have kept still for
         ``quiet`` seconds without the generation (deleted past retention, say)."""
-        now, look = time.monotonic(), rotation_look(self.base)
+        now, look = self.clock(), rotation_look(self.base)
         if self._missing is None or self._missing[1] != look:
             self._missing = (now, look)
             return False
@@ -345,7 +348,7 @@ def follow(
         reader.state = ReaderState.from_json(saved.get("state") or {})
         out = saved.get("output")
         if output is not None and out and out.get("path") == str(output.resolve()):
-            guard = already_written(output, int(out.get("size", 0)))
+            guard = already_written(output, int(out.get("size", 0)), sink.format)
             guard.update(map(str, out.get("pending") or ()))
     keys = [str(p.resolve()) for p in logs]
     tails = [
@@ -381,9 +384,7 @@ def follow(
         while not should_stop():
             for tail in tails:
                 for block in tail.poll():
-                    # right after a restart the guard must see every alert: no scanner
-                    native = None if guard else sink.native
-                    sink.write_encoded(reader.read_encoded(block, encode, native))
+                    sink.write_encoded(reader.read(block, encode))
             now = positions()
             if now != last:
                 save()

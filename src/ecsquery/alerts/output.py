@@ -21,12 +21,80 @@ from typing import Any, BinaryIO
 import orjson
 
 from ecsquery.alerts.alert import AlertParts
-from ecsquery.alerts.fast import NativeFormat
 
-FORMATS = ("ndjson", "bulk", "table")
 DEFAULT_INDEX = "ecsquery-alerts"
+WRITE_BATCH = 64 * 1024
 
 Alert = dict[str, Any]
+
+_LINE = orjson.OPT_APPEND_NEWLINE
+
+
+class Format:
+    """How alerts are written: one object per output format.
+
+    ``document`` encodes an alert document (a dict: what replay hands over); ``encode`` an
+    alert as the reader builds it (``AlertParts``), by default through its document — a format
+    overrides it only to be faster, with the same bytes. A new format is one more subclass and
+    one more entry in ``MAKERS``.
+    """
+
+    header = b""
+    """Written once before the first alert."""
+
+    def document(self, alert: Alert) -> bytes:
+        raise NotImplementedError
+
+    def encode(self, alert: AlertParts) -> bytes:
+        return self.document(alert.to_dict())
+
+    def record_ids(self, data: bytes) -> tuple[list[str], int]:
+        """The alert ids of the whole records at the start of ``data`` (alert lines written by
+        this format), and how many bytes they take; the rest is a record cut short."""
+        end = data.rfind(b"\n") + 1
+        return [uuid for line in data[:end].splitlines() if (uuid := _line_id(line))], end
+
+
+class Ndjson(Format):
+    """One alert document per line."""
+
+    def document(self, alert: Alert) -> bytes:
+        return orjson.dumps(alert, option=_LINE)
+
+    def encode(self, alert: AlertParts) -> bytes:
+        return alert.to_ndjson()
+
+
+class Bulk(Format):
+    """Elasticsearch ``_bulk`` body: ``create`` with ``_id`` = ``kibana.alert.uuid``, so a
+    second copy of an alert is refused by the cluster. Action and document are one record."""
+
+    def __init__(self, index: str = DEFAULT_INDEX) -> None:
+        self._head = b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
+
+    def _action(self, uuid: str) -> bytes:
+        return b"".join((self._head, orjson.dumps(uuid), b"}}\n"))
+
+    def document(self, alert: Alert) -> bytes:
+        return self._action(alert["kibana.alert.uuid"]) + orjson.dumps(alert, option=_LINE)
+
+    def encode(self, alert: AlertParts) -> bytes:
+        return self._action(alert.uuid) + alert.to_ndjson()
+
+    def record_ids(self, data: bytes) -> tuple[list[str], int]:
+        """Pairs only: an action line whose document was cut is not a written alert."""
+        ids: list[str] = []
+        pos = end = 0
+        while True:
+            action_end = data.find(b"\n", pos) + 1
+            doc_end = data.find(b"\n", action_end) + 1 if action_end else 0
+            if not doc_end:
+                return ids, end
+            uuid = _line_id(data[action_end:doc_end])
+            if uuid:
+                ids.append(uuid)
+            pos = end = doc_end
+
 
 _TABLE = (
     ("@timestamp", 24),
@@ -39,51 +107,37 @@ _TABLE = (
 )
 
 
-_LINE = orjson.OPT_APPEND_NEWLINE
-WRITE_BATCH = 64 * 1024
+class Table(Format):
+    """A terminal table, one alert a row."""
+
+    header = (
+        "  ".join(name.upper().ljust(width) for name, width in _TABLE).rstrip() + "\n"
+    ).encode()
+
+    def document(self, alert: Alert) -> bytes:
+        return table_row(alert)
 
 
-def _ndjson(alert: Alert) -> bytes:
-    return orjson.dumps(alert, option=_LINE)
+MAKERS: dict[str, Callable[[str], Format]] = {
+    "ndjson": lambda index: Ndjson(),
+    "bulk": Bulk,
+    "table": lambda index: Table(),
+}
+"""Format name → the format for an Elasticsearch index name (only ``bulk`` uses it)."""
+FORMATS = tuple(MAKERS)
 
 
-def _bulk(index: str) -> Callable[[Alert], bytes]:
-    def encode(alert: Alert) -> bytes:
-        action = {"create": {"_index": index, "_id": alert["kibana.alert.uuid"]}}
-        return orjson.dumps(action, option=_LINE) + orjson.dumps(alert, option=_LINE)
-
-    return encode
-
-
-def _parts_ndjson(alert: AlertParts) -> bytes:
-    return alert.to_ndjson()
-
-
-def _bulk_head(index: str) -> bytes:
-    return b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
-
-
-def _parts_bulk(index: str) -> Callable[[AlertParts], bytes]:
-    """``_bulk`` for ``AlertParts``: the action line is a fixed text around the id."""
-    head = _bulk_head(index)
-
-    def encode(alert: AlertParts) -> bytes:
-        return b"".join((head, orjson.dumps(alert.uuid), b"}}\n", alert.to_ndjson()))
-
-    return encode
-
-
-def _parts_table(alert: AlertParts) -> bytes:
-    return table_row(alert.to_dict())
+def _line_id(line: bytes) -> str | None:
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    uuid = doc.get("kibana.alert.uuid") if isinstance(doc, dict) else None
+    return uuid if isinstance(uuid, str) else None
 
 
 def _cell(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def table_header() -> bytes:
-    head = "  ".join(name.upper().ljust(width) for name, width in _TABLE).rstrip()
-    return (head + "\n").encode()
 
 
 def table_row(alert: Alert) -> bytes:
@@ -119,40 +173,28 @@ class AlertSink:
     """Writes alerts to a byte stream in one of ``FORMATS``."""
 
     def __init__(
-        self, stream: BinaryIO, fmt: str = "ndjson", *, index: str = DEFAULT_INDEX
+        self, stream: BinaryIO, fmt: str | Format = "ndjson", *, index: str = DEFAULT_INDEX
     ) -> None:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown output format {fmt!r}")
+        if isinstance(fmt, str):
+            if fmt not in MAKERS:
+                raise ValueError(f"unknown output format {fmt!r}")
+            fmt = MAKERS[fmt](index)
         self.stream = stream
         self.format = fmt
-        self._encode = {"ndjson": _ndjson, "bulk": _bulk(index), "table": table_row}[fmt]
-        self.encode: Callable[[AlertParts], bytes] = {
-            "ndjson": _parts_ndjson,
-            "bulk": _parts_bulk(index),
-            "table": _parts_table,
-        }[fmt]
-        """One ``AlertParts`` as this sink writes it (for ``AlertReader.read_encoded``)."""
-        self.native: NativeFormat | None = {
-            "ndjson": NativeFormat(),
-            "bulk": NativeFormat(_bulk_head(index)),
-            "table": None,
-        }[fmt]
-        """The same format for the compiled scanner (None: a table needs the documents)."""
-        self._header = fmt == "table"
+        self._header = fmt.header
+
+    def encode(self, alert: AlertParts) -> bytes:
+        """One alert as this sink writes it (for ``AlertReader.read``)."""
+        return self.format.encode(alert)
 
     def write(self, alerts: Iterable[Alert]) -> None:
-        """Alert documents (e.g. from ``read_alerts``)."""
-        self._write(b"".join(map(self._encode, alerts)))
-
-    def write_parts(self, alerts: Iterable[AlertParts]) -> None:
-        """Alerts as ``AlertReader.read`` makes them; the same bytes as ``write`` of their
-        documents, made faster."""
-        self._write(b"".join(map(self.encode, alerts)))
+        """Alert documents (e.g. replay's)."""
+        self.write_encoded(map(self.format.document, alerts))
 
     def write_encoded(self, alerts: Iterable[bytes]) -> None:
-        """Alerts already through ``encode`` (``AlertReader.read_encoded``), written in
-        batches of ~64 KiB: joining a whole block's alerts (megabytes) into fresh memory
-        costs more in page faults than encoding them (the scanner's pieces are that size)."""
+        """Alerts already through ``encode``, written in batches of ~64 KiB: joining a whole
+        block's alerts (megabytes) into fresh memory costs more in page faults than encoding
+        them."""
         batch: list[bytes] = []
         size = 0
         for piece in alerts:
@@ -169,8 +211,8 @@ class AlertSink:
         if not data:
             return
         if self._header:
-            data = table_header() + data
-            self._header = False
+            data = self._header + data
+            self._header = b""
         self.stream.write(data)
 
     def sync(self) -> int | None:
@@ -186,11 +228,11 @@ class AlertSink:
             return None
 
 
-def already_written(path: Path, size: int) -> set[str]:
+def already_written(path: Path, size: int, fmt: Format) -> set[str]:
     """Alert ids in ``path`` after byte ``size`` (written after the last checkpoint).
 
-    A line cut short by a crash is removed first; its alert is not among the ids returned, so
-    it is written again, whole.
+    A record cut short by a crash (a line; a ``_bulk`` action with its document) is removed
+    first; its alert is not among the ids returned, so it is written again, whole.
     """
     try:
         with path.open("r+b") as f:
@@ -199,23 +241,11 @@ def already_written(path: Path, size: int) -> set[str]:
                 return set()
             f.seek(size)
             tail = f.read()
-            cut = tail.rfind(b"\n") + 1
-            if cut < len(tail):
-                f.truncate(size + cut)
+            ids, whole = fmt.record_ids(tail)
+            if whole < len(tail):
+                f.truncate(size + whole)
                 f.flush()
                 os.fsync(f.fileno())
-            tail = tail[:cut]
     except FileNotFoundError:
         return set()
-    ids: set[str] = set()
-    for line in tail.splitlines():
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(doc, dict):
-            continue
-        uuid = doc.get("kibana.alert.uuid") or (doc.get("create") or {}).get("_id")
-        if isinstance(uuid, str):
-            ids.add(uuid)
-    return ids
+    return set(ids)

@@ -2,25 +2,23 @@
 
 ``AlertReader`` ties the pieces together — the pre-filter and name resolution (``resultlog``),
 the alert builder (``alert``), the dedup and max_signals memory (``state``) and the counters
-(``summary``). It reads either a block of whole lines (files, follow mode: the pre-filter is a
-``bytes.find`` over the whole block, so lines of other queries cost no Python at all) or an
-iterable of single lines (``read_alerts``, for in-process callers such as the replay harness).
+(``summary``). Its one entry point, ``read``, takes a block of whole lines — from a file, a
+followed log or replay — and the pre-filter is a ``bytes.find`` over the whole block, so lines
+of other queries cost no Python at all.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from hashlib import sha256
 from typing import Any
 
 import orjson
 
-from ecsquery.alerts.alert import AlertFactory, AlertParts, row_identity
-from ecsquery.alerts.fast import FastPath, NativeFormat
+from ecsquery.alerts.alert import AlertFactory, AlertParts, hit_uuid
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
-from ecsquery.alerts.sources import Block, count_lines
+from ecsquery.alerts.sources import Block
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
 from ecsquery.rows import LONG_MAX
@@ -30,8 +28,7 @@ from ecsquery.schema import FieldTable
 DEFAULT_MAX_LINE = 32 * 1024 * 1024
 """Longest line read (bytes); longer ones are counted as malformed, not buffered whole."""
 
-Alert = dict[str, Any]
-Encoder = Callable[[AlertParts], bytes]
+Encoder = Callable[[AlertParts], Any]
 
 
 class Unusable(Exception):
@@ -55,7 +52,6 @@ class AlertReader:
         max_line_bytes: int = DEFAULT_MAX_LINE,
         pack: str = PACK_NAME,
         marker: bytes | None = MARKER,
-        native: bool = True,
     ) -> None:
         self.index = QueryIndex(rules, pack)
         self.factory = AlertFactory(fields)
@@ -65,114 +61,48 @@ class AlertReader:
         self.marker = marker
         """Pre-filter needle (``resultlog.MARKER``); None parses every line (other tables)."""
         self._horizon = {r.rule_id: r.lookback_seconds + r.interval_seconds for r in rules}
-        self.native = native
-        """Use the compiled scanner (``fast``) where an output format allows it."""
-        self._fast: dict[NativeFormat, FastPath | None] = {}
 
-    def read(self, block: Block) -> list[AlertParts]:
-        """Alerts from a block a source produced (its lines already counted)."""
-        return self.read_block(block.data, block.source, block.first, block.lines)
-
-    def read_encoded(
-        self, block: Block, encode: Encoder, native: NativeFormat | None = None
-    ) -> list[bytes]:
-        """``read``, each alert passed through ``encode`` (e.g. ``AlertSink.encode``) as soon
-        as it is made: its dicts are freed while still in the CPU cache, ~10% faster than
-        encoding a block's alerts afterwards.
-
-        ``native``, when ``encode`` writes that format (``AlertSink.native``), lets the
-        compiled scanner write the common lines itself, several × faster, same bytes.
-        """
-        fast = self._fast_path(native) if native is not None and self.native else None
+    def read(self, block: Block | bytes, encode: Encoder | None = None) -> list[Any]:
+        """The alerts of a block of whole lines (the last one may lack its newline), in order:
+        ``AlertParts`` (``.to_dict()`` is the document), or each through ``encode`` (e.g.
+        ``AlertSink.encode``) as soon as it is made — its dicts are then freed while still in
+        the CPU cache, ~10% faster than encoding a block's alerts afterwards."""
+        if not isinstance(block, Block):
+            block = Block.of(block)
         with _gc_paused():
-            return self._scan(block.data, block.source, block.first, block.lines, encode, fast)
+            return self._scan(block, encode)
 
-    def _fast_path(self, native: NativeFormat) -> FastPath | None:
-        if native not in self._fast:
-            self._fast[native] = FastPath.create(
-                self.index, self.factory, self.marker, self.max_line_bytes, self._horizon, native
-            )
-        return self._fast[native]
-
-    def read_block(
-        self, block: bytes, source: str = "-", first_line: int = 1, lines: int | None = None
-    ) -> list[AlertParts]:
-        """Alerts from a block of whole lines (the last one may lack its newline)."""
-        with _gc_paused():
-            return self._scan(block, source, first_line, lines, None, None)
-
-    def _scan(
-        self,
-        block: bytes,
-        source: str,
-        first_line: int,
-        lines: int | None,
-        encode: Any,
-        fast: FastPath | None,
-    ) -> list[Any]:
-        total = lines
-        if total is None:
-            total = count_lines(block)
-            if block and not block.endswith(b"\n"):
-                total += 1
+    def _scan(self, block: Block, encode: Encoder | None) -> list[Any]:
+        data, source, first_line, total = block
         self.summary.lines += total
         out: list[Any] = []
         candidates = 0
         if self.marker is None:
-            for line_no, line in enumerate(block.splitlines(), first_line):
+            for line_no, line in enumerate(data.splitlines(), first_line):
                 if line.strip():
                     candidates += 1
                     self._read_line(line, source, line_no, out, encode)
             self.summary.skipped += total - candidates
             return out
         marker, read_line = self.marker, self._line
-        find, size, pos = block.find, len(block), 0
-        while True:
-            if fast is not None:  # it writes lines until one the Python path must read
-                start, alerts, python = fast.scan(block, pos, self.state)
-                if alerts:
-                    out.append(alerts)
-                if not python and start >= 0:
-                    pos = start
-                    continue
-                hit = start
-            else:
-                hit = find(marker, pos)
-                start = block.rfind(b"\n", 0, hit) + 1
-            if hit < 0:
-                break
+        find, size, pos = data.find, len(data), 0
+        while (hit := find(marker, pos)) >= 0:
+            start = data.rfind(b"\n", 0, hit) + 1
             end = find(b"\n", hit)
             if end < 0:
                 end = size
             candidates += 1
             try:
-                read_line(block[start:end], out, encode)
+                read_line(data[start:end], out, encode)
             except Unusable as bad:  # numbered only now: counting costs ~1 µs a line
-                line_no = first_line + block.count(b"\n", 0, start)
+                line_no = first_line + data.count(b"\n", 0, start)
                 self.summary.bad_line(bad.reason, source, line_no, bad.detail)
-            pos = min(end + 1, size)
-        if fast is not None:
-            candidates += fast.merge(self.summary)
+            pos = end + 1
         self.summary.skipped += total - candidates
         return out
 
-    def read_lines(self, lines: Iterable[bytes | str], source: str = "-") -> Iterator[Alert]:
-        """Alerts from single lines (with or without their newline), lazily."""
-        out: list[Alert] = []
-        for line_no, raw in enumerate(lines, 1):
-            line = raw.encode() if isinstance(raw, str) else raw
-            line = line.rstrip(b"\r\n")
-            self.summary.lines += 1
-            if not (line.strip() if self.marker is None else self.marker in line):
-                self.summary.skipped += 1
-                continue
-            self._read_line(line, source, line_no, out, AlertParts.to_dict)
-            if out:
-                yield from out
-                out.clear()
-
     def _read_line(
-        self, line: bytes, source: str, line_no: int, out: list[Any], encode: Any
+        self, line: bytes, source: str, line_no: int, out: list[Any], encode: Encoder | None
     ) -> None:
         try:
             self._line(line, out, encode)
@@ -196,9 +126,7 @@ class AlertReader:
             raise Unusable("not a JSON object", type(obj).__name__)
         return obj
 
-    def _line(
-        self, line: bytes, out: list[Any], encode: Callable[[AlertParts], Any] | None
-    ) -> None:
+    def _line(self, line: bytes, out: list[Any], encode: Encoder | None) -> None:
         """Alerts of one line into ``out`` (through ``encode`` if given); raises Unusable
         (before any alert) for a bad line."""
         summary = self.summary
@@ -240,12 +168,7 @@ class AlertReader:
             if not isinstance(row, dict):
                 summary.bad_rows["row is not an object"] += 1
                 continue
-            event_id = row.get("event_id")  # alert_uuid(rule_id, host, row_identity(row)):
-            if event_id is not None and event_id != "":
-                key = f"{run_key}\x1fevent.id:{event_id}"
-            else:
-                key = f"{run_key}\x1f{row_identity(row)}"
-            uuid = sha256(key.encode()).hexdigest()
+            uuid = hit_uuid(run_key, row)
             if uuid in seen:
                 summary.duplicates += 1
                 continue
@@ -274,19 +197,3 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def read_alerts(
-    lines: Iterable[bytes | str],
-    rules: Sequence[Rule],
-    summary: Summary | None = None,
-    state: ReaderState | None = None,
-) -> Iterator[Alert]:
-    """Alerts for ``rules`` from osqueryd result lines, in input order.
-
-    Pass a ``Summary`` to read the counters afterwards (lines, skipped, malformed with reasons,
-    alerts by rule and severity, duplicates, max_signals drops), and a ``ReaderState`` to carry
-    dedup and max_signals memory across calls.
-    """
-    reader = AlertReader(rules, summary=summary, state=state)
-    yield from reader.read_lines(lines)

@@ -253,6 +253,12 @@ class Block(NamedTuple):
     first: int
     lines: int
 
+    @classmethod
+    def of(cls, data: bytes, source: str = "-", first: int = 1) -> Block:
+        """A block of bytes from anywhere (its lines counted; the last may lack a newline)."""
+        lines = count_lines(data) + (1 if data and not data.endswith(b"\n") else 0)
+        return cls(data, source, first, lines)
+
 
 def count_lines(block: bytes) -> int:
     """Newlines in a block.

@@ -50,10 +50,6 @@ class ReaderState:
             longest = max(seen.values(), default=unix_time) - unix_time
             self._prune_at = unix_time + max(PRUNE_EVERY, longest // 2)
 
-    def remember(self, uuid: str, expires: int) -> None:
-        """A hit that alerted: it must not alert again until ``expires`` (log time)."""
-        self.seen[uuid] = expires
-
     def admit(self, key: str, run: str, limit: int) -> bool:
         """Count one alert toward the run's ``max_signals``; False when the run is full."""
         entry = self.runs.get(key)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ecsquery.alerts.reader import AlertReader
+from ecsquery.alerts.sources import Block
 from ecsquery.alerts.summary import Summary
 from ecsquery.errors import EcsqueryError
 from ecsquery.replay.differential import Differential
@@ -95,7 +96,8 @@ def alerts_from_runs(
                 results_log.write(line + b"\n")
             yield line
 
-    alerts = list(reader.read_lines(lines(), source="replay"))
+    block = Block.of(b"".join(line + b"\n" for line in lines()), "replay")
+    alerts = [alert.to_dict() for alert in reader.read(block)]
     return alerts, reader.summary, count
 
 

@@ -160,13 +160,11 @@ def _osquery(env: SandboxedEnvironment, compiled: Sequence[CompiledLike]) -> lis
         for c in compiled
     ]
     ctx = {"platform": js(PLATFORM), "version": js(MIN_OSQUERY_VERSION), "queries": queries}
-    index = {c.rule.slug: metadata(c.rule) for c in compiled}
     return [
         RenderedFile(
             Path("osquery") / f"{PACK_NAME}.conf",
             env.get_template("osquery.conf.j2").render(ctx),
         ),
-        RenderedFile(Path("osquery") / f"{PACK_NAME}.rules.json", js(index, indent=2) + "\n"),
     ]
 
 
