@@ -54,7 +54,7 @@ def test_check_prints_sql_for_every_rule(runner: CliRunner) -> None:
     assert result.stderr == "2 rule files: 2 compiled, 0 errors\n"
 
 
-def test_check_accepts_toml_and_defaults_to_rules_dir(
+def test_check_accepts_toml_and_defaults_to_rules_dir_then_shipped(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = runner.invoke(main, ["check", "-q", str(FAMILY)])
@@ -63,9 +63,11 @@ def test_check_accepts_toml_and_defaults_to_rules_dir(
     shutil.copytree(RULES, tmp_path / "rules")
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(main, ["check", "-q"]).stderr == "2 rule files: 2 compiled, 0 errors\n"
-    shutil.rmtree(tmp_path / "rules")
-    result = runner.invoke(main, ["check"])
-    assert result.exit_code == 1 and "no rules/ here" in result.stderr
+    (tmp_path / "rules" / "credential_access_systemkey_dumping.yaml").unlink()
+    assert runner.invoke(main, ["check", "-q"]).stderr == "1 rule files: 1 compiled, 0 errors\n"
+    shutil.rmtree(tmp_path / "rules")  # no ./rules: the rules shipped in the package
+    result = runner.invoke(main, ["check", "-q"])
+    assert (result.exit_code, result.stderr) == (0, "2 rule files: 2 compiled, 0 errors\n")
 
 
 def test_check_reports_every_error(runner: CliRunner, tmp_path: Path) -> None:

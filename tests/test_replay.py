@@ -161,6 +161,15 @@ def test_cli_table_results_log_and_alerts_agree(tmp_path: Path) -> None:
     assert [orjson.loads(x) for x in read_back.stdout.splitlines()] == replayed
 
 
+def test_cli_sample_is_the_bundled_capture() -> None:
+    runner = CliRunner()
+    args = ["replay", "--host", "alice-macbook", "--rules", str(RULES), "--summary", "none"]
+    bundled = runner.invoke(main, [*args, "--sample"])
+    assert bundled.exit_code == 0, bundled.output
+    assert bundled.stdout == runner.invoke(main, [*args, str(SAMPLE)]).stdout
+    assert len(bundled.stdout.splitlines()) == 5
+
+
 def test_cli_positional_files_progress_and_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     base = ["replay", "--rules", str(RULES), "--host", "alice-macbook"]

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecsquery import data
 from ecsquery.bench import Figure, median_seconds
 from ecsquery.bench.extension import EVENTS, event_lines
 from ecsquery.replay.events import CaptureReader
@@ -26,7 +27,6 @@ from ecsquery.rules.load import load_rules
 from ecsquery.rules.model import Rule
 
 PART = "replay"
-RULES = Path(__file__).resolve().parents[3] / "rules"
 HIT_EVERY = 1000
 
 
@@ -58,7 +58,8 @@ def _stages(capture: Path, rules: list[Rule], queries: list[PackQuery]) -> dict[
 
 
 def run() -> list[Figure]:
-    rules, _ = load_rules([RULES])
+    with data.as_path(data.rules()) as shipped:
+        rules, _ = load_rules([shipped])
     queries, _ = rendered_pack(rules)
     results: list[ReplayResult] = []
     with tempfile.TemporaryDirectory(prefix="eqr") as tmp:

@@ -9,10 +9,8 @@ beyond reading the window.
 from __future__ import annotations
 
 import random
-from importlib import resources
-from pathlib import Path
 
-from ecsquery import osquery_sqlite
+from ecsquery import data, osquery_sqlite
 from ecsquery.bench import Figure, median_seconds
 from ecsquery.rows import to_row
 from ecsquery.rules.compile import compile_rule
@@ -24,12 +22,6 @@ ROWS = 50_000
 NOW = 1_700_000_000
 NAMES = ("security", "cat", "curl", "bash", "zsh", "osascript", "defaults", "spctl", "kcc")
 ARGS = ("dump-keychain", "-d", "/var/db/SystemKey", "find-generic-password", "-wa", "write", "x")
-
-
-def _rules_dir() -> Path:
-    """The shipped ``rules/`` beside the package source, when run from a checkout."""
-    here = Path(str(resources.files("ecsquery"))).resolve()
-    return here.parent.parent / "rules"
 
 
 def _rows(fields: FieldTable) -> list[dict[str, str]]:
@@ -57,7 +49,8 @@ def _rows(fields: FieldTable) -> list[dict[str, str]]:
 
 def run() -> list[Figure]:
     fields = FieldTable()
-    rules, _errors = load_rules([_rules_dir()])
+    with data.as_path(data.rules()) as shipped:
+        rules, _errors = load_rules([shipped])
     conn = osquery_sqlite.connect(now=NOW)
     osquery_sqlite.insert_rows(conn, _rows(fields))
     window = select(fields, [], 540)

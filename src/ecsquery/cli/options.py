@@ -1,6 +1,7 @@
 """Options that several commands share, defined once so their flags, defaults and help agree.
 
-``--rules`` means the same everywhere (rule files or directories, default ``rules/``);
+``--rules`` means the same everywhere (rule files or directories; default ``./rules`` when there
+is one, else the rules shipped in the package, so an installed ``ecsquery`` works anywhere);
 ``--format``/``--index``/``--summary`` are the alert-writing options of the commands that print
 alerts (``replay``, ``alerts``). ``render``'s ``--format`` is a pack format, not this one.
 """
@@ -15,11 +16,13 @@ from typing import BinaryIO
 
 import click
 
+from ecsquery import data
 from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS
 from ecsquery.rules.load import load_rules
 from ecsquery.rules.model import Rule
 
 DEFAULT_RULES = Path("rules")
+"""The rules folder of the current directory, taken when no ``--rules`` is given."""
 
 existing_paths = click.Path(exists=True, path_type=Path)
 """Rule files or directories given on the command line."""
@@ -29,7 +32,7 @@ rules_option = click.option(
     "rules_dirs",
     multiple=True,
     type=existing_paths,
-    help="Rule files or directories (repeatable; default: rules/).",
+    help="Rule files or directories (repeatable; default: ./rules, else the shipped rules).",
 )
 
 alert_format_option = click.option(
@@ -55,10 +58,21 @@ summary_option = click.option(
 )
 
 
+def rule_sources(given: Sequence[Path]) -> list[Path]:
+    """The rule paths a command works on: those given, else ``./rules``, else the shipped rules
+    (as a real folder for as long as the command runs, through ``importlib.resources``)."""
+    if given:
+        return list(given)
+    if DEFAULT_RULES.is_dir():
+        return [DEFAULT_RULES]
+    shipped = data.as_path(data.rules())
+    return [click.get_current_context().with_resource(shipped)]
+
+
 def load_rules_or_fail(rules_dirs: Sequence[Path]) -> list[Rule]:
-    """The rules of ``--rules`` (default ``rules/``): each bad file is reported on stderr and
-    left out; a run with no rule at all fails, since it could never alert."""
-    paths = list(rules_dirs) or [DEFAULT_RULES]
+    """The rules of ``--rules`` (see :func:`rule_sources`): each bad file is reported on stderr
+    and left out; a run with no rule at all fails, since it could never alert."""
+    paths = rule_sources(rules_dirs)
     rules, errors = load_rules(paths)
     for error in errors:
         click.echo(f"error: {error}", err=True)

@@ -14,6 +14,7 @@ from typing import BinaryIO
 import click
 import orjson
 
+from ecsquery import data
 from ecsquery.alerts.output import AlertSink
 from ecsquery.cli import main
 from ecsquery.cli.options import (
@@ -42,6 +43,11 @@ _PROGRESS_MIN_BYTES = 1 << 20
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A capture file (repeatable; FILES after the options work too).",
+)
+@click.option(
+    "--sample",
+    is_flag=True,
+    help="Also replay the bundled capture (10 recorded stories, shipped in the package).",
 )
 @rules_option
 @alert_format_option
@@ -80,6 +86,7 @@ _PROGRESS_MIN_BYTES = 1 << 20
 def replay(
     files: tuple[Path, ...],
     events: tuple[Path, ...],
+    sample: bool,
     rules_dirs: tuple[Path, ...],
     fmt: str,
     source: str,
@@ -101,11 +108,14 @@ def replay(
 
     \b
     Example:
-      ecsquery replay --events samples/capture.ndjson --host alice-macbook --format table
+      ecsquery replay --sample --host alice-macbook --format table
     """
     paths = [*events, *files]
+    if sample:
+        bundled = data.as_path(data.sample())
+        paths.append(click.get_current_context().with_resource(bundled))
     if not paths:
-        raise click.UsageError("no capture given (use --events FILE or FILES)")
+        raise click.UsageError("no capture given (use --events FILE, FILES or --sample)")
     rules = load_rules_or_fail(rules_dirs)
     queries, compile_errors = rendered_pack(rules)
     for error in compile_errors:

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ecsquery.cli import main
-from ecsquery.cli.options import DEFAULT_RULES, existing_paths, rules_option
+from ecsquery.cli.options import DEFAULT_RULES, existing_paths, rule_sources, rules_option
 from ecsquery.errors import EcsqueryError
 from ecsquery.rules.compile import CompiledRule, compile_rule, compile_rules
 from ecsquery.rules.drift import diff_compiled
@@ -58,17 +58,14 @@ def _header(rule: Rule) -> str:
 def check(paths: tuple[Path, ...], diff: bool, quiet: bool) -> None:
     """Parse and compile rules; print each rule's SQL, or every error.
 
-    PATHS are rule files (YAML or Elastic TOML) or directories of them (default: rules/).
+    PATHS are rule files (YAML or Elastic TOML) or directories of them (default: ./rules,
+    else the rules shipped in the package).
     Exits non-zero if any rule fails to load, parse or compile.
     """
     if diff:
         _check_diff(paths)
         return
-    if not paths:
-        if not DEFAULT_RULES.is_dir():
-            raise click.ClickException(f"no rule paths given and no {DEFAULT_RULES}/ here")
-        paths = (DEFAULT_RULES,)
-    compiled, errors, n_files = _compile_all(paths)
+    compiled, errors, n_files = _compile_all(rule_sources(paths))
     if not quiet:
         for c in compiled:
             click.echo(f"{_header(c.rule)}\n{c.sql};\n")
@@ -115,7 +112,7 @@ def render(rules_dirs: tuple[Path, ...], out: Path, formats: tuple[str, ...]) ->
     Nothing is written unless every rule compiles: a pack silently missing a rule would
     look deployed and detect nothing.
     """
-    compiled, errors, n_files = _compile_all(rules_dirs or (DEFAULT_RULES,))
+    compiled, errors, n_files = _compile_all(rule_sources(rules_dirs))
     if errors:
         _fail(errors, f"{len(errors)} errors in {n_files} rule files; no packs written")
     if not compiled:

@@ -21,9 +21,12 @@ import zipapp
 from collections.abc import Sequence
 from pathlib import Path
 
+from ecsquery import data
+
 PACKAGE_FILES = ("__init__.py", "errors.py", "schema.py", "rows.py", "py.typed")
 DEPENDENCIES = ("osquery", "thrift", "future")
-DEPLOY_DIR = Path(__file__).resolve().parents[3] / "extension"
+DEPLOY_DIR = data.deploy()
+"""Package data (``ecsquery/data/deploy``), so a wheel installed anywhere builds the same dist."""
 DEPLOY_FILES = ("extensions.load", "osquery.flags", "ecsquery.toml")
 DEFAULT_INTERPRETER = "/usr/bin/env python3"
 
@@ -92,7 +95,7 @@ def build(out: Path, interpreter: str = DEFAULT_INTERPRETER) -> Path:
     if os.geteuid() == 0:
         os.chown(target, 0, 0)
     for name in DEPLOY_FILES:
-        shutil.copy2(DEPLOY_DIR / name, out / name)
+        (out / name).write_bytes((DEPLOY_DIR / name).read_bytes())
     return target
 
 
