@@ -52,8 +52,8 @@ from ecsquery.rules.lang.ast import (
 )
 from ecsquery.rules.load import load_rule, rule_paths
 from ecsquery.rules.model import Rule
-from ecsquery.rules.reference import matches
 from ecsquery.schema import EcsType, FieldTable
+from ecsquery.testing.reference import matches
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"

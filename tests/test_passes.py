@@ -21,12 +21,14 @@ from ecsquery.rules.lang.ast import (
     Regex,
 )
 from ecsquery.rules.lang.passes import (
-    add_category,
+    RULES,
     coerce_literals,
     literal_matches,
+    optimize,
     resolve_fields,
     run_passes,
     simplify,
+    with_category,
 )
 from ecsquery.schema import FieldTable
 
@@ -36,14 +38,26 @@ NAME = Equals(F("process.name"), ("a",))
 
 
 def test_category_becomes_a_conjunct() -> None:
-    q = add_category(Query("eql", NAME, "process"))
-    assert q == Query("eql", And((Equals(F("event.category"), ("process",)), NAME)))
-    assert add_category(Query("eql", NAME, "any")) == Query("eql", NAME)
+    q = Query("eql", NAME, "process")
+    assert with_category(q) == And((Equals(F("event.category"), ("process",)), NAME))
+    assert with_category(Query("eql", NAME, "any")) == NAME
+    assert run_passes(q, FIELDS) == Query(
+        "eql", And((Equals(F("event.category"), ("process",)), NAME))
+    )
+
+
+def test_passes_are_data_in_dependency_order() -> None:
+    assert (resolve_fields, literal_matches, coerce_literals, simplify) == RULES
+    wild = Match(F("process.pid"), (Pattern.parse("42"),))
+    assert optimize(wild, FIELDS) == Equals(F("process.pid"), (42,))
+    # without literal_matches first, coerce_literals sees a wildcard on a number and refuses it
+    with pytest.raises(UnsupportedConstruct):
+        optimize(wild, FIELDS, (resolve_fields, coerce_literals))
 
 
 def test_unknown_field_is_an_error_with_its_name() -> None:
     with pytest.raises(UnmappedField) as err:
-        resolve_fields(Query("eql", Equals(F("file.path"), ("x",))), FIELDS)
+        resolve_fields(Equals(F("file.path"), ("x",)), FIELDS)
     assert err.value.field == "file.path"
 
 
@@ -55,23 +69,20 @@ def test_unknown_optional_field_is_null() -> None:
 
 
 def test_literal_match_becomes_equals_with_its_case_flag() -> None:
-    q = Query("kuery", Match(F("process.name"), (Pattern.parse("a"), Pattern.parse("b")), True))
-    assert literal_matches(q).where == Equals(F("process.name"), ("a", "b"), True)
-    wild = Query("kuery", Match(F("process.name"), (Pattern.parse("a*"),)))
-    assert literal_matches(wild) == wild
+    q = Match(F("process.name"), (Pattern.parse("a"), Pattern.parse("b")), True)
+    assert literal_matches(q, FIELDS) == Equals(F("process.name"), ("a", "b"), True)
+    wild = Match(F("process.name"), (Pattern.parse("a*"),))
+    assert literal_matches(wild, FIELDS) == wild
 
 
 def test_kql_strings_are_typed_by_column() -> None:
-    q = Query(
-        "kuery",
-        And(
-            (
-                Equals(F("process.pid"), ("42",)),
-                Equals(F("process.code_signature.trusted"), ("false",)),
-            )
-        ),
+    q = And(
+        (
+            Equals(F("process.pid"), ("42",)),
+            Equals(F("process.code_signature.trusted"), ("false",)),
+        )
     )
-    assert coerce_literals(q, FIELDS).where == And(
+    assert coerce_literals(q, FIELDS) == And(
         (Equals(F("process.pid"), (42,)), Equals(F("process.code_signature.trusted"), (False,)))
     )
 
@@ -94,11 +105,11 @@ def test_uncoercible_values_are_refused(expr: Equals) -> None:
 
 def test_simplify_flattens_and_folds() -> None:
     a, b, c = (Equals(F("process.name"), (v,)) for v in "abc")
-    q = Query("eql", And((a, And((b, Const(True))), Or((c, Or((a, Const(False))))))))
-    assert simplify(q).where == And((a, b, Or((c, a))))
-    assert simplify(Query("eql", Or((a, Not(Const(False)))))).where == Const(True)
-    assert simplify(Query("eql", Not(Not(a)))).where == a
-    assert simplify(Query("eql", And((a, Const(False))))).where == Const(False)
+    q = And((a, And((b, Const(True))), Or((c, Or((a, Const(False)))))))
+    assert simplify(q, FIELDS) == And((a, b, Or((c, a))))
+    assert simplify(Or((a, Not(Const(False)))), FIELDS) == Const(True)
+    assert simplify(Not(Not(a)), FIELDS) == a
+    assert simplify(And((a, Const(False))), FIELDS) == Const(False)
 
 
 def test_exists_passes_through() -> None:

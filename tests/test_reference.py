@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from ecsquery import osquery_sqlite
 from ecsquery.rows import to_row
 from ecsquery.rules.compile import CompiledRule, compile_rule
-from ecsquery.rules.lang.ast import And, Equals, FieldRef, Match, Not, Or, Pattern
+from ecsquery.rules.lang.ast import And, Equals, Expr, FieldRef, Match, Not, Or, Pattern
 from ecsquery.rules.load import load_rule
-from ecsquery.rules.reference import matches, wildcard_matches
 from ecsquery.schema import FieldTable
+from ecsquery.testing.reference import SEMANTICS, matches, wildcard_matches
 
 eql = pytest.importorskip("eql")  # AGPL: a test oracle only
 
@@ -174,3 +174,7 @@ def test_reference_agrees_with_the_eql_engine_on_scalar_ci_forms(text: str) -> N
     ours = {i for i, d in enumerate(docs) if matches(compiled.query, d)}
     assert ours == set(hits)
     assert ours
+
+
+def test_every_node_type_has_reference_semantics() -> None:
+    assert set(SEMANTICS) == set(get_args(Expr))

@@ -33,8 +33,8 @@ from ecsquery.rules.lang.ast import (
     Wild,
 )
 from ecsquery.rules.load import load_rule
-from ecsquery.rules.reference import matches
 from ecsquery.schema import EcsType, FieldTable
+from ecsquery.testing.reference import matches
 
 FIXTURES = Path(__file__).parent / "fixtures" / "elastic-rules"
 RULE_FILES = sorted(FIXTURES.rglob("*.toml"))

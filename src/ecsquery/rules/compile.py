@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ecsquery.errors import EcsqueryError
 from ecsquery.rules.exceptions import apply_exceptions
 from ecsquery.rules.lang.ast import Expr, Query
-from ecsquery.rules.lang.passes import run_expr_passes, run_passes
+from ecsquery.rules.lang.passes import optimize, run_passes
 from ecsquery.rules.model import Rule
 from ecsquery.rules.sql.compiler import Compiler, select
 from ecsquery.schema import FieldTable
@@ -81,4 +81,4 @@ def compile_rules(
 def compile_where(expr: Expr, fields: FieldTable | None = None) -> str:
     """One expression (e.g. an exception's) as a WHERE expression, with the same passes."""
     table = fields or FieldTable()
-    return Compiler(table).where(run_expr_passes(expr, table))
+    return Compiler(table).where(optimize(expr, table))

@@ -1,9 +1,12 @@
 """Small AST→AST passes run between parsing and SQL generation (sqlglot style).
 
-Each pass is a pure function that returns a new tree and does one thing, so the compiler and
-the reference evaluator both see a tree in one normal form: every field known to the table,
-every literal typed like its column, no ``Match`` without wildcards, no nested ``And``/``Or``
-and no ``Const`` left inside a larger expression.
+Each pass is a pure function ``(expr, fields) -> expr`` that returns a new tree and does one
+thing; ``RULES`` lists them in the order they depend on each other, as data (sqlglot's
+``optimizer.RULES``), so a new pass is one entry and ``optimize`` has no hard-coded calls. The
+compiler and the reference evaluator both see a tree in one normal form: every field known to
+the table, every literal typed like its column, no ``Match`` without wildcards, no nested
+``And``/``Or`` and no ``Const`` left inside a larger expression. A query's EQL event category
+becomes a conjunct first (``with_category``), so the passes only ever see expressions.
 """
 
 from __future__ import annotations
@@ -51,19 +54,18 @@ def leaf_field(leaf: Leaf) -> FieldRef:
     return leaf.field
 
 
-def add_category(query: Query) -> Query:
+def with_category(query: Query) -> Expr:
     """EQL ``process where x`` means ``event.category == "process" and x``.
 
     Making the category an ordinary conjunct means neither the compiler nor the evaluator
     needs to know about EQL's event categories; ``any where`` filters nothing.
     """
     if query.category is None or query.category == "any":
-        return replace(query, category=None)
-    category = Equals(FieldRef("event.category"), (query.category,))
-    return replace(query, where=And((category, query.where)), category=None)
+        return query.where
+    return And((Equals(FieldRef("event.category"), (query.category,)), query.where))
 
 
-def resolve_fields(query: Query, fields: FieldTable) -> Query:
+def resolve_fields(expr: Expr, fields: FieldTable) -> Expr:
     """Refuse fields the table cannot supply; fold EQL ``?optional`` ones to null.
 
     A rule that reads a field the extension does not have would silently never match, so it is
@@ -81,10 +83,10 @@ def resolve_fields(query: Query, fields: FieldTable) -> Query:
             return Const(False, pos=node.pos)
         raise UnmappedField(ref.name, pos=ref.pos or node.pos)
 
-    return replace(query, where=transform(query.where, visit))
+    return transform(expr, visit)
 
 
-def literal_matches(query: Query) -> Query:
+def literal_matches(expr: Expr, fields: FieldTable) -> Expr:
     """A wildcard ``Match`` whose patterns hold no wildcard is an ``Equals`` (same case flag).
 
     KQL ``x:"v"`` and EQL ``x : "v"`` parse as patterns; as ``Equals`` they compile to ``=``/``IN``
@@ -97,7 +99,7 @@ def literal_matches(query: Query) -> Query:
             return Equals(node.field, values, node.case_insensitive, pos=node.pos)
         return node
 
-    return replace(query, where=transform(query.where, visit))
+    return transform(expr, visit)
 
 
 def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
@@ -132,7 +134,7 @@ def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
     raise refuse()
 
 
-def coerce_literals(query: Query, fields: FieldTable) -> Query:
+def coerce_literals(expr: Expr, fields: FieldTable) -> Expr:
     """Type every literal like its column, or refuse it by name (never a silent false).
 
     KQL values arrive as strings (``process.pid:123``); Elasticsearch parses them by the field's
@@ -166,10 +168,10 @@ def coerce_literals(query: Query, fields: FieldTable) -> Query:
                 )
         return node
 
-    return replace(query, where=transform(query.where, visit))
+    return transform(expr, visit)
 
 
-def simplify(query: Query) -> Query:
+def simplify(expr: Expr, fields: FieldTable) -> Expr:
     """Flatten nested ``And``/``Or`` and fold ``Const`` so SQL needs no ``1 AND``/``0 OR``.
 
     Flat n-ary nodes also give the compiler one precedence level per operator, which is what
@@ -202,18 +204,23 @@ def simplify(query: Query) -> Query:
             return replace(node, children=tuple(children))
         return node
 
-    return replace(query, where=transform(query.where, visit))
+    return transform(expr, visit)
+
+
+Pass = Callable[[Expr, FieldTable], Expr]
+
+RULES: tuple[Pass, ...] = (resolve_fields, literal_matches, coerce_literals, simplify)
+"""The passes in order: fields first (later passes read the column), typing after
+``literal_matches`` (a literal ``Match`` becomes a typeable ``Equals``), folding last."""
+
+
+def optimize(expr: Expr, fields: FieldTable, rules: tuple[Pass, ...] = RULES) -> Expr:
+    """Run ``rules`` over a bare expression (a query's where, an exception's expression)."""
+    for rule in rules:
+        expr = rule(expr, fields)
+    return expr
 
 
 def run_passes(query: Query, fields: FieldTable) -> Query:
-    """All passes, in the order they depend on each other."""
-    query = add_category(query)
-    query = resolve_fields(query, fields)
-    query = literal_matches(query)
-    query = coerce_literals(query, fields)
-    return simplify(query)
-
-
-def run_expr_passes(expr: Expr, fields: FieldTable) -> Expr:
-    """The same passes for a bare expression (exceptions are expressions, not queries)."""
-    return run_passes(Query("eql", expr), fields).where
+    """A query in normal form: its category a conjunct, then every pass of ``RULES``."""
+    return replace(query, where=optimize(with_category(query), fields), category=None)

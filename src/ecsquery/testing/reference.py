@@ -21,7 +21,7 @@ catch a mistake in either. The semantics, per node:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -183,43 +183,49 @@ def _compare(op: str, left: float, right: float) -> bool:
     }[op]
 
 
+def _compare_values(node: Compare, doc: Mapping[str, Any]) -> bool:
+    if isinstance(node.left, Length):
+        lengths = [len(v) for v in values(doc, node.left.field) if isinstance(v, str)]
+        return any(_compare(node.op, n, node.value) for n in lengths)
+    numbers = [_as_number(v) for v in values(doc, node.left)]
+    return any(n is not None and _compare(node.op, n, node.value) for n in numbers)
+
+
+Semantics = Callable[[Any, Mapping[str, Any]], bool]
+
+SEMANTICS: dict[type, Semantics] = {
+    And: lambda node, doc: all(evaluate(c, doc) for c in node.children),
+    Or: lambda node, doc: any(evaluate(c, doc) for c in node.children),
+    Not: lambda node, doc: not evaluate(node.child, doc),
+    Const: lambda node, doc: bool(node.value),
+    Exists: lambda node, doc: bool(values(doc, node.field)),
+    Equals: lambda node, doc: any(
+        _equal(lit, v, node.case_insensitive)
+        for v in values(doc, node.field)
+        for lit in node.values
+    ),
+    Match: lambda node, doc: any(
+        isinstance(v, str) and wildcard_matches(p, v, node.case_insensitive)
+        for v in values(doc, node.field)
+        for p in node.patterns
+    ),
+    Regex: lambda node, doc: any(
+        _regex_matches(p, v, node.case_insensitive)
+        for v in values(doc, node.field)
+        for p in node.patterns
+    ),
+    Compare: _compare_values,
+}
+"""One entry per node type, as the compiler's visitor table: a new node type (multi-event
+rules) registers its semantics here instead of growing an ``isinstance`` chain."""
+
+
 def evaluate(expr: Expr, doc: Mapping[str, Any]) -> bool:
     """Whether ``expr`` holds for ``doc``."""
-    if isinstance(expr, And):
-        return all(evaluate(c, doc) for c in expr.children)
-    if isinstance(expr, Or):
-        return any(evaluate(c, doc) for c in expr.children)
-    if isinstance(expr, Not):
-        return not evaluate(expr.child, doc)
-    if isinstance(expr, Const):
-        return expr.value
-    if isinstance(expr, Exists):
-        return bool(values(doc, expr.field))
-    if isinstance(expr, Equals):
-        return any(
-            _equal(lit, v, expr.case_insensitive)
-            for v in values(doc, expr.field)
-            for lit in expr.values
-        )
-    if isinstance(expr, Match):
-        return any(
-            isinstance(v, str) and wildcard_matches(p, v, expr.case_insensitive)
-            for v in values(doc, expr.field)
-            for p in expr.patterns
-        )
-    if isinstance(expr, Regex):
-        return any(
-            _regex_matches(p, v, expr.case_insensitive)
-            for v in values(doc, expr.field)
-            for p in expr.patterns
-        )
-    if isinstance(expr, Compare):
-        if isinstance(expr.left, Length):
-            lengths = [len(v) for v in values(doc, expr.left.field) if isinstance(v, str)]
-            return any(_compare(expr.op, n, expr.value) for n in lengths)
-        numbers = [_as_number(v) for v in values(doc, expr.left)]
-        return any(n is not None and _compare(expr.op, n, expr.value) for n in numbers)
-    raise TypeError(f"no reference semantics for {type(expr).__name__}")
+    semantics = SEMANTICS.get(type(expr))
+    if semantics is None:
+        raise TypeError(f"no reference semantics for {type(expr).__name__}")
+    return semantics(expr, doc)
 
 
 def matches(query: Query, doc: Mapping[str, Any]) -> bool:

@@ -1,0 +1,5 @@
+time >= (SELECT unix_time FROM time) - 540
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'process')
+  AND host_os_type = 'macos'
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_type, '')) WHERE value IN ('start', 'process_started'))
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value IN ('/private/var/db/SystemKey', '/var/db/SystemKey'))

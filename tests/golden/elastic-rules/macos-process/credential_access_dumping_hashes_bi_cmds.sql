@@ -1,0 +1,5 @@
+time >= (SELECT unix_time FROM time) - 540
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'process')
+  AND host_os_type = 'macos'
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_type, '')) WHERE value IN ('start', 'process_started'))
+  AND (process_name = 'defaults' AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '[Ss][hH][aA][dD][oO][wW][Hh][aA][sS][hH][Dd][aA][tT][aA]') OR process_name = 'mkpassdb' AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value = '-dump') OR process_name = 'dscl' AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '[Ss][hH][aA][dD][oO][wW][Hh][aA][sS][hH][Dd][aA][tT][aA]') OR process_name IN ('plutil', 'cat', 'strings', 'xxd', 'head') AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '/var/db/dslocal/nodes/Default/users/*.plist'))

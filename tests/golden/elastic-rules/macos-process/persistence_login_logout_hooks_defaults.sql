@@ -1,0 +1,8 @@
+time >= (SELECT unix_time FROM time) - 540
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'process')
+  AND host_os_type = 'macos'
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_type, '')) WHERE value = 'start')
+  AND process_name = 'defaults'
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value = 'write')
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '[Ll][oO][gG][iI][nN][Hh][oO][oO][kK]' OR value GLOB '[Ll][oO][gG][oO][uU][tT][Hh][oO][oO][kK]')
+  AND NOT EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '[Ss][uU][pP][pP][oO][rR][tT]/[Jj][Aa][Mm][Ff]/[Mm][aA][nN][aA][gG][eE][mM][eE][nN][tT][Ff][rR][aA][mM][eE][wW][oO][rR][kK][Ss][cC][rR][iI][pP][tT][sS]/[lL][oO][gG][oO][uU][tT][hH][oO][oO][kK].[sS][hH]' OR value GLOB '[Ss][uU][pP][pP][oO][rR][tT]/[Jj][Aa][Mm][Ff]/[Mm][aA][nN][aA][gG][eE][mM][eE][nN][tT][Ff][rR][aA][mM][eE][wW][oO][rR][kK][Ss][cC][rR][iI][pP][tT][sS]/[lL][oO][gG][iI][nN][hH][oO][oO][kK].[sS][hH]' OR value GLOB '/[Ll][iI][bB][rR][aA][rR][yY]/[Aa][pP][pP][lL][iI][cC][aA][tT][iI][oO][nN] [Ss][uU][pP][pP][oO][rR][tT]/[Jj][Aa][Mm][Ff]/[Mm][aA][nN][aA][gG][eE][mM][eE][nN][tT][Ff][rR][aA][mM][eE][wW][oO][rR][kK][Ss][cC][rR][iI][pP][tT][sS]/[lL][oO][gG][oO][uU][tT][hH][oO][oO][kK].[sS][hH]' OR value GLOB '/[Ll][iI][bB][rR][aA][rR][yY]/[Aa][pP][pP][lL][iI][cC][aA][tT][iI][oO][nN] [Ss][uU][pP][pP][oO][rR][tT]/[Jj][Aa][Mm][Ff]/[Mm][aA][nN][aA][gG][eE][mM][eE][nN][tT][Ff][rR][aA][mM][eE][wW][oO][rR][kK][Ss][cC][rR][iI][pP][tT][sS]/[lL][oO][gG][iI][nN][hH][oO][oO][kK].[sS][hH]')
