@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from ecsquery.extension import dist
 from ecsquery.extension.argv import quote_cmdline
-from ecsquery.extension.dist import build, permission_problems
+from ecsquery.extension.dist import build, permission_problems, stage
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.standin import OsquerydStandin
@@ -247,3 +250,124 @@ def test_registration_failure_exits_nonzero(sockdir: Path) -> None:
     )
     assert proc.returncode == 1
     assert b"cannot register with osqueryd" in proc.stderr
+
+
+# -- the .ext on the Python a Mac has (3.9) ---------------------------------------------------
+
+PYTHON39 = "ECSQUERY_PYTHON39"
+"""A Python 3.9 to run the zipapp with; .ci/run installs Debian's pypy3 and sets it."""
+
+
+@pytest.fixture(scope="module")
+def python39() -> str:
+    path = os.environ.get(PYTHON39) or shutil.which("pypy3")
+    if not path:
+        pytest.skip(
+            "NO PYTHON 3.9 HERE: the zipapp's Mac-Python test needs one "
+            "(`apt-get install -y pypy3`; .ci/run installs it and sets $ECSQUERY_PYTHON39)"
+        )
+    out = subprocess.run(
+        [path, "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "(3, 9)", f"{path} is not a Python 3.9"
+    return path
+
+
+def served_in_process(path: Path) -> list[dict[str, str]]:
+    """What this (3.11+) interpreter's pipeline serves for a replay file, for comparison."""
+    window = Window(max_age=10**10)
+    pipeline = Pipeline(window)
+    with path.open("rb") as lines:
+        for line in lines:
+            pipeline.feed_line(line, "replay")
+    return EcsProcessTable(window).generate(None)
+
+
+def test_zipapp_on_python39_serves_what_the_venv_serves(
+    sockdir: Path, tmp_path: Path, python39: str
+) -> None:
+    # the shebang exactly as the Mac gets it (interpreter + -I), run by exec, not by us
+    target = build(tmp_path / "dist", f"{python39} -I")
+    assert target.read_bytes().startswith(f"#!{python39} -I\n".encode())
+    config = tmp_path / "ecsquery.toml"  # read by tomli inside the zipapp (3.9 has no tomllib)
+    config.write_text(
+        f'[extension]\nsource = "replay"\nreplay = [{json.dumps(str(ESLOGGER))}]\n'
+        f"window_seconds = {YEARS}\n"
+    )
+    # -I: an attacker's PYTHONPATH/sitecustomize in osqueryd's environment never runs
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    marker = tmp_path / "sitecustomize-ran"
+    (planted / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with OsquerydStandin(sockdir / "osquery.em", SCHEMAS) as osqueryd:
+        proc = osqueryd.spawn_extension(
+            [str(target)],
+            env={"ECSQUERY_EXTENSION_CONFIG": str(config), "PYTHONPATH": str(planted)},
+            stderr=subprocess.PIPE,
+        )
+        try:
+            uuid = osqueryd.wait_for_extension("ecsquery", timeout=60)
+            rows = until(lambda: len(got := osqueryd.generate(uuid, "ecs_process_events")) == 4
+                         and got, timeout=60)  # fmt: skip
+            assert rows == served_in_process(ESLOGGER)
+        finally:
+            stop(proc)
+        assert proc.stderr is not None
+        assert proc.stderr.read() == b""  # nothing bad, no traceback
+    assert not marker.exists()
+
+
+def test_zipapp_carries_only_what_runs_on_the_mac(tmp_path: Path) -> None:
+    target = build(tmp_path / "dist")
+    names = zipfile.ZipFile(target).namelist()
+    assert {n.split("/")[0] for n in names} == {
+        "__main__.py", "ecsquery", "osquery", "thrift", "future", "tomli",
+    }  # fmt: skip
+    ours = {n for n in names if n.startswith("ecsquery/")}
+    tooling = (
+        "ecsquery/testing/", "standin", "ecsquery/extension/dist.py", "ecsquery/bench/",
+        "ecsquery/cli/", "ecsquery/rules/", "ecsquery/alerts/", "ecsquery/replay/",
+    )  # fmt: skip
+    assert [n for n in ours if any(t in n for t in tooling)] == []
+    assert "ecsquery/extension/main.py" in ours and "tomli/_parser.py" in names
+    assert not [n for n in names if n.endswith((".so", ".pyc", ".pyd"))]
+    assert target.read_bytes().startswith(b"#!/usr/bin/python3 -I\n")
+
+
+def test_zipapp_files_need_only_python39(tmp_path: Path) -> None:
+    """vermin's static check, a second guard beside the pypy3 run (which covers what runs)."""
+    stage(tmp_path)
+    # future is 2/3-compatibility code by design (vermin cannot combine its branches); the
+    # 3.9 run above imports what of it is used
+    paths = [str(tmp_path / p) for p in ("__main__.py", "ecsquery", "tomli", "osquery", "thrift")]
+    vermin = Path(sys.executable).with_name("vermin")
+    out = subprocess.run(
+        [str(vermin), "-t=3.9-", "--no-tips", "--violations", "--eval-annotations", *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_an_older_python_exits_with_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dist, "MIN_PYTHON", (99, 0))  # no Python < 3.9 here: pretend 3.11 is old
+    target = build(tmp_path / "dist")
+    proc = subprocess.run(
+        [sys.executable, "-I", str(target), "--socket", "/nonexistent"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    version = sys.version.split()[0]
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"ecsquery.ext: needs Python >= 99.0, but {sys.executable} is {version}"
+        " (rebuild with --python PATH, see the README)\n"
+    )

@@ -44,13 +44,13 @@ def encode_value(column: Column, value: Any) -> str:
     if value is None or value == [] or value == "":
         return ""
     if column.array:
-        items = value if isinstance(value, list | tuple) else [value]
+        items = value if isinstance(value, (list, tuple)) else [value]
         return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, bool):
         return "1" if value else "0"
     if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):
         return {"true": "1", "false": "0"}.get(value.lower(), value)
-    if isinstance(value, list | tuple):  # a scalar field given as an array: keep the first value
+    if isinstance(value, (list, tuple)):  # a scalar field given as an array: keep the first value
         return encode_value(column, value[0]) if value else ""
     return str(value)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ecsquery.cli import main
+from ecsquery.extension.dist import DEFAULT_INTERPRETER
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import Window
@@ -40,8 +41,8 @@ def rows(files: tuple[Path, ...], all_columns: bool) -> None:
 
 @extension.command("dist")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
-@click.option("--python", default="/usr/bin/env python3", show_default=True,
-              help="Shebang of the zipapp: a Python >= 3.11 on the Mac.")  # fmt: skip
+@click.option("--python", default=DEFAULT_INTERPRETER, show_default=True,
+              help="Shebang of the zipapp: a Python >= 3.9 on the Mac.")  # fmt: skip
 def dist(out: Path, python: str) -> None:
     """Build dist/ecsquery.ext and its deploy files (same as `make dist`)."""
     from ecsquery.extension.dist import main as dist_main

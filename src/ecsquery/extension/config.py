@@ -9,7 +9,7 @@ exists; environment variables override the file. See ``extension/ecsquery.toml``
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,6 +18,11 @@ from typing import Any
 from ecsquery.errors import EcsqueryError
 from ecsquery.extension.sources.eslogger import COMMAND
 from ecsquery.extension.window import DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS
+
+if sys.version_info >= (3, 11):
+    import tomllib  # novm (3.11+ only: the else branch serves 3.9)
+else:  # the zipapp on a Mac's Python 3.9 carries tomli, tomllib's origin (extension/dist.py)
+    import tomli as tomllib
 
 DEFAULT_CONFIG = Path("/var/osquery/ecsquery.toml")
 SOURCES = ("osquery", "eslogger", "replay")

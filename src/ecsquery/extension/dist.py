@@ -1,8 +1,11 @@
 """``make dist``: the extension as one ``ecsquery.ext`` zipapp, plus its deploy files.
 
 The zipapp holds the extension's modules and its pure-Python dependencies (osquery-python,
-thrift without its C accelerator, future); the target Mac needs only a Python ≥ 3.11 at the
-shebang's path. osqueryd autoloads an extension only when its file ends in ``.ext``, is a
+thrift without its C accelerator, future, tomli) and nothing else: no test support, no build
+tooling (:data:`EXCLUDED`). The target Mac needs only a Python ≥ 3.9 at the shebang's path: by
+default Command Line Tools' ``/usr/bin/python3`` (3.9), run isolated (``-I``: no PYTHONPATH, no
+user site-packages, no ``sitecustomize`` from the environment of whoever starts osqueryd).
+osqueryd autoloads an extension only when its file ends in ``.ext``, is a
 regular file owned by root (or osqueryd's user), is owner-executable, and sits in a directory
 that is not sticky/world-writable like /tmp; :func:`permission_problems` checks exactly that
 (plus "not group/world-writable", which osquery's docs ask for), and the build sets the mode.
@@ -24,17 +27,24 @@ from pathlib import Path
 from ecsquery import data
 
 PACKAGE_FILES = ("__init__.py", "errors.py", "schema.py", "rows.py", "py.typed")
-DEPENDENCIES = ("osquery", "thrift", "future")
+EXCLUDED = ("dist.py", "standin.py")
+"""Modules of ``ecsquery/extension`` that never run on the Mac (this builder, the test stand-in)."""
+DEPENDENCIES = ("osquery", "thrift", "future", "tomli")
+MIN_PYTHON = (3, 9)
 DEPLOY_DIR = data.deploy()
 """Package data (``ecsquery/data/deploy``), so a wheel installed anywhere builds the same dist."""
 DEPLOY_FILES = ("extensions.load", "osquery.flags", "ecsquery.toml")
-DEFAULT_INTERPRETER = "/usr/bin/env python3"
+DEFAULT_INTERPRETER = "/usr/bin/python3 -I"
+"""One option word: Linux passes the rest of a shebang line as one argument, macOS splits it."""
 
+# Kept to syntax every Python 2 and 3 parses, so an old interpreter prints this one line (to
+# osqueryd's stderr log) instead of a SyntaxError from deep inside the package.
 MAIN = """\
 import sys
 
-if sys.version_info < (3, 11):
-    sys.exit("ecsquery.ext needs Python >= 3.11, this is " + sys.version.split()[0])
+if sys.version_info < {min_python!r}:
+    sys.exit("ecsquery.ext: needs Python >= {min_text}, but " + sys.executable + " is "
+             + sys.version.split()[0] + " (rebuild with --python PATH, see the README)")
 
 from ecsquery.extension.main import main
 
@@ -44,6 +54,11 @@ main()
 
 def _ignore(_: str, names: list[str]) -> list[str]:
     return [n for n in names if n == "__pycache__" or n.endswith((".so", ".pyd", ".pyc"))]
+
+
+def _ignore_tooling(directory: str, names: list[str]) -> list[str]:
+    top = Path(directory).name == "extension"
+    return _ignore(directory, names) + [n for n in names if top and n in EXCLUDED]
 
 
 def _package_dir(name: str) -> Path:
@@ -59,10 +74,12 @@ def stage(root: Path) -> None:
     (root / "ecsquery").mkdir()
     for name in PACKAGE_FILES:
         shutil.copy2(source / name, root / "ecsquery" / name)
-    shutil.copytree(source / "extension", root / "ecsquery" / "extension", ignore=_ignore)
+    shutil.copytree(source / "extension", root / "ecsquery" / "extension", ignore=_ignore_tooling)
     for dep in DEPENDENCIES:
         shutil.copytree(_package_dir(dep), root / dep, ignore=_ignore)
-    (root / "__main__.py").write_text(MAIN, encoding="utf-8")
+    min_text = ".".join(map(str, MIN_PYTHON))
+    main = MAIN.format(min_python=MIN_PYTHON, min_text=min_text)
+    (root / "__main__.py").write_text(main, encoding="utf-8")
 
 
 def permission_problems(path: Path) -> list[str]:
@@ -103,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecsquery.extension.dist", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("dist"), help="output directory")
     parser.add_argument(
-        "--python", default=DEFAULT_INTERPRETER, help="the shebang: a Python >= 3.11 on the Mac"
+        "--python", default=DEFAULT_INTERPRETER, help="the shebang: a Python >= 3.9 on the Mac"
     )
     args = parser.parse_args(argv)
     target = build(args.out, args.python)

@@ -13,7 +13,7 @@ set-uid programs); ``group.id`` is the real gid.
 from __future__ import annotations
 
 import posixpath
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
@@ -24,7 +24,7 @@ _TYPES = {Action.EXEC: ["start"], Action.FORK: ["start"], Action.END: ["end"]}
 
 def iso_timestamp(seconds: float) -> str:
     """ISO 8601 UTC with milliseconds, as ``@timestamp`` is written by Elastic Defend."""
-    moment = datetime.fromtimestamp(seconds, UTC)
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

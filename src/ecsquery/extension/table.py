@@ -133,7 +133,7 @@ class EcsProcessTable:
         selection = self.select(context)
         names = [self._columns[i].name for i in selection.columns]
         return [
-            {name: wire.decode(values[i]) for name, i in zip(names, selection.columns, strict=True)}
+            {name: wire.decode(values[i]) for name, i in zip(names, selection.columns)}
             for _, values in selection.entries
         ]
 

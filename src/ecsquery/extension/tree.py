@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
+from typing import Optional
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 
-_Key = tuple[int, int | None]
+_Key = tuple[int, Optional[int]]  # runtime: 3.9 has no `X | Y`
 
 
 class ProcessTree:

@@ -58,7 +58,7 @@ class Interner:
 def map_bytes(keys: Sequence[bytes], values: Sequence[bytes]) -> bytes:
     """A ``map<string,string>`` body: header, then key/value pairs."""
     header = _MAP_HEADER.pack(TType.STRING, TType.STRING, len(keys))
-    return header + b"".join(itertools.chain.from_iterable(zip(keys, values, strict=True)))
+    return header + b"".join(itertools.chain.from_iterable(zip(keys, values)))
 
 
 def write_generate_reply(
@@ -83,7 +83,7 @@ def write_generate_reply(
     buffered = 0
     written = 0
     for values in rows:
-        body = header + b"".join(chain(zip(keys, values, strict=True)))
+        body = header + b"".join(chain(zip(keys, values)))
         oprot.trans.write(body)
         written += 1
         buffered += len(body)

@@ -7,7 +7,7 @@ snapshot or batched format) and ECS documents; :func:`classify` decides per reco
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Union
 
 from ecsquery.extension.model import Proc, ProcEvent
 from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
@@ -22,7 +22,7 @@ from ecsquery.extension.normalize.osquery import (
     is_processes_row,
 )
 
-Item = ProcEvent | Proc | tuple[int, dict[str, Any]]
+Item = Union[ProcEvent, Proc, tuple[int, dict[str, Any]]]  # runtime: 3.9 has no `X | Y`
 """An event, a running process (tree seed), or a ready ECS document with its time."""
 
 __all__ = ["BadRecord", "Item", "normalize", "rows_of"]

@@ -14,6 +14,7 @@ chains to Apple. Ad-hoc signed tools (no certificate at all) are therefore not t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -36,8 +37,16 @@ def is_eslogger(record: Mapping[str, Any]) -> bool:
     return "event_type" in record and isinstance(record.get("process"), Mapping)
 
 
+_FRACTION = re.compile(r"\.(\d+)")
+
+
 def parse_time(text: str) -> float:
-    """ESF's ISO time (nanoseconds, ``Z``) as Unix seconds."""
+    """ESF's ISO time (nanoseconds, ``Z``) as Unix seconds.
+
+    The fraction is cut to microseconds first (what 3.11's ``fromisoformat`` keeps): Python 3.9
+    accepts only 3 or 6 digits, and the zipapp runs on a Mac's 3.9.
+    """
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -46,7 +55,7 @@ def token(value: Any) -> dict[str, int]:
     if isinstance(value, Mapping):
         return {k: int(value[k]) for k in _TOKEN_FIELDS if k in value}
     if isinstance(value, list) and len(value) == 8:
-        return dict(zip(_TOKEN_FIELDS, (int(v) for v in value), strict=True))
+        return dict(zip(_TOKEN_FIELDS, (int(v) for v in value)))
     raise TypeError(f"audit token of unexpected shape: {value!r}")
 
 
