@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 
 from ecsquery import osquery_sqlite
-from ecsquery.extension.standin import OsquerydStandin
 from ecsquery.extension.table import GREATER_THAN_OR_EQUALS
 from ecsquery.replay.run import alerts_from_runs, rendered_pack, replay
 from ecsquery.replay.scheduler import Run, Scheduler
 from ecsquery.rules.load import load_rules
 from ecsquery.schema import TABLE
+from ecsquery.testing.standin import OsquerydStandin
 from scenario_support import RULES, SAMPLE, scenarios
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "osquery-schema"

@@ -1,6 +1,6 @@
 """End to end over real Unix sockets: the extension process and an osqueryd stand-in.
 
-The stand-in (``ecsquery.extension.standin.OsquerydStandin``) plays osqueryd: it accepts the
+The stand-in (``ecsquery.testing.standin.OsquerydStandin``) plays osqueryd: it accepts the
 extension's ``registerExtension``, answers its ``query`` calls from SQLite tables with osquery's
 schemas, and calls ``generate`` with the context JSON osqueryd's xFilter sends.
 """
@@ -23,9 +23,9 @@ from ecsquery.extension.argv import quote_cmdline
 from ecsquery.extension.dist import build, permission_problems
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources.eslogger import EsloggerSource
-from ecsquery.extension.standin import OsquerydStandin
 from ecsquery.extension.table import GREATER_THAN, EcsProcessTable
 from ecsquery.extension.window import Window
+from ecsquery.testing.standin import OsquerydStandin
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCHEMAS = FIXTURES / "osquery-schema"
