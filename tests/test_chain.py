@@ -19,12 +19,9 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from ecsquery import osquery_sqlite
 from ecsquery.extension.table import GREATER_THAN_OR_EQUALS
@@ -55,12 +52,6 @@ class ExtensionFeed:
         osquery_sqlite.insert_rows(
             conn, [r for r in rows if r["host_name"] == self.host and int(r["time"]) <= run_time]
         )
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="eqc", dir="/tmp") as d:  # socket paths are short
-        yield Path(d)
 
 
 def test_scenarios_through_the_real_extension_match_replay(sockdir: Path) -> None:

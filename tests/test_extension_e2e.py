@@ -12,9 +12,8 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,6 @@ ESLOGGER = FIXTURES / "eslogger" / "mullvad_eslogger_exec_fork_exit.ndjson"
 EXTENSION = [sys.executable, "-m", "ecsquery.extension"]
 NOW = int(time.time())
 YEARS = str(10**10)  # the eslogger samples span a year; the window is 15 minutes by default
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    # Unix socket paths are limited to ~104 bytes: keep them short, not under pytest's tmp_path
-    with tempfile.TemporaryDirectory(prefix="eq", dir="/tmp") as d:
-        yield Path(d)
 
 
 def env(**settings: str) -> dict[str, str]:
