@@ -19,20 +19,17 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from ecsquery import osquery_sqlite
-from ecsquery.extension.standin import OsquerydStandin
 from ecsquery.extension.table import GREATER_THAN_OR_EQUALS
 from ecsquery.replay.run import alerts_from_runs, rendered_pack, replay
 from ecsquery.replay.scheduler import Run, Scheduler
 from ecsquery.rules.load import load_rules
 from ecsquery.schema import TABLE
+from ecsquery.testing.standin import OsquerydStandin
 from scenario_support import RULES, SAMPLE, scenarios
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "osquery-schema"
@@ -55,12 +52,6 @@ class ExtensionFeed:
         osquery_sqlite.insert_rows(
             conn, [r for r in rows if r["host_name"] == self.host and int(r["time"]) <= run_time]
         )
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="eqc", dir="/tmp") as d:  # socket paths are short
-        yield Path(d)
 
 
 def test_scenarios_through_the_real_extension_match_replay(sockdir: Path) -> None:

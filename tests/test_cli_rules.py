@@ -32,11 +32,6 @@ BROKEN_RULE = BAD_RULE.replace("bad-1", "bad-2").replace(
 )
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
 def test_every_command_has_help(runner: CliRunner) -> None:
     for command in ("check", "render", "import"):
         result = runner.invoke(main, [command, "--help"])

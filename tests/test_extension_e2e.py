@@ -1,6 +1,6 @@
 """End to end over real Unix sockets: the extension process and an osqueryd stand-in.
 
-The stand-in (``ecsquery.extension.standin.OsquerydStandin``) plays osqueryd: it accepts the
+The stand-in (``ecsquery.testing.standin.OsquerydStandin``) plays osqueryd: it accepts the
 extension's ``registerExtension``, answers its ``query`` calls from SQLite tables with osquery's
 schemas, and calls ``generate`` with the context JSON osqueryd's xFilter sends.
 """
@@ -13,7 +13,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -26,9 +25,9 @@ from ecsquery.extension.argv import quote_cmdline
 from ecsquery.extension.dist import build, permission_problems, stage
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources.eslogger import EsloggerSource
-from ecsquery.extension.standin import OsquerydStandin
 from ecsquery.extension.table import GREATER_THAN, EcsProcessTable
 from ecsquery.extension.window import Window
+from ecsquery.testing.standin import OsquerydStandin
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCHEMAS = FIXTURES / "osquery-schema"
@@ -36,13 +35,6 @@ ESLOGGER = FIXTURES / "eslogger" / "mullvad_eslogger_exec_fork_exit.ndjson"
 EXTENSION = [sys.executable, "-m", "ecsquery.extension"]
 NOW = int(time.time())
 YEARS = str(10**10)  # the eslogger samples span a year; the window is 15 minutes by default
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    # Unix socket paths are limited to ~104 bytes: keep them short, not under pytest's tmp_path
-    with tempfile.TemporaryDirectory(prefix="eq", dir="/tmp") as d:
-        yield Path(d)
 
 
 def env(**settings: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
 from ecsquery.extension.pipeline import Pipeline
-from ecsquery.extension.standin import build_context
 from ecsquery.extension.table import (
     EQUALS,
     GREATER_THAN,
@@ -21,6 +20,7 @@ from ecsquery.extension.table import (
 )
 from ecsquery.extension.window import Window
 from ecsquery.schema import COLUMNS
+from ecsquery.testing.standin import build_context
 
 
 def doc(t: int, name: str) -> dict[str, object]:

@@ -108,3 +108,22 @@ def test_render_replay_and_dist_outside_the_checkout(installed: Path, tmp_path: 
     ]
     for name in ("ecsquery.toml", "extensions.load", "osquery.flags"):
         assert (tmp_path / "d" / name).read_bytes() == (data.deploy() / name).read_bytes()
+
+
+def test_the_runtime_never_imports_test_support() -> None:
+    """Every module outside ``ecsquery.testing`` and the bench imported: no test support loads."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "todo = ['ecsquery']\n"
+        "while todo:\n"
+        "    package = importlib.import_module(todo.pop())\n"
+        "    for m in pkgutil.iter_modules(package.__path__, package.__name__ + '.'):\n"
+        "        if m.name not in ('ecsquery.testing', 'ecsquery.bench'):\n"
+        "            importlib.import_module(m.name)\n"
+        "            todo += [m.name] if m.ispkg else []\n"
+        "names = [n for n in sys.modules if n.startswith('ecsquery.')]\n"
+        "print(len(names), sorted(n for n in names if n.startswith('ecsquery.testing')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    count, loaded = out.stdout.split(" ", 1)
+    assert int(count) > 60 and loaded == "[]\n"  # the walk did import the runtime

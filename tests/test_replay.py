@@ -6,26 +6,17 @@ import json
 from pathlib import Path
 
 import orjson
-import pytest
 from click.testing import CliRunner
 
 from ecsquery.cli import main
 from ecsquery.replay.differential import Differential, calendar_time, host_uuid
 from ecsquery.replay.run import rendered_pack, replay
 from ecsquery.replay.scheduler import PackQuery, Run, Scheduler, WindowFeed, run_times
-from ecsquery.rules.load import load_rules
 from ecsquery.rules.model import Rule
 from scenario_support import RULES, SAMPLE, SCENARIOS, alert_key
 
 KEYCHAIN_EVENTS = SCENARIOS / "keychain_dump_terminal" / "events.ndjson"
 Q = PackQuery("q", "SELECT event_id FROM ecs_process_events", 300, 540)
-
-
-@pytest.fixture(scope="module")
-def rules() -> list[Rule]:
-    loaded, errors = load_rules([RULES])
-    assert errors == []
-    return loaded
 
 
 def test_run_times_cover_every_event_for_its_lookback() -> None:
@@ -80,7 +71,7 @@ def test_differential_lines_are_osqueryds() -> None:
 
 
 def test_messy_capture_is_sorted_deduplicated_and_counted(
-    tmp_path: Path, rules: list[Rule]
+    tmp_path: Path, shipped_rules: list[Rule]
 ) -> None:
     lines = KEYCHAIN_EVENTS.read_bytes().splitlines()
     no_time = json.loads(lines[0])
@@ -98,8 +89,8 @@ def test_messy_capture_is_sorted_deduplicated_and_counted(
     ]
     capture = tmp_path / "messy.ndjson"
     capture.write_bytes(b"\n".join(messy) + b"\n")
-    result = replay([capture], rules, host="alice-macbook")
-    clean = replay([KEYCHAIN_EVENTS], rules, host="alice-macbook")
+    result = replay([capture], shipped_rules, host="alice-macbook")
+    clean = replay([KEYCHAIN_EVENTS], shipped_rules, host="alice-macbook")
     read = result.read
     assert (read.duplicates, read.without_time, read.ignored) == (1, 1, 1)
     assert dict(read.rejected) == {"malformed": 2, "unrecognized": 1}
@@ -111,14 +102,14 @@ def test_messy_capture_is_sorted_deduplicated_and_counted(
     assert result.alerts == clean.alerts and len(clean.alerts) == 1
 
 
-def test_forced_source_rejects_other_shapes(rules: list[Rule]) -> None:
-    result = replay([KEYCHAIN_EVENTS], rules, source="ecs", host="alice-macbook")
+def test_forced_source_rejects_other_shapes(shipped_rules: list[Rule]) -> None:
+    result = replay([KEYCHAIN_EVENTS], shipped_rules, source="ecs", host="alice-macbook")
     assert result.alerts == [] and dict(result.read.rejected) == {"not_ecs": result.read.lines}
-    forced = replay([KEYCHAIN_EVENTS], rules, source="eslogger", host="alice-macbook")
+    forced = replay([KEYCHAIN_EVENTS], shipped_rules, source="eslogger", host="alice-macbook")
     assert len(forced.alerts) == 1
 
 
-def test_osquery_rows_replay(tmp_path: Path, rules: list[Rule]) -> None:
+def test_osquery_rows_replay(tmp_path: Path, shipped_rules: list[Rule]) -> None:
     """osquery's own es_process_events rows, as a results log of that table would hold them."""
     row = {
         "version": "7", "pid": "700", "pidversion": "3", "path": "/usr/bin/security",
@@ -131,7 +122,7 @@ def test_osquery_rows_replay(tmp_path: Path, rules: list[Rule]) -> None:
     line = {"name": "pack_it_es", "hostIdentifier": "x", "action": "added", "columns": row}
     capture = tmp_path / "es.ndjson"
     capture.write_text(json.dumps(line) + "\n")
-    result = replay([capture], rules, source="es_process_events", host="carol-imac")
+    result = replay([capture], shipped_rules, source="es_process_events", host="carol-imac")
     assert [alert_key(a)[:4] for a in result.alerts] == [
         (
             "credential_access_dumping_keychain_security",
@@ -187,9 +178,9 @@ def test_cli_positional_files_progress_and_errors(tmp_path: Path) -> None:
     assert runner.invoke(main, ["replay", "--help"]).exit_code == 0
 
 
-def test_rendered_pack_is_the_committed_pack(rules: list[Rule]) -> None:
+def test_rendered_pack_is_the_committed_pack(shipped_rules: list[Rule]) -> None:
     from ecsquery.replay.scheduler import pack_queries
 
     committed = RULES.parent / "packs" / "osquery" / "ecsquery.conf"
-    queries, errors = rendered_pack(rules)
+    queries, errors = rendered_pack(shipped_rules)
     assert errors == [] and queries == pack_queries(committed.read_text())

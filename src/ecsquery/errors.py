@@ -1,9 +1,12 @@
 """One root error class with narrow subclasses.
 
-Every error that a user can cause carries enough to find the cause without a debugger: the rule
-(id or file), the position in the rule text, and the construct or field involved. Batch commands
-(``check``, ``render``, ``import``) collect these instead of stopping at the first one, so the
-message format is fixed here, in one place.
+Every error that a user can cause carries enough to find the cause without a debugger, each in
+its own attribute (pySigma's ``SigmaError`` carries its source the same way): ``source`` (the
+file), ``rule`` (the rule id), ``pos`` (line and column in the rule's query text), and the
+construct or field involved. Batch commands (``check``, ``render``, ``import``, ``replay``)
+collect these instead of stopping at the first one and print ``str(error)``, so the message
+format is fixed here, in one place: ``<source>: <rule>:<line>:<column>: <message>``, each part
+present when known.
 """
 
 from __future__ import annotations
@@ -25,21 +28,36 @@ class Pos:
 class EcsqueryError(Exception):
     """Root of every error ecsquery raises on purpose (as opposed to bugs)."""
 
-    def __init__(self, message: str, *, rule: str | None = None, pos: Pos | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        rule: str | None = None,
+        pos: Pos | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.source = source
         self.rule = rule
         self.pos = pos
 
-    def with_rule(self, rule: str) -> EcsqueryError:
-        """Attach the rule id once it is known (parsers and compilers see only text and AST)."""
+    def with_rule(self, rule: str, source: str | None = None) -> EcsqueryError:
+        """Attach the rule id (and its file) once known: parsers and compilers see only text.
+
+        A position that names its own file (an exception item's, in its exceptions file) is the
+        place to look, so the rule's file is not put in front of it.
+        """
         if self.rule is None:
             self.rule = rule
+        if self.source is None and not getattr(self.pos, "source", None):
+            self.source = source or None
         return self
 
     def __str__(self) -> str:
         where = ":".join(part for part in (self.rule, str(self.pos) if self.pos else None) if part)
-        return f"{where}: {self.message}" if where else self.message
+        parts = (self.source, where, self.message)
+        return ": ".join(part for part in parts if part)
 
 
 class RuleLoadError(EcsqueryError):
@@ -54,18 +72,32 @@ class UnsupportedConstruct(EcsqueryError):
     """Valid KQL/EQL that ecsquery cannot compile with exact semantics (never guessed at)."""
 
     def __init__(
-        self, construct: str, message: str, *, rule: str | None = None, pos: Pos | None = None
+        self,
+        construct: str,
+        message: str,
+        *,
+        source: str | None = None,
+        rule: str | None = None,
+        pos: Pos | None = None,
     ) -> None:
-        super().__init__(f"unsupported {construct}: {message}", rule=rule, pos=pos)
+        super().__init__(f"unsupported {construct}: {message}", source=source, rule=rule, pos=pos)
         self.construct = construct
 
 
 class UnmappedField(EcsqueryError):
     """An ECS field the extension cannot supply on macOS (no column in the field table)."""
 
-    def __init__(self, field: str, *, rule: str | None = None, pos: Pos | None = None) -> None:
+    def __init__(
+        self,
+        field: str,
+        *,
+        source: str | None = None,
+        rule: str | None = None,
+        pos: Pos | None = None,
+    ) -> None:
         super().__init__(
             f"field {field!r} has no column in the ECS process-events table",
+            source=source,
             rule=rule,
             pos=pos,
         )

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ecsquery.bench import Figure, median_seconds
-from ecsquery.extension.standin import OsquerydStandin
 from ecsquery.extension.table import GREATER_THAN
+from ecsquery.testing.standin import OsquerydStandin
 
 EVENTS = 50_000
 PART = "extension"

@@ -1,7 +1,8 @@
 """The ``ecsquery`` command: a thin click layer over the library.
 
-Each pipeline part registers its commands from its own module below; user errors are raised
-as ``click.ClickException`` there, never as tracebacks.
+Each pipeline part defines its commands in its own module; they are registered here, in one
+list, so importing a module never changes the command (sqlite-utils' ``cli`` builds its group
+the same way). User errors are raised as ``click.ClickException`` there, never as tracebacks.
 """
 
 from __future__ import annotations
@@ -9,6 +10,13 @@ from __future__ import annotations
 import click
 
 from ecsquery import __version__
+from ecsquery.cli.alerts import alerts
+from ecsquery.cli.extension import extension
+from ecsquery.cli.replay import replay
+from ecsquery.cli.rules import check, import_, render
+
+COMMANDS = (check, render, import_, extension, replay, alerts)
+"""In pipeline order: rules → packs, the extension, replay, the alert reader."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,8 +25,5 @@ def main() -> None:
     """Elastic's macOS detection rules on osquery: compile, serve, replay, alert."""
 
 
-# Command modules register themselves here, one import per pipeline part.
-from ecsquery.cli import alerts as _alerts  # noqa: E402, F401  (alerts)
-from ecsquery.cli import extension as _extension  # noqa: E402, F401  (extension rows, dist)
-from ecsquery.cli import replay as _replay  # noqa: E402, F401  (offline replay)
-from ecsquery.cli import rules as _rules  # noqa: E402, F401  (check, render, import)
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -18,7 +18,6 @@ from ecsquery.alerts.follow import Checkpoint
 from ecsquery.alerts.follow import follow as follow_logs
 from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.reader import DEFAULT_MAX_LINE, AlertReader
-from ecsquery.cli import main
 from ecsquery.cli.options import (
     alert_format_option,
     index_option,
@@ -134,6 +133,3 @@ def alerts(
         click.echo(reader.summary.render(), err=True)
     elif summary_fmt == "json":
         click.echo(orjson.dumps(reader.summary.to_dict()).decode(), err=True)
-
-
-main.add_command(alerts)

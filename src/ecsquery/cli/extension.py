@@ -7,14 +7,13 @@ from pathlib import Path
 
 import click
 
-from ecsquery.cli import main
 from ecsquery.extension.dist import DEFAULT_INTERPRETER
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import Window
 
 
-@main.group("extension")
+@click.group("extension")
 def extension() -> None:
     """The ecs_process_events osquery extension."""
 

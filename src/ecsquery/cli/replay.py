@@ -16,7 +16,6 @@ import orjson
 
 from ecsquery import data
 from ecsquery.alerts.output import AlertSink
-from ecsquery.cli import main
 from ecsquery.cli.options import (
     alert_format_option,
     index_option,
@@ -117,9 +116,14 @@ def replay(
     if not paths:
         raise click.UsageError("no capture given (use --events FILE, FILES or --sample)")
     rules = load_rules_or_fail(rules_dirs)
-    queries, compile_errors = rendered_pack(rules)
+    try:
+        queries, compile_errors = rendered_pack(rules)
+    except EcsqueryError as exc:
+        raise click.ClickException(str(exc)) from None
     for error in compile_errors:
         click.echo(f"error: {error} (rule left out of the pack)", err=True)
+    if not queries:
+        raise click.ClickException("no rule compiles; nothing to replay")
 
     total = sum(p.stat().st_size for p in paths)
     show = progress if progress is not None else (
@@ -147,6 +151,3 @@ def replay(
         click.echo(report.render(result), err=True)
     elif summary_fmt == "json":
         click.echo(orjson.dumps(report.to_dict(result)).decode(), err=True)
-
-
-main.add_command(replay)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from ecsquery.cli import main
 from ecsquery.cli.options import DEFAULT_RULES, existing_paths, rule_sources, rules_option
 from ecsquery.errors import EcsqueryError
 from ecsquery.rules.compile import CompiledRule, compile_rule, compile_rules
@@ -29,12 +28,7 @@ def _compile_all(paths: Sequence[Path]) -> tuple[list[CompiledRule], list[str], 
     files = rule_paths(paths)
     rules, load_errors = load_rules(files)
     compiled, compile_errors = compile_rules(rules)
-    source = {r.rule_id: r.source for r in rules}
-    lines = [f"error: {e}" for e in load_errors]
-    for e in compile_errors:
-        where = source.get(e.rule or "")
-        lines.append(f"error: {where}: {e}" if where else f"error: {e}")
-    return compiled, lines, len(files)
+    return compiled, [f"error: {e}" for e in (*load_errors, *compile_errors)], len(files)
 
 
 def _fail(errors: list[str], summary: str) -> None:
@@ -84,7 +78,7 @@ def _check_diff(paths: tuple[Path, ...]) -> None:
         try:
             compiled.append(compile_rule(load_rule(path)))
         except EcsqueryError as exc:
-            errors.append(f"error: {path}: {exc}")
+            errors.append(f"error: {exc}")
     if errors:
         _fail(errors, "cannot diff: a version does not compile")
     click.echo(diff_compiled(compiled[0], compiled[1]).render(), nl=False)
@@ -127,13 +121,6 @@ def render(rules_dirs: tuple[Path, ...], out: Path, formats: tuple[str, ...]) ->
         click.echo(f"  {path}")
 
 
-def _expand_toml(paths: Sequence[Path]) -> list[Path]:
-    out: list[Path] = []
-    for path in paths:
-        out.extend(sorted(path.rglob("*.toml")) if path.is_dir() else [path])
-    return list(dict.fromkeys(out))  # a file named twice is imported once
-
-
 def _table(results: Sequence[ImportResult]) -> str:
     rows = [("rule", "result", "detail")]
     for r in results:
@@ -164,7 +151,7 @@ def import_(paths: tuple[Path, ...], out: Path, dry_run: bool, force: bool) -> N
     Prints a table: compiled, refused (with the reason the rule cannot run on osquery),
     skipped (file exists) or error. Refusals are expected; exits non-zero only on errors.
     """
-    results = import_rules(_expand_toml(paths), None if dry_run else out, force=force)
+    results = import_rules(rule_paths(paths, (".toml",)), None if dry_run else out, force=force)
     click.echo(_table(results))
     counts = {s: sum(1 for r in results if r.status == s) for s in ("compiled", "refused")}
     counts["skipped"] = sum(1 for r in results if r.status == "skipped")
@@ -176,7 +163,3 @@ def import_(paths: tuple[Path, ...], out: Path, dry_run: bool, force: bool) -> N
     if failed:
         raise click.ClickException(summary)
     click.echo(summary, err=True)
-
-
-for _command in (check, render, import_):
-    main.add_command(_command)

@@ -46,7 +46,7 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
         terms = compiler.conjuncts(normal.where)
         sql = select(table, terms, rule.lookback_seconds)
     except EcsqueryError as exc:
-        raise exc.with_rule(rule.rule_id) from None
+        raise exc.with_rule(rule.rule_id, rule.source) from None
     return CompiledRule(rule, normal, " AND ".join(terms) or "1", sql)
 
 
@@ -59,7 +59,7 @@ def compile_rule(rule: Rule, fields: FieldTable | None = None) -> CompiledRule:
     try:
         query = apply_exceptions(parse_rule_query(rule), rule.exceptions)
     except EcsqueryError as exc:
-        raise exc.with_rule(rule.rule_id) from None
+        raise exc.with_rule(rule.rule_id, rule.source) from None
     return compile_query(rule, query, fields)
 
 

@@ -194,7 +194,9 @@ class _File:
             return ()
         if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
             got = type(data).__name__
-            raise RuleLoadError(f"expected a list of exception items, got {got}", rule=self.source)
+            raise RuleLoadError(
+                f"expected a list of exception items, got {got}", source=self.source
+            )
         return tuple(
             self.item(raw, node, i)
             for i, (raw, node) in enumerate(zip(data, root.value, strict=True))
@@ -314,13 +316,13 @@ def load_exceptions(path: Path) -> tuple[ExceptionItem, ...]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RuleLoadError(f"cannot read: {exc}", rule=str(path)) from exc
+        raise RuleLoadError(f"cannot read: {exc}", source=str(path)) from exc
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
-        raise RuleLoadError(f"not valid YAML: {exc}", rule=str(path)) from exc
+        raise RuleLoadError(f"not valid YAML: {exc}", source=str(path)) from exc
     finally:
         loader.dispose()
     return _File(path).items(data, root)
@@ -331,7 +333,7 @@ def exception_paths(rule_path: Path) -> tuple[Path, ...]:
     own = rule_path.with_name(rule_path.stem + SUFFIX)
     misnamed = own.with_suffix(".yml")
     if misnamed.is_file():  # rule_paths skips it as an exceptions file: never ignore it silently
-        raise RuleLoadError(f"exceptions files end in {SUFFIX!r}; rename it", rule=str(misnamed))
+        raise RuleLoadError(f"exceptions files end in {SUFFIX!r}; rename it", source=str(misnamed))
     candidates = (rule_path.parent / DEFAULTS, own)
     return tuple(dict.fromkeys(p for p in candidates if p.is_file()))
 

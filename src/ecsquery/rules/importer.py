@@ -29,6 +29,7 @@ from ecsquery.errors import (
     RuleSyntaxError,
 )
 from ecsquery.rules.lang.ast import And, Equals, Expr, Query
+from ecsquery.rules.load import slug_for
 from ecsquery.rules.model import Rule
 
 Status = Literal["compiled", "refused", "skipped", "error"]
@@ -45,7 +46,6 @@ _TYPE_REASONS = {
     "saved_query": "saved_query rule (the query lives in Kibana, not in the file)",
 }
 
-_NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 _MULTI_EVENT = re.compile(r"^\s*(sequence|sample)\b", re.IGNORECASE)
 _EQL_CATEGORY = re.compile(r'^\s*(?:"([^"]*)"|([A-Za-z_][\w]*))\s+where\b')
 _OTHER_OS_TAGS = ("OS: Windows", "OS: Linux")
@@ -123,7 +123,9 @@ def rule_yaml(rule: Rule, header: str = "") -> str:
     comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     text = comments + body
     if yaml.safe_load(text) != mapping:
-        raise RuleLoadError("YAML round trip changed the rule", rule=rule.source or rule.slug)
+        raise RuleLoadError(
+            "YAML round trip changed the rule", source=rule.source or None, rule=rule.rule_id
+        )
     return text
 
 
@@ -178,12 +180,12 @@ def read_elastic_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise RuleLoadError(f"cannot read: {exc}", rule=str(path)) from exc
+        raise RuleLoadError(f"cannot read: {exc}", source=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise RuleLoadError(f"not valid TOML: {exc}", rule=str(path)) from exc
+        raise RuleLoadError(f"not valid TOML: {exc}", source=str(path)) from exc
     rule = doc.get("rule")
     if not isinstance(rule, dict):
-        raise RuleLoadError("no [rule] table", rule=str(path))
+        raise RuleLoadError("no [rule] table", source=str(path))
     metadata = doc.get("metadata")
     return (metadata if isinstance(metadata, dict) else {}), rule
 
@@ -209,11 +211,6 @@ def import_header(path: Path, metadata: Mapping[str, Any], data: Mapping[str, An
     return "\n".join(lines)
 
 
-def slug_for(path: Path) -> str:
-    """The pack query name for a TOML file: its stem, other characters folded to ``_``."""
-    return _NOT_SLUG.sub("_", path.stem)
-
-
 def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> ImportResult:
     """Import one TOML file; write ``<out_dir>/<slug>.yaml`` when it compiles.
 
@@ -226,7 +223,9 @@ def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> Imp
         metadata, data = read_elastic_toml(path)
         refused = _refusal(data)
         if refused:
-            raise RefusedRule(refused, rule=str(data.get("rule_id") or path))
+            raise RefusedRule(
+                refused, source=str(path), rule=str(data.get("rule_id") or "") or None
+            )
         rule = Rule.from_mapping(data, slug=slug, source=str(path))
         compiled = compile_rule(rule)
         if rule.language == "kuery":
@@ -253,11 +252,19 @@ def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> Imp
 def import_rules(
     paths: Iterable[Path], out_dir: Path | None, *, force: bool = False
 ) -> list[ImportResult]:
-    """Every file's outcome, in the order given; one bad file never stops the batch."""
+    """Every file's outcome, in the order given; one bad file never stops the batch. Two files
+    with one slug would write one YAML file: the second is an error, not an overwrite."""
     results: list[ImportResult] = []
+    taken: dict[str, Path] = {}
     for path in paths:
+        slug = slug_for(path)
+        if slug in taken:
+            reason = f"pack query name {slug!r} is already {taken[slug]}'s; rename one"
+            results.append(ImportResult(path, slug, "error", reason))
+            continue
+        taken[slug] = path
         try:
             results.append(import_rule(path, out_dir, force=force))
         except Exception as exc:  # a bug, not a rule problem: report it, keep going, exit 1
-            results.append(ImportResult(path, slug_for(path), "error", f"internal error: {exc!r}"))
+            results.append(ImportResult(path, slug, "error", f"internal error: {exc!r}"))
     return results

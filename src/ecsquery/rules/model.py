@@ -143,7 +143,7 @@ class Rule:
 
         def req(key: str) -> Any:
             if key not in data or data[key] in (None, ""):
-                raise RuleLoadError(f"missing required key {key!r}", rule=source or slug)
+                raise RuleLoadError(f"missing required key {key!r}", source=source or slug)
             return data[key]
 
         def strs(key: str) -> tuple[str, ...]:
@@ -178,8 +178,8 @@ class Rule:
                 threat=tuple(Threat.from_mapping(t) for t in data.get("threat") or ()),
                 source=source,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RuleLoadError(f"malformed rule: {exc!r}", rule=source or slug) from exc
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            raise RuleLoadError(f"malformed rule: {exc!r}", source=source or slug) from exc
 
     def to_mapping(self) -> dict[str, Any]:
         """Our YAML shape: Elastic's key names, the query verbatim."""
