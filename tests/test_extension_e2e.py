@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ecsquery.extension import dist
-from ecsquery.extension.argv import quote_cmdline
+from ecsquery.extension.argv import join_plain, quote_cmdline
 from ecsquery.extension.dist import build, permission_problems, stage
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources.eslogger import EsloggerSource
@@ -363,3 +363,112 @@ def test_an_older_python_exits_with_one_clear_line(
         f"ecsquery.ext: needs Python >= 99.0, but {sys.executable} is {version}"
         " (rebuild with --python PATH, see the README)\n"
     )
+
+
+# -- every osquery 5.x: cmdline as the running version wrote it --------------------------------
+
+ARGVS = [
+    ["osascript", "-e", 'display dialog "hi there"'],  # a space and quotes in one argument
+    ["/bin/echo", "", "a\\b", "--x=1"],  # an empty argument and a backslash
+    [""],  # argv == [""] round-trips
+]
+
+
+@pytest.mark.parametrize(
+    ("version", "encode", "expected"),
+    [
+        ("5.9.1", join_plain, [  # space-joined: the argument holding a space is split
+            ["osascript", "-e", "display", "dialog", '"hi', 'there"'], ARGVS[1], ARGVS[2],
+        ]),
+        ("5.10.0", quote_cmdline, ARGVS),  # quoted: exact
+    ],
+)  # fmt: skip
+def test_cmdline_read_as_the_running_osquery_wrote_it(
+    sockdir: Path, version: str, encode: Callable[[list[str]], str], expected: list[list[str]]
+) -> None:
+    with OsquerydStandin(sockdir / "osquery.em", SCHEMAS, version=version) as osqueryd:
+        osqueryd.insert("es_process_events", [
+            {**es(700 + i, 1, "/bin/x", [], 1, 1, time=NOW - 10 + i), "cmdline": encode(argv)}
+            for i, argv in enumerate(ARGVS)
+        ])  # fmt: skip
+        proc = osqueryd.spawn_extension(
+            EXTENSION, env=env(seed_processes="0"), verbose=True, stderr=subprocess.PIPE
+        )
+        try:
+            uuid = osqueryd.wait_for_extension("ecsquery")
+            rows = until(lambda: len(got := osqueryd.generate(uuid, "ecs_process_events")) == 3
+                         and got)  # fmt: skip
+            assert isinstance(rows, list)
+            assert [json.loads(r["process_args"]) for r in rows] == expected
+        finally:
+            stop(proc)
+        assert proc.stderr is not None
+        log = proc.stderr.read().decode()
+    if version == "5.9.1":
+        assert (
+            "osquery 5.9.1 writes es_process_events.cmdline unquoted (quoting came in 5.10.0)"
+            in log
+        )
+        assert "'reconstructed.args': 3" in log
+    else:
+        assert "osquery 5.10.0 quotes es_process_events.cmdline" in log
+        assert "reconstructed" not in log
+
+
+# -- liveness as osquery's SDK: exit when no longer registered, for osqueryd to respawn --------
+
+
+def test_deregistered_extension_exits_and_its_respawn_serves(sockdir: Path) -> None:
+    with OsquerydStandin(sockdir / "osquery.em", SCHEMAS) as osqueryd:
+        osqueryd.insert("es_process_events", [es(800, 1, "/bin/ls", ["ls", "-l"], 1, 1)])
+        first = osqueryd.spawn_extension(EXTENSION, env=env(), interval=1, stderr=subprocess.PIPE)
+        try:
+            uuid = osqueryd.wait_for_extension("ecsquery")
+            osqueryd.deregister(uuid)  # as osqueryd does after failed pings
+            assert first.wait(10) == 1  # osquery's SDK status for "not registered"
+            assert first.stderr is not None
+            assert (
+                f"extension {uuid} not registered with osquery core" in first.stderr.read().decode()
+            )
+            assert not os.path.exists(osqueryd.extension_socket(uuid))
+        finally:
+            stop(first)
+        # osqueryd's watcher starts it again: it registers anew and serves the same events
+        again = osqueryd.spawn_extension(EXTENSION, env=env(), interval=1, stderr=subprocess.PIPE)
+        try:
+            new = osqueryd.wait_for_extension("ecsquery")
+            assert new != uuid
+            rows = until(lambda: osqueryd.generate(new, "ecs_process_events"))
+            assert isinstance(rows, list)
+            assert [r["process_args"] for r in rows] == ['["ls","-l"]']
+            osqueryd.stop()  # and when the core goes away it exits 0
+            assert again.wait(10) == 0
+        finally:
+            stop(again)
+
+
+def test_zipapp_on_python39_polls_osquery_5_9_and_leaves_when_deregistered(
+    sockdir: Path, tmp_path: Path, python39: str
+) -> None:
+    """The osquery source's Thrift calls (osquery_info, query, extensions) on a real 3.9."""
+    target = build(tmp_path / "dist", f"{python39} -I")
+    with OsquerydStandin(sockdir / "osquery.em", SCHEMAS, version="5.9.1") as osqueryd:
+        osqueryd.insert("es_process_events", [
+            {**es(900, 1, "/bin/x", [], 1, 1), "cmdline": join_plain(argv), "eid": f"e{i}"}
+            for i, argv in enumerate(ARGVS)
+        ])  # fmt: skip
+        proc = osqueryd.spawn_extension([str(target)], env=env(), stderr=subprocess.PIPE)
+        try:
+            uuid = osqueryd.wait_for_extension("ecsquery", timeout=60)
+            rows = until(lambda: len(got := osqueryd.generate(uuid, "ecs_process_events")) == 3
+                         and got, timeout=60)  # fmt: skip
+            assert isinstance(rows, list)
+            assert json.loads(rows[1]["process_args"]) == ARGVS[1]
+            osqueryd.deregister(uuid)
+            assert proc.wait(30) == 1
+        finally:
+            stop(proc)
+        assert proc.stderr is not None
+        log = proc.stderr.read().decode()
+    assert "osquery 5.9.1 writes es_process_events.cmdline unquoted" in log
+    assert log.rstrip().endswith(f"extension {uuid} not registered with osquery core")

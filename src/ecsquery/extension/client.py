@@ -34,3 +34,15 @@ def connect(path: str, timeout: float = 10.0) -> Iterator[Any]:
         yield conn.client
     finally:
         conn.close()
+
+
+def osquery_version(path: str, timeout: float) -> str:
+    """The running osqueryd's version (``osquery_info``), asked over the manager socket."""
+    with connect(path, timeout) as manager:
+        reply = manager.query("SELECT version FROM osquery_info")
+    if reply.status is not None and reply.status.code != 0:
+        raise ConnectionError(reply.status.message)
+    rows = list(reply.response or [])
+    if not rows or not rows[0].get("version"):
+        raise ConnectionError("osquery_info has no version")
+    return str(rows[0]["version"])

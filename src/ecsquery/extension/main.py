@@ -2,8 +2,9 @@
 
 osqueryd executes ``ecsquery.ext --socket PATH --timeout N --interval N [--verbose]``; those are
 the only flags (unknown ones are tolerated with a warning, since osquery versions differ).
-Exit codes: 0 after a clean stop (osqueryd went away or asked us to shut down, SIGTERM), 1 when
-registration failed. Either way osqueryd's watcher respawns the extension.
+Exit codes, as osquery's own SDK: 0 after a clean stop (osqueryd went away or asked us to shut
+down, SIGTERM), 1 when registration failed or osqueryd no longer lists the extension as
+registered (:mod:`ecsquery.extension.liveness`). Either way osqueryd's watcher respawns it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import logging
 import pwd
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from ecsquery.extension import liveness
+from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
+from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.server import ExtensionServer
@@ -52,6 +56,34 @@ def user_name(uid: int) -> str:
         return ""
 
 
+def cmdline_rewrite(settings: Settings, manager_socket: str) -> Callable[[str], str] | None:
+    """How to read ``es_process_events.cmdline`` from the osqueryd we registered with.
+
+    osquery quotes argv there only since 5.10.0 (:mod:`ecsquery.extension.argv`), so ask its
+    version; older rows are rewritten into the quoted form, each counted as
+    ``reconstructed.args``, with one warning saying why.
+    """
+    if settings.source != "osquery" or "es_process_events" not in settings.tables:
+        return None
+    try:
+        version = osquery_version(manager_socket, liveness.THRIFT_TIMEOUT)
+    except Exception as exc:
+        log.warning("cannot learn osquery's version (%s); reading cmdline as 5.10+ writes it", exc)
+        return None
+    if quotes_cmdline(version):
+        log.info("osquery %s quotes es_process_events.cmdline", version)
+        return None
+    since = ".".join(map(str, QUOTED_SINCE))
+    log.warning(
+        "osquery %s writes es_process_events.cmdline unquoted (quoting came in %s): process.args"
+        " is reconstructed by splitting on spaces, so an argument holding a space reads as"
+        " several (rows counted as reconstructed.args)",
+        version,
+        since,
+    )
+    return requote_joined
+
+
 def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) -> Source:
     if settings.source == "eslogger":
         return EsloggerSource(pipeline, settings.eslogger_command)
@@ -64,6 +96,7 @@ def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) ->
         interval=settings.poll_interval,
         lookback=settings.window_seconds,
         seed=settings.seed_processes,
+        cmdline=cmdline_rewrite(settings, manager_socket),
     )
 
 
@@ -103,13 +136,21 @@ def run(argv: Sequence[str] | None = None) -> int:
     server.listen()
     source = build_source(settings, pipeline, args.socket)
     source.start()
-    server.watch()
+    status = 0
+
+    def on_exit(verdict: liveness.Exit) -> None:
+        nonlocal status
+        status = verdict.status
+        server.stop(verdict.reason)
+
+    assert server.uuid is not None  # set by register()
+    liveness.watch(args.socket, server.uuid, args.interval, server.stopped, on_exit)
     try:
         server.serve()
     finally:
         source.stop()
         log.info("stopped (%s); counters: %s", server.stop_reason, pipeline.stats.snapshot())
-    return 0
+    return status
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from typing import Any
@@ -173,7 +174,7 @@ class ExtensionServer:
         while not self.stopped.is_set():
             try:
                 conn, _ = self._listener.handle.accept()
-            except TimeoutError:
+            except socket.timeout:  # not yet TimeoutError on a Mac's Python 3.9
                 continue
             except OSError:
                 if self.stopped.is_set():

@@ -142,14 +142,19 @@ class OsquerydStandin:
         socket_path: str | Path,
         schema_dir: Path,
         tables: Sequence[str] = STANDIN_TABLES,
+        version: str = "5.23.0",
     ) -> None:
         self.socket_path = str(socket_path)
         self.schemas = {table: load_schema(schema_dir, table) for table in tables}
+        if (schema_dir / "osquery_info.json").exists():  # the version osquery_info reports
+            self.schemas["osquery_info"] = load_schema(schema_dir, "osquery_info")
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db_lock = threading.Lock()
         for table, columns in self.schemas.items():
             cols = ", ".join(f'"{name}" {kind}' for name, kind in columns)
             self.db.execute(f'CREATE TABLE "{table}" ({cols})')
+        if "osquery_info" in self.schemas:
+            self.insert("osquery_info", [{"version": version, "pid": os.getpid()}])
         self.registered: dict[int, dict[str, Any]] = {}
         self._uuids = itertools.count(int(time.time()) % 100_000 * 10)
         self._stopped = threading.Event()
@@ -236,15 +241,31 @@ class OsquerydStandin:
         self.registered[uuid] = {"info": info, "registry": registry}
         return ExtensionStatus(code=0, message="OK", uuid=uuid)
 
+    def deregister(self, uuid: int) -> None:
+        """Forget an extension, as osqueryd does when its pings fail (it should then exit)."""
+        self.registered.pop(uuid, None)
+
     def wait_for_extension(self, name: str, timeout: float = 10.0) -> int:
         """The uuid of extension ``name`` once it has registered and its socket answers."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for uuid, ext in list(self.registered.items()):
-                if ext["info"].name == name and os.path.exists(self.extension_socket(uuid)):
+                if ext["info"].name == name and self._answers(self.extension_socket(uuid)):
                     return uuid
             time.sleep(0.02)
         raise TimeoutError(f"extension {name!r} did not register within {timeout} s")
+
+    @staticmethod
+    def _answers(path: str) -> bool:
+        """The socket file exists from bind(), before listen(): only a ping shows it serves."""
+        if not os.path.exists(path):
+            return False
+        try:
+            with connect(path, timeout=5) as ext:
+                ext.ping()
+        except Exception:
+            return False
+        return True
 
     def extension_socket(self, uuid: int) -> str:
         return f"{self.socket_path}.{uuid}"

@@ -75,12 +75,15 @@ class OsquerySource(Source):
         lookback: float = 900.0,
         seed: bool = True,
         clock: Callable[[], float] = time.time,
+        cmdline: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(pipeline)
         self.socket_path = socket_path
         self.tables = tuple(tables)
         self.interval = interval
         self.seed = seed
+        self.cmdline = cmdline
+        """Rewrites ``es_process_events.cmdline`` first (osquery < 5.10: argv.requote_joined)."""
         since = int(clock() - lookback)
         self.cursors = {table: Cursor(since) for table in self.tables}
         self._conn: Connection | None = None
@@ -117,6 +120,9 @@ class OsquerySource(Source):
     def poll(self, table: str) -> int:
         rows = self.cursors[table].fresh(self.query(self.cursors[table].sql(table)))
         for row in rows:
+            if self.cmdline is not None and table == "es_process_events" and "cmdline" in row:
+                row["cmdline"] = self.cmdline(row["cmdline"])
+                self.pipeline.stats.add("reconstructed.args")
             self.pipeline.feed(row, self.name)
         return len(rows)
 
