@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecsquery.extension.argv import quote_cmdline
-from ecsquery.extension.model import Action, Ref
+from ecsquery.extension.ecs import build_document, iso_timestamp
+from ecsquery.extension.model import ARG_MAX_CHARS, ARGS_MAX_CHARS, Action, Proc, ProcEvent, Ref
 from ecsquery.extension.normalize import BadRecord, normalize
-from ecsquery.extension.normalize.eslogger import exit_code, from_eslogger, token
+from ecsquery.extension.normalize.eslogger import exit_code, from_eslogger, parse_time, token
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
-from ecsquery.extension.window import Window
+from ecsquery.extension.window import DEFAULT_MAX_BYTES, Window
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ESLOGGER = (
@@ -227,3 +233,126 @@ def test_bad_input_is_counted_and_serving_continues(caplog: pytest.LogCaptureFix
 def test_normalize_rejects_non_objects() -> None:
     with pytest.raises(BadRecord):
         list(normalize(["a"]))
+
+
+def _exec_with_args(seq: int, args: list[str]) -> str:
+    message = json.loads(ESLOGGER[1])
+    message["global_seq_num"] = seq
+    message["event"]["exec"]["target"]["audit_token"]["pid"] = 30000 + seq
+    message["event"]["exec"]["target"]["audit_token"]["pidversion"] = 90000 + seq
+    message["event"]["exec"]["args"] = args
+    return json.dumps(message)
+
+
+def test_huge_argv_is_capped_and_counted() -> None:
+    long_arg = "x" * (ARG_MAX_CHARS + 1)
+    many = [f"{i:04d}" * 50 for i in range(200)]  # 200 × 200 chars: 40,000 > the budget
+    served, pipeline = rows(
+        _exec_with_args(1, ["/bin/sh", long_arg, "-c", "id"]), _exec_with_args(2, many)
+    )
+    first, second = served
+    # an element Elasticsearch would not index (ignore_above 1024) is left out of the args
+    assert json.loads(first["process_args"]) == ["/bin/sh", "-c", "id"]
+    assert first["process_args_count"] == "4"  # the real argv length
+    assert first["process_command_line"] == f"/bin/sh {long_arg} -c id"  # still searchable
+    kept = json.loads(second["process_args"])
+    assert kept == many[: ARGS_MAX_CHARS // 200]
+    assert second["process_args_count"] == "200"
+    assert len(second["process_command_line"]) == ARGS_MAX_CHARS
+    assert pipeline.stats["capped.args"] == 2
+
+
+FLOOD = """
+import json, resource, sys
+from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.window import DEFAULT_MAX_BYTES, Window
+message = json.loads(sys.stdin.read())
+pipeline = Pipeline(Window(max_age=10**10))
+flood = ["A" * 1000] * 262  # 256 KiB of argv in 1,000-char elements (each one indexable)
+big = ["B" * (256 * 1024)]  # and in one element
+for seq in range(800):
+    message["global_seq_num"] = seq
+    message["event"]["exec"]["target"]["audit_token"]["pid"] = 30000 + seq
+    message["event"]["exec"]["args"] = flood if seq % 2 else big
+    pipeline.feed_line(json.dumps(message), "test")
+window, tree = pipeline.window, pipeline.tree
+try:  # Linux: ru_maxrss of an exec'd child also counts the parent's pages before exec
+    status = open("/proc/self/status").read().split("VmHWM:")[1]
+    peak = int(status.split()[0]) * 1024
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
+print(json.dumps({
+    "served": pipeline.stats["served"], "capped": pipeline.stats["capped.args"],
+    "window": window.bytes, "tree": tree.bytes,
+    "rss": peak,
+}))
+"""
+
+
+def test_memory_is_bounded_in_bytes_under_an_argv_flood() -> None:
+    """#16 finding 8: 800 execs with 256 KiB of argv each once took 1,022 MiB of RSS."""
+    command = [sys.executable, "-c", FLOOD]
+    done = subprocess.run(command, input=ESLOGGER[1], capture_output=True, text=True, check=True)
+    figures = json.loads(done.stdout)
+    assert figures["served"] == figures["capped"] == 800
+    assert figures["window"] <= DEFAULT_MAX_BYTES and figures["tree"] <= 32 * 1024 * 1024
+    assert figures["rss"] < 160 * 1024 * 1024  # peak; holding every argv took 1,022 MiB
+
+
+_texts = st.text(max_size=12)
+_procs = st.builds(
+    Proc,
+    pid=st.integers(0, 99999),
+    pidversion=st.none() | st.integers(0, 10**6),
+    executable=_texts,
+    args=st.tuples() | st.lists(_texts, max_size=4).map(tuple),
+    cwd=_texts,
+    signing_id=_texts,
+    team_id=_texts,
+    signed=st.none() | st.booleans(),
+    trusted=st.none() | st.booleans(),
+    uid=st.none() | st.integers(0, 10**6),
+    euid=st.none() | st.integers(0, 10**6),
+    gid=st.none() | st.integers(0, 10**6),
+    user_name=_texts,
+    start=st.none() | st.floats(0, 2e9),
+)
+_events = st.builds(
+    ProcEvent,
+    action=st.sampled_from(Action),
+    time=st.floats(0, 4e9),
+    event_id=_texts,
+    proc=_procs,
+    parent=st.none() | st.builds(Ref, st.integers(0, 99999), st.none() | st.integers(0, 99)),
+    original_ppid=st.none() | st.integers(0, 99999),
+    responsible=st.none() | st.builds(Ref, st.integers(0, 99999), st.none() | st.integers(0, 9)),
+    exit_code=st.none() | st.integers(0, 255),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_events, min_size=1, max_size=4))
+def test_generated_flattener_equals_the_dotted_path_walk(events: list[ProcEvent]) -> None:
+    fast, generic = Pipeline(Window(max_age=10**10)), Pipeline(Window(max_age=10**10))
+    for event in events:
+        fast.add(event)
+        observed = generic.tree.observe(event)
+        doc = build_document(observed, generic.tree)
+        generic.add_document(int(observed.time), doc)
+    assert fast.window.snapshot() == generic.window.snapshot()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(0, 4e9) | st.integers(0, 4 * 10**9).map(lambda s: s + 0.9995))
+def test_iso_timestamp_is_datetimes(seconds: float) -> None:
+    moment = datetime.fromtimestamp(seconds, UTC)
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    assert iso_timestamp(seconds) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 4 * 10**9), st.text("0123456789", min_size=1, max_size=9))
+def test_parse_time_is_fromisoformat(second: int, fraction: str) -> None:
+    text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text += f".{fraction}Z"
+    assert parse_time(text) == datetime.fromisoformat(text[:-1] + "+00:00").timestamp()

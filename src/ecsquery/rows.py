@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
@@ -39,13 +39,17 @@ def get_path(doc: Mapping[str, Any], dotted: str) -> Any:
     return None
 
 
+_ARRAY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""The one encoder for array columns (``json.dumps`` with options builds a new one per call)."""
+
+
 def encode_value(column: Column, value: Any) -> str:
     """One ECS value as osquery's row string for that column."""
     if value is None or value == [] or value == "":
         return ""
     if column.array:
         items = value if isinstance(value, (list, tuple)) else [value]
-        return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+        return _ARRAY_JSON(list(items))
     if isinstance(value, bool):
         return "1" if value else "0"
     if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):
@@ -53,6 +57,76 @@ def encode_value(column: Column, value: Any) -> str:
     if isinstance(value, (list, tuple)):  # a scalar field given as an array: keep the first value
         return encode_value(column, value[0]) if value else ""
     return str(value)
+
+
+Flattener = Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
+
+
+def _fast_encoder(column: Column, finish: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """``finish(encode_value(column, v))``, with the value shapes our own documents use
+    (str, int, bool, list) taken on a short path; anything else takes the general one."""
+    empty = finish("")
+
+    def general(v: Any) -> Any:
+        return finish(encode_value(column, v))
+
+    if column.array:
+
+        def array(v: Any) -> Any:
+            return finish(_ARRAY_JSON(v)) if v.__class__ is list and v else general(v)
+
+        return array
+    if column.ecs_type is EcsType.BOOLEAN:
+        one, zero = finish("1"), finish("0")
+
+        def boolean(v: Any) -> Any:
+            return one if v is True else zero if v is False else general(v)
+
+        return boolean
+
+    def scalar(v: Any) -> Any:
+        if v is None:
+            return empty
+        if v.__class__ is str:
+            return finish(v) if v else empty
+        if v.__class__ is int:
+            return finish(str(v))
+        return general(v)
+
+    return scalar
+
+
+def make_flattener(columns: Sequence[Column], finish: Sequence[Callable[[str], Any]]) -> Flattener:
+    """A function ``(doc, time) → row`` for documents nested one key per level (the ones
+    :func:`ecsquery.extension.ecs.build_document` writes), generated from the field table.
+
+    Equal to ``finish[i](encode_value(c, get_path(doc, c.ecs)))`` per column (``time`` for the
+    column without an ECS field) on such documents, but as straight-line code: each parent
+    object is looked up once, with no dotted-path search and no ABC ``isinstance`` checks. A
+    document with dotted keys (a foreign ECS export) must go through :func:`get_path` instead.
+    """
+    env: dict[str, Any] = {"_E": {}, "_dict": dict}
+    lines = ["def flatten(doc, time):", "    n = doc"]
+    nodes: dict[tuple[str, ...], str] = {(): "n"}
+    values = []
+    for i, column in enumerate(columns):
+        env[f"f{i}"] = _fast_encoder(column, finish[i])
+        if column.ecs is None:
+            values.append(f"f{i}(time)")
+            continue
+        parts = tuple(column.ecs.split(".")) if not column.ecs.startswith("@") else (column.ecs,)
+        for depth in range(1, len(parts)):
+            prefix = parts[:depth]
+            if prefix not in nodes:
+                name = nodes[prefix] = f"n{len(nodes)}"
+                parent = nodes[prefix[:-1]]
+                lines.append(f"    {name} = {parent}.get({prefix[-1]!r}, _E)")
+                lines.append(f"    if {name}.__class__ is not _dict: {name} = _E")
+        values.append(f"f{i}({nodes[parts[:-1]]}.get({parts[-1]!r}))")
+    lines.append("    return (" + ", ".join(values) + ",)")
+    exec(compile("\n".join(lines), f"<flattener of {len(columns)} columns>", "exec"), env)
+    flatten: Flattener = env["flatten"]
+    return flatten
 
 
 def to_row(doc: Mapping[str, Any], fields: FieldTable) -> dict[str, str]:

@@ -7,13 +7,8 @@ see these classes, so adding a source means writing one small function into them
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
-
-# slots save memory per event where the Python has them (3.10+); a Mac's 3.9 runs without.
-_SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
+from typing import NamedTuple
 
 
 class Action(Enum):
@@ -24,8 +19,7 @@ class Action(Enum):
     END = "end"
 
 
-@dataclass(frozen=True, **_SLOTS)
-class Ref:
+class Ref(NamedTuple):
     """A process as another process's parent or responsible process points at it.
 
     ``pidversion`` (ESF's audit-token field) tells a reused pid apart; sources that lack it
@@ -36,8 +30,7 @@ class Ref:
     pidversion: int | None = None
 
 
-@dataclass(frozen=True, **_SLOTS)
-class Proc:
+class Proc(NamedTuple):
     """What is known about one process image (one pid/pidversion)."""
 
     pid: int
@@ -56,6 +49,10 @@ class Proc:
     user_name: str = ""
     start: float | None = None
     """Unix seconds the process started, when the source gives it (for entity ids)."""
+    args_count: int | None = None
+    """The real argv length when ``args`` were capped (:func:`capped`), else None."""
+    command_line: str = ""
+    """The command line (capped) when ``args`` were capped, else "" (``args`` joined)."""
 
     @property
     def ref(self) -> Ref:
@@ -63,11 +60,10 @@ class Proc:
 
     def as_child(self, pid: int, pidversion: int | None) -> Proc:
         """The image a fork child starts with: the parent's, under the child's pid."""
-        return replace(self, pid=pid, pidversion=pidversion, start=None)
+        return self._replace(pid=pid, pidversion=pidversion, start=None)
 
 
-@dataclass(frozen=True, **_SLOTS)
-class ProcEvent:
+class ProcEvent(NamedTuple):
     """One exec, fork or exit, with references to the processes around it.
 
     For ``FORK`` the ``proc`` is the child (as Elastic Defend reports forks) and ``parent`` the
@@ -86,3 +82,39 @@ class ProcEvent:
     """ESF's responsible process (the app that asked for the launch)."""
     exit_code: int | None = None
     source: str = ""
+
+
+ARG_MAX_CHARS = 1024
+"""Elastic Defend's mapping indexes ``process.args`` as ``keyword`` with ``ignore_above: 1024``
+(elastic/endpoint-package ``package/endpoint/data_stream/process/fields/fields.yml``, commit
+19941229e): a longer element is kept in ``_source`` but can never match a query, so dropping
+it from the args changes no rule's answer."""
+ARGS_MAX_CHARS = 16 * 1024
+"""The argv kept per process, in characters (an attacker can exec 256 KiB argvs in a loop).
+Past it the remaining elements are dropped: a deliberate difference from Elastic Defend."""
+
+
+def capped(proc: Proc) -> Proc | None:
+    """``proc`` with its argv within the budget above, or None when it already is (the common
+    case). ``args_count`` stays the real count; the command line keeps its first
+    :data:`ARGS_MAX_CHARS` characters (Elastic's ``command_line`` is a ``wildcard`` field with
+    no length limit, so a long element is still matched there up to the budget)."""
+    args = proc.args
+    total = 0
+    for arg in args:
+        total += len(arg)
+        if len(arg) > ARG_MAX_CHARS or total > ARGS_MAX_CHARS:
+            break
+    else:
+        return None
+    kept: list[str] = []
+    total = 0
+    for arg in args:
+        if len(arg) > ARG_MAX_CHARS:
+            continue
+        total += len(arg)
+        if total > ARGS_MAX_CHARS:
+            break
+        kept.append(arg)
+    line = " ".join(args)[:ARGS_MAX_CHARS]
+    return proc._replace(args=tuple(kept), args_count=len(args), command_line=line)

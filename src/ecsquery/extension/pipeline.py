@@ -11,17 +11,16 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from ecsquery.extension import wire
 from ecsquery.extension.ecs import build_document
-from ecsquery.extension.model import Proc, ProcEvent
+from ecsquery.extension.model import Proc, ProcEvent, capped
 from ecsquery.extension.normalize import BadRecord, normalize
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
-from ecsquery.rows import encode_value, get_path
+from ecsquery.rows import encode_value, get_path, make_flattener
 from ecsquery.schema import COLUMNS, Column
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,10 @@ class Pipeline:
         self.host_name = host_name
         self.user_names = user_names
         self._intern = wire.Interner()
+        self._finish = tuple(
+            wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in self.columns
+        )
+        self._flatten = make_flattener(self.columns, self._finish)
         self._lock = threading.Lock()  # the tree is shared by every source thread
 
     def feed_line(self, line: str | bytes, source: str) -> None:
@@ -78,32 +81,36 @@ class Pipeline:
 
     def add(self, item: ProcEvent | Proc | tuple[int, dict[str, Any]]) -> None:
         if isinstance(item, Proc):
+            item = capped(item) or item
             with self._lock:
                 self.tree.seed([item])
             self.stats.add("seeded")
             return
         if isinstance(item, ProcEvent):
+            small = capped(item.proc)
+            if small is not None:
+                item = item._replace(proc=small)
+                self.stats.add("capped.args")
             with self._lock:
                 event = self.tree.observe(item)
                 uid = event.proc.uid
                 if self.user_names is not None and uid is not None and not event.proc.user_name:
                     name = self.user_names(uid)
-                    event = replace(event, proc=replace(event.proc, user_name=name))
+                    event = event._replace(proc=event.proc._replace(user_name=name))
                 doc = build_document(
                     event, self.tree, host_os_type=self.host_os_type, host_name=self.host_name
                 )
             time = int(event.time)
+            self.window.add(time, self._flatten(doc, time))
+            self.stats.add("served")
         else:
-            time, doc = item
-        self.add_document(time, doc)
+            self.add_document(*item)
 
     def add_document(self, time: int, doc: Mapping[str, Any]) -> None:
-        intern, encode = self._intern, wire.encode
+        """A document of any ECS shape (dotted keys at any level, as an export may have)."""
         values = tuple(
-            (encode if c.name in UNIQUE_COLUMNS else intern)(
-                encode_value(c, get_path(doc, c.ecs) if c.ecs else time)
-            )
-            for c in self.columns
+            finish(encode_value(c, get_path(doc, c.ecs) if c.ecs else time))
+            for c, finish in zip(self.columns, self._finish)
         )
         self.window.add(time, values)
         self.stats.add("served")

@@ -18,7 +18,6 @@ Effective parent (``process.Ext.effective_parent``), the rule implemented here:
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Optional
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
@@ -33,8 +32,11 @@ class ProcessTree:
     (every exec and fork is one), and a lookup keeps a live parent from being evicted.
     """
 
-    def __init__(self, max_size: int = 16_384) -> None:
+    def __init__(self, max_size: int = 16_384, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.max_size = max_size
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        """The charged size of the images held (:func:`proc_bytes`), bounded by ``max_bytes``."""
         self._procs: OrderedDict[_Key, Proc] = OrderedDict()
         self._latest: dict[int, int | None] = {}  # pid → pidversion of its newest image
 
@@ -43,11 +45,18 @@ class ProcessTree:
 
     def add(self, proc: Proc) -> None:
         key = (proc.pid, proc.pidversion)
+        old = self._procs.get(key)
+        if old is not None:
+            self.bytes -= proc_bytes(old)
         self._procs[key] = proc
         self._procs.move_to_end(key)
+        self.bytes += proc_bytes(proc)
         self._latest[proc.pid] = proc.pidversion
-        while len(self._procs) > self.max_size:
-            (pid, pidversion), _ = self._procs.popitem(last=False)
+        while len(self._procs) > self.max_size or (
+            self.bytes > self.max_bytes and len(self._procs) > 1
+        ):
+            (pid, pidversion), gone = self._procs.popitem(last=False)
+            self.bytes -= proc_bytes(gone)
             if self._latest.get(pid, -1) == pidversion:
                 del self._latest[pid]
 
@@ -79,7 +88,7 @@ class ProcessTree:
         proc = event.proc
         if event.action is Action.FORK:
             parent = self.get(event.parent)
-            if parent is not None and not proc.args:
+            if parent is not None and not proc.args and not proc.args_count:
                 proc = _fill(proc, parent)
             self.add(proc)
         elif event.action is Action.EXEC:
@@ -103,12 +112,20 @@ class ProcessTree:
         return parent
 
 
+def proc_bytes(proc: Proc) -> int:
+    """An estimate of an image's memory: its strings plus the fixed cost of the tuples."""
+    strings = (proc.executable, proc.cwd, proc.signing_id, proc.team_id, proc.command_line)
+    return 400 + 8 * len(proc.args) + sum(map(len, proc.args)) + sum(map(len, strings))
+
+
 def _fill(proc: Proc, known: Proc) -> Proc:
     """``proc`` with the blanks the source left filled from what the tree knew."""
-    return replace(
-        proc,
+    own = bool(proc.args or proc.args_count)  # argv of its own (maybe all of it capped away)
+    return proc._replace(
         executable=proc.executable or known.executable,
-        args=proc.args or known.args,
+        args=proc.args if own else known.args,
+        args_count=proc.args_count if own else known.args_count,
+        command_line=proc.command_line if own else known.command_line,
         cwd=proc.cwd or known.cwd,
         signing_id=proc.signing_id or known.signing_id,
         team_id=proc.team_id or known.team_id,
@@ -123,4 +140,4 @@ def _fill(proc: Proc, known: Proc) -> Proc:
 
 
 def _with_proc(event: ProcEvent, proc: Proc) -> ProcEvent:
-    return replace(event, proc=proc)
+    return event._replace(proc=proc)

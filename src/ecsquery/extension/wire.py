@@ -36,6 +36,10 @@ def decode(wire: bytes) -> str:
     return wire[4:].decode("utf-8", "surrogateescape")
 
 
+MAX_INTERNED = 512
+"""Longer values are encoded afresh each time: the cache holds at most ~8 MiB of values."""
+
+
 class Interner:
     """Shares the bytes of values that repeat (paths, names, flags) across rows.
 
@@ -49,6 +53,8 @@ class Interner:
     def __call__(self, value: str) -> bytes:
         wire = self._cache.get(value)
         if wire is None:
+            if len(value) > MAX_INTERNED:  # bounded by bytes too: a 256 KiB argv is not kept
+                return encode(value)
             if len(self._cache) >= self.max_size:
                 self._cache.clear()
             wire = self._cache[value] = encode(value)

@@ -14,10 +14,10 @@ chains to Apple. Ad-hoc signed tools (no certificate at all) are therefore not t
 
 from __future__ import annotations
 
-import re
+import calendar
+import functools
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
@@ -37,17 +37,31 @@ def is_eslogger(record: Mapping[str, Any]) -> bool:
     return "event_type" in record and isinstance(record.get("process"), Mapping)
 
 
-_FRACTION = re.compile(r"\.(\d+)")
+@functools.lru_cache(maxsize=256)
+def _epoch_of(second: str) -> int:
+    """``YYYY-MM-DDTHH:MM:SS`` (UTC) as Unix seconds; cached, as events come in time order."""
+    date, _, clock = second.partition("T")
+    year, month, day = date.split("-")
+    hour, minute, sec = clock.split(":")
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec))
+    return calendar.timegm(moment.timetuple())  # datetime() refuses a month 13, a day 32…
 
 
 def parse_time(text: str) -> float:
-    """ESF's ISO time (nanoseconds, ``Z``) as Unix seconds.
+    """ESF's ISO time (``2025-08-07T13:21:35.877422123Z``: nanoseconds, ``Z``) as Unix seconds.
 
-    The fraction is cut to microseconds first (what 3.11's ``fromisoformat`` keeps): Python 3.9
-    accepts only 3 or 6 digits, and the zipapp runs on a Mac's 3.9.
+    Read by hand rather than by ``datetime.fromisoformat``: Python 3.9's accepts neither ``Z``
+    nor nine fraction digits, and the whole second is cached. The result is the float
+    ``datetime.timestamp()`` gives for the time cut to microseconds. Any other shape (an
+    offset, no fraction) falls back to ``fromisoformat``.
     """
-    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    if len(text) > 20 and text[19] == "." and text[-1] == "Z" and text[20:-1].isdigit():
+        micros = int(text[20:-1][:6].ljust(6, "0"))
+        return (_epoch_of(text[:19]) * 10**6 + micros) / 10**6
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
 
 
 def token(value: Any) -> dict[str, int]:
@@ -62,6 +76,9 @@ def token(value: Any) -> dict[str, int]:
 def _ref(value: Any) -> Ref | None:
     if value is None:
         return None
+    if value.__class__ is dict:  # the common (v9) shape, read without building a token dict
+        pidversion = value.get("pidversion")
+        return Ref(int(value["pid"]), None if pidversion is None else int(pidversion))
     tok = token(value)
     return Ref(tok["pid"], tok.get("pidversion"))
 
@@ -75,8 +92,8 @@ def signature(
     return signed, signed and valid and (platform or bool(team_id))
 
 
-def process(p: Mapping[str, Any]) -> Proc:
-    """An ``es_process_t`` as eslogger writes it."""
+def process(p: Mapping[str, Any], args: tuple[str, ...] = (), cwd: str = "") -> Proc:
+    """An ``es_process_t`` as eslogger writes it (with the exec's argv and cwd, if any)."""
     tok = token(p["audit_token"])
     flags = p.get("codesigning_flags")
     signing_id = p.get("signing_id") or ""
@@ -92,6 +109,8 @@ def process(p: Mapping[str, Any]) -> Proc:
         pid=tok["pid"],
         pidversion=tok.get("pidversion"),
         executable=p["executable"]["path"],
+        args=args,
+        cwd=cwd,
         signing_id=signing_id,
         team_id=team_id,
         signed=signed,
@@ -139,8 +158,10 @@ def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
         exec_ = body["exec"]
         target = exec_["target"]
         cwd = (exec_.get("cwd") or {}).get("path") or ""
-        args = tuple(str(a) for a in exec_.get("args") or ())
-        proc = replace(process(target), args=args, cwd=cwd)
+        args = tuple(exec_.get("args") or ())
+        if not all(a.__class__ is str for a in args):
+            args = tuple(str(a) for a in args)
+        proc = process(target, args, cwd)
         return ProcEvent(
             action,
             time,
