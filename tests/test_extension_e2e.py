@@ -24,7 +24,7 @@ from ecsquery.extension import dist
 from ecsquery.extension.argv import join_plain, quote_cmdline
 from ecsquery.extension.dist import build, permission_problems, stage
 from ecsquery.extension.pipeline import Pipeline
-from ecsquery.extension.sources.eslogger import EsloggerSource
+from ecsquery.extension.sources.eslogger import COMMAND, EsloggerSource
 from ecsquery.extension.table import GREATER_THAN, EcsProcessTable
 from ecsquery.extension.window import Window
 from ecsquery.testing.standin import OsquerydStandin
@@ -143,7 +143,7 @@ def fake_eslogger(tmp_path: Path) -> Path:
     script.parent.mkdir()
     script.write_text(
         "#!/bin/sh\n"
-        f'[ "$*" = "exec fork exit --format json" ] || exit 64\n'
+        f'[ "$*" = "--format json exec fork exit" ] || exit 64\n'
         f"cat {ESLOGGER}\n"
         "echo '{truncated'\n"
         "echo 'eslogger: lost connection to endpointsecurityd' >&2\n"
@@ -159,7 +159,7 @@ def test_dead_eslogger_is_counted_and_the_table_keeps_serving(
     monkeypatch.setenv("PATH", f"{fake_eslogger.parent}{os.pathsep}{os.environ['PATH']}")
     window = Window(max_age=10**10)
     pipeline = Pipeline(window)
-    source = EsloggerSource(pipeline, restart_delay=None)
+    source = EsloggerSource(pipeline, (str(fake_eslogger), *COMMAND[1:]), restart_delay=None)
     source.start()
     source.join(10)
     stats = pipeline.stats.snapshot()
@@ -175,7 +175,11 @@ def test_eslogger_source_in_the_extension_process(sockdir: Path, fake_eslogger: 
     with OsquerydStandin(sockdir / "osquery.em", SCHEMAS) as osqueryd:
         proc = osqueryd.spawn_extension(
             EXTENSION,
-            env={**env(source="eslogger", window_seconds=YEARS), "PATH": path},
+            env={
+                **env(source="eslogger", window_seconds=YEARS),
+                "ECSQUERY_ESLOGGER_COMMAND": " ".join((str(fake_eslogger), *COMMAND[1:])),
+                "PATH": path,
+            },
             stderr=subprocess.PIPE,
         )
         try:

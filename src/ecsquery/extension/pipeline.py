@@ -30,6 +30,11 @@ UNIQUE_COLUMNS = frozenset({"timestamp", "event_id", "process_entity_id"})
 _LOG_FIRST = 5
 
 
+def unexpected(exc: Exception) -> BadRecord:
+    """Any other failure on one record, as the bad record it is (counted ``bad.unexpected``)."""
+    return BadRecord("unexpected", f"{type(exc).__name__}: {exc}"[:500])
+
+
 class Pipeline:
     def __init__(
         self,
@@ -71,13 +76,14 @@ class Pipeline:
         self.stats.add(f"read.{source}")
         try:
             items = list(normalize(record))
+            if not items:
+                self.stats.add(f"ignored.{source}")
+            for item in items:
+                self.add(item)
         except BadRecord as exc:
             self.reject(source, exc)
-            return
-        if not items:
-            self.stats.add(f"ignored.{source}")
-        for item in items:
-            self.add(item)
+        except Exception as exc:  # one record never stops a source (counted bad.unexpected)
+            self.reject(source, unexpected(exc))
 
     def add(self, item: ProcEvent | Proc | tuple[int, dict[str, Any]]) -> None:
         if isinstance(item, Proc):

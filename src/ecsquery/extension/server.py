@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 SDK_VERSION = "5.0.0"
 MIN_SDK_VERSION = "1.8.0"
+CLIENT_TIMEOUT = 5.0
+"""Seconds a connection may sit idle mid-read. osqueryd connects per call and sends its request
+at once, so a client silent this long is stuck or hostile: its connection is closed."""
+MAX_CLIENTS = 16
+"""Connections served at once; more are closed on accept (counted), so clients that hold
+sockets open cannot make the extension start threads without bound."""
 
 
 def _ok(response: list[dict[str, str]]) -> ExtensionResponse:
@@ -117,6 +123,8 @@ class ExtensionServer:
         name: str = "ecsquery",
         timeout: float = 3.0,
         interval: float = 3.0,
+        client_timeout: float = CLIENT_TIMEOUT,
+        max_clients: int = MAX_CLIENTS,
     ) -> None:
         self.table = table
         self.manager_socket = manager_socket
@@ -126,6 +134,10 @@ class ExtensionServer:
         self.uuid: int | None = None
         self.stopped = threading.Event()
         self.stop_reason = ""
+        self.client_timeout = client_timeout
+        self.refused = 0
+        """Connections closed on accept because :data:`MAX_CLIENTS` were being served."""
+        self._slots = threading.BoundedSemaphore(max_clients)
         self.processor = Processor(Handler(table, self.stop))
         self._listener: TSocket.TServerSocket | None = None
 
@@ -167,7 +179,12 @@ class ExtensionServer:
         self._listener = listener
 
     def serve(self) -> None:
-        """Answer connections one at a time (as osquery-python's TSimpleServer) until stopped."""
+        """Accept connections until stopped, each answered on its own thread.
+
+        osquery-python's TSimpleServer answers one connection at a time: one client that
+        connects and sends nothing blocked every ``generate`` for its whole timeout. Here a
+        client only ever holds its own thread, for at most ``client_timeout`` of silence.
+        """
         if self._listener is None:
             self.listen()
         assert self._listener is not None
@@ -180,9 +197,23 @@ class ExtensionServer:
                 if self.stopped.is_set():
                     break
                 raise
-            conn.settimeout(60)
-            serve_client(conn, self.processor, self.stopped, 1 << 16)
+            if not self._slots.acquire(blocking=False):
+                self.refused += 1
+                log.warning("%d clients connected: closing a new one", MAX_CLIENTS)
+                conn.close()
+                continue
+            conn.settimeout(self.client_timeout)
+            thread = threading.Thread(
+                target=self._client, args=(conn,), name="ecsquery-client", daemon=True
+            )
+            thread.start()
         self.close()
+
+    def _client(self, conn: Any) -> None:
+        try:
+            serve_client(conn, self.processor, self.stopped, 1 << 16)
+        finally:
+            self._slots.release()
 
     def watch(self) -> threading.Thread:
         """Ping the manager every ``interval``; when it is gone, stop (osqueryd respawns us)."""

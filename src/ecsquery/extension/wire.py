@@ -11,6 +11,8 @@ so the reply never sits whole in memory.
 from __future__ import annotations
 
 import itertools
+import logging
+import re
 import struct
 import threading
 from collections.abc import Iterable, Sequence
@@ -21,19 +23,63 @@ from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TMessageType, TType
 from thrift.transport import TSocket, TTransport
 
+log = logging.getLogger(__name__)
+
 _LEN = struct.Struct(">i")
 _MAP_HEADER = struct.Struct(">bbi")
 _CHUNK = 1 << 20  # flush every ~1 MB
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+STRING_LIMIT = 16 << 20
+"""Longest string read off a socket (bytes): a ``cmdline`` or ``env`` is under macOS's 1 MiB
+``ARG_MAX``; a larger length prefix is a malformed message, refused before it is read."""
+CONTAINER_LIMIT = 1 << 22
+"""Most elements in one list or map read off a socket (Thrift's C codec preallocates them)."""
+
+
+def text(data: bytes) -> str:
+    """Bytes from the Mac as text: each invalid UTF-8 sequence becomes U+FFFD.
+
+    The one rule for bytes that are not UTF-8 (argv, paths: any process can exec with them).
+    It is what Elastic's side does with them: Elasticsearch refuses invalid UTF-8 in a JSON body
+    (so Elastic Defend cannot send the raw bytes), Elastic's Go shippers coerce strings to
+    valid UTF-8 with U+FFFD (golang/go ``src/encoding/json/encode.go``, ``Marshal``: "coerced to
+    valid UTF-8, replacing invalid bytes with the Unicode replacement rune"), and it is what
+    Thrift's own C codec does with a non-UTF-8 string (``errors="replace"``), so the zipapp's
+    pure-Python protocol and a venv's C codec read the same row alike.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def encodable(value: str) -> str:
+    """``value`` with every lone surrogate (a JSON ``"\\ud800"`` escape) as U+FFFD.
+
+    Elasticsearch keeps such a string as U+FFFD too: Lucene's ``UnicodeUtil.UTF16toUTF8``
+    replaces "unpaired surrogate[s] ... with substitution character" 0xFFFD (apache/lucene
+    ``lucene/core/src/java/org/apache/lucene/util/UnicodeUtil.java``, commit 0365857687), and the
+    alert reader reads them the same way (``ecsquery.rows.json_loads``).
+    """
+    return _SURROGATE.sub("\ufffd", value)
+
+
 def encode(value: str) -> bytes:
-    """One string as Thrift binary writes it: 4-byte big-endian length, then UTF-8."""
-    data = value.encode("utf-8", "surrogateescape")
+    """One string as Thrift binary writes it: 4-byte big-endian length, then UTF-8.
+
+    Never raises: a lone surrogate is written as U+FFFD (:func:`encodable`).
+    """
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:
+        data = encodable(value).encode("utf-8")
     return _LEN.pack(len(data)) + data
 
 
 def decode(wire: bytes) -> str:
-    return wire[4:].decode("utf-8", "surrogateescape")
+    return text(wire[4:])
 
 
 MAX_INTERNED = 512
@@ -140,6 +186,18 @@ def _fix_spec(spec: Any) -> Any:
     return fixed
 
 
+class _Protocol(TBinaryProtocol.TBinaryProtocol):  # type: ignore[misc]
+    """Thrift's pure-Python binary protocol (the zipapp's), reading strings as :func:`text`.
+
+    Stock ``readString`` is ``readBinary().decode('utf-8')``: one process whose argv holds a
+    byte that is not UTF-8 made every osquery-source poll raise, and the cursor never passed
+    that row. Strings are read as :func:`text` instead, the way the C codec reads them.
+    """
+
+    def readString(self) -> str:
+        return text(self.readBinary())
+
+
 class _AcceleratedProtocol(TBinaryProtocol.TBinaryProtocolAccelerated):  # type: ignore[misc]
     """Thrift's C codec, adapted to osquery-python's generated code.
 
@@ -158,10 +216,25 @@ class _AcceleratedProtocol(TBinaryProtocol.TBinaryProtocolAccelerated):  # type:
                 obj, prot, _fix_args(TType.STRUCT, spec)
             )
 
+    def readString(self) -> str:
+        return text(self.readBinary())
 
-class _AcceleratedFactory:
+
+class _Factory:
+    """Protocols that refuse what no osquery peer sends: messages without the version word
+    (``strictRead``; osquery's C++ and Python clients write it), strings over
+    :data:`STRING_LIMIT`, containers over :data:`CONTAINER_LIMIT`, negative sizes."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
     def getProtocol(self, trans: Any) -> Any:  # Thrift's protocol-factory API
-        return _AcceleratedProtocol(trans)
+        return self.protocol(
+            trans,
+            strictRead=True,
+            string_length_limit=STRING_LIMIT,
+            container_length_limit=CONTAINER_LIMIT,
+        )
 
 
 def protocol_factory() -> Any:
@@ -169,8 +242,8 @@ def protocol_factory() -> Any:
     try:
         from thrift.protocol import fastbinary  # noqa: F401
     except ImportError:
-        return TBinaryProtocol.TBinaryProtocolFactory()
-    return _AcceleratedFactory()
+        return _Factory(_Protocol)
+    return _Factory(_AcceleratedProtocol)
 
 
 def serve_client(
@@ -179,7 +252,9 @@ def serve_client(
     """Answer one Thrift client on an accepted socket until it hangs up or ``stopped`` is set.
 
     Shared by the extension (osqueryd calling us) and the osqueryd stand-in (the extension
-    calling it): a client leaving mid-call (transport error, EOF) is its normal way to go.
+    calling it): a client leaving mid-call (transport error, EOF) is its normal way to go, and
+    a malformed message (bad version, unknown type, negative size, too deep) ends only its
+    own connection, never the server.
     """
     sock = TSocket.TSocket()
     sock.setHandle(conn)
@@ -190,5 +265,7 @@ def serve_client(
             processor.process(prot, prot)
     except (TTransport.TTransportException, OSError, EOFError):
         pass
+    except Exception as exc:  # one client's bytes never stop the server
+        log.warning("dropped a Thrift client after a malformed message: %r", exc)
     finally:
         trans.close()

@@ -4,7 +4,8 @@ A capture is read whole, then put in order before anything is built from it, bec
 process tree (parents, effective parents) only resolves when a fork is seen before its exec:
 
 1. every line is parsed and normalized (``ecsquery.extension.normalize``, the extension's
-   adapters); a line that cannot be used is counted under its reason, never fatal;
+   adapters); a line that cannot be used is counted under its reason, never fatal (any other
+   failure on one line, e.g. a value of the wrong JSON type, as ``unexpected``);
 2. a record without a time is counted and skipped (the schedule runs in event time, so such
    an event could never be placed in a lookback window);
 3. the same source event twice (same ``event.id``, or the same bytes when it has none) is kept
@@ -187,13 +188,16 @@ class CaptureReader:
             items = list(
                 normalize(record) if self.source == "auto" else _forced(record, self.source)
             )
+            placed = [(item, *_time_and_host(item, self.default_host)) for item in items]
         except BadRecord as exc:
             stats.reject(exc.reason, where)
             return
+        except Exception:  # a value of a type no adapter foresaw (``"time": [1]``): one line
+            stats.reject("unexpected", where)
+            return
         if not items:
             stats.ignored += 1
-        for item in items:
-            time, host, event_id = _time_and_host(item, self.default_host)
+        for item, time, host, event_id in placed:
             key = (host, event_id if event_id is not None else line.decode("utf-8", "replace"))
             if not isinstance(item, Proc):
                 if key in self._seen:

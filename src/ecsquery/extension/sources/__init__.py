@@ -1,6 +1,7 @@
 """Event sources: each reads one kind of input on its own thread and feeds the pipeline.
 
-A source never raises into the server: bad lines are counted by the pipeline, and a source
+A source never raises into the server: bad lines are counted by the pipeline, any other
+failure on one record is counted as ``bad.unexpected`` (:meth:`Source.feed_line`), and a source
 that dies (eslogger exits, osqueryd restarts) is counted and logged while the table keeps
 serving what the window holds.
 """
@@ -11,7 +12,8 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 
-from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension import wire
+from ecsquery.extension.pipeline import Pipeline, unexpected
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,15 @@ class Source(ABC):
 
     @abstractmethod
     def run(self) -> None: ...
+
+    def feed_line(self, line: bytes) -> None:
+        """One input line into the pipeline, as text (:func:`wire.text`: a byte that is not
+        UTF-8 is U+FFFD, not a lost line); whatever else goes wrong with it is counted under
+        ``bad.unexpected`` and the loop goes on."""
+        try:
+            self.pipeline.feed_line(wire.text(line), self.name)
+        except Exception as exc:
+            self.pipeline.reject(self.name, unexpected(exc))
 
     def _main(self) -> None:
         try:

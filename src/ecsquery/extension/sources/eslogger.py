@@ -1,22 +1,46 @@
-"""``eslogger exec fork exit --format json`` as a subprocess, read line by line.
+"""``/usr/bin/eslogger --format json exec fork exit`` as a subprocess, read line by line.
 
-eslogger needs root and Full Disk Access for the responsible app; when it cannot start or
-exits, the source counts ``died.eslogger``, logs eslogger's stderr tail, and (unless told not
-to) restarts it after a pause so a transient failure does not end collection.
+The command line is eslogger(1)'s, by absolute path: the extension runs as root, and a bare
+``eslogger`` would run whatever a PATH entry holds first. eslogger needs root and Full Disk
+Access for the responsible app; when it cannot start or exits, the source counts
+``died.eslogger``, logs eslogger's stderr tail, and (unless told not to) restarts it after a
+pause so a transient failure does not end collection.
+
+eslogger's stderr is drained on its own thread while it runs: a pipe holds 64 KiB, and an
+eslogger blocked writing a warning to a full stderr writes no more events either.
 """
 
 from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 from collections import deque
+from typing import IO
 
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
+from ecsquery.extension.stats import Stats
 
 log = logging.getLogger(__name__)
 
-COMMAND = ("eslogger", "exec", "fork", "exit", "--format", "json")
+ESLOGGER = "/usr/bin/eslogger"
+COMMAND = (ESLOGGER, "--format", "json", "exec", "fork", "exit")
+_STDERR_LOGGED = 5
+_STDERR_LINE = 4096
+
+
+def drain(stream: IO[bytes], tail: deque[bytes], stats: Stats, name: str) -> None:
+    """Read ``stream`` to its end, keeping the last lines in ``tail`` (each at most 4 KiB).
+
+    The first few lines are logged as they come (a permission error shows at once, not when
+    eslogger exits); the rest are counted under ``stderr.<name>``.
+    """
+    for line in iter(lambda: stream.readline(_STDERR_LINE), b""):
+        tail.append(line)
+        stats.add(f"stderr.{name}")
+        if stats[f"stderr.{name}"] <= _STDERR_LOGGED:
+            log.warning("%s: %s", name, line.decode("utf-8", "replace").rstrip())
 
 
 class EsloggerSource(Source):
@@ -44,7 +68,11 @@ class EsloggerSource(Source):
         stats = self.pipeline.stats
         try:
             proc = subprocess.Popen(
-                self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1 << 16
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=1 << 16,
             )
         except OSError as exc:
             stats.add("died.eslogger")
@@ -53,10 +81,18 @@ class EsloggerSource(Source):
         self._proc = proc
         stats.add("started.eslogger")
         assert proc.stdout is not None and proc.stderr is not None
+        tail: deque[bytes] = deque(maxlen=5)
+        drainer = threading.Thread(
+            target=drain,
+            args=(proc.stderr, tail, stats, self.name),
+            name="ecsquery-eslogger-stderr",
+            daemon=True,
+        )
+        drainer.start()
         for line in proc.stdout:
-            self.pipeline.feed_line(line, self.name)
-        tail = deque(proc.stderr, maxlen=5)
+            self.feed_line(line)
         code = proc.wait()
+        drainer.join(5)
         if not self.stopping.is_set():
             stats.add("died.eslogger")
             errors = b"".join(tail).decode("utf-8", "replace").strip()
