@@ -87,10 +87,12 @@ def test_render_writes_all_formats(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["render", "--rules", str(RULES), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "rendered 2 rules into 3 files:",
+        "rendered 2 rules into 5 files:",
         f"  {tmp_path / 'osquery' / 'ecsquery.conf'}",
         f"  {tmp_path / 'fleet' / 'ecsquery.yml'}",
+        f"  {tmp_path / 'fleet' / 'lib' / 'ecsquery.reports.yml'}",
         f"  {tmp_path / 'kibana' / 'ecsquery.json'}",
+        f"  {tmp_path / 'kibana-rules' / 'ecsquery.ndjson'}",
     ]
     pack = json.loads((tmp_path / "osquery" / "ecsquery.conf").read_text(encoding="utf-8"))
     assert sorted(pack["queries"]) == [
@@ -103,8 +105,9 @@ def test_render_one_format_from_toml(runner: CliRunner, tmp_path: Path) -> None:
     args = ["render", "--rules", str(FAMILY), "--out", str(tmp_path), "--format", "fleet"]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["ecsquery.yml"]
-    assert result.stdout.startswith("rendered 12 rules into 1 files:")
+    files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["ecsquery.reports.yml", "ecsquery.yml"]  # fleetctl apply spec, GitOps lib
+    assert result.stdout.startswith("rendered 12 rules into 2 files:")
 
 
 def test_render_writes_nothing_on_error(runner: CliRunner, tmp_path: Path) -> None:

@@ -128,15 +128,37 @@ def test_shipped_defaults_apply_to_every_shipped_rule() -> None:
     defaults = load_exceptions(RULES / "_default.exceptions.yaml")
     assert [i.name for i in defaults] == [
         "osquery daemon as effective parent",
+        "osquery daemon of Fleet's orbit as effective parent",
+        "osquery daemon of Elastic Agent as effective parent",
         "eslogger started by the ecsquery extension",
+        "eslogger started by the ecsquery extension under Fleet's orbit",
     ]
-    assert defaults[0].entries == (
-        ExceptionEntry("process.Ext.effective_parent.executable", "included", "match", OSQUERYD),
-    )
-    assert defaults[1].entries == (
-        ExceptionEntry("process.parent.args", "included", "match", EXT),
-        ExceptionEntry("process.executable", "included", "match", "/usr/bin/eslogger"),
-    )
+    parent = "process.Ext.effective_parent.executable"
+    app = "osquery.app/Contents/MacOS/osqueryd"
+    eslogger = ExceptionEntry("process.executable", "included", "match", "/usr/bin/eslogger")
+    assert [i.entries for i in defaults] == [
+        (ExceptionEntry(parent, "included", "match", OSQUERYD),),
+        (
+            ExceptionEntry(
+                parent, "included", "wildcard", f"/opt/orbit/bin/osqueryd/macos-app/*/{app}"
+            ),
+        ),
+        (
+            ExceptionEntry(
+                parent, "included", "wildcard", f"/Library/Elastic/Agent/data/elastic-agent-*/{app}"
+            ),
+        ),
+        (ExceptionEntry("process.parent.args", "included", "match", EXT), eslogger),
+        (
+            ExceptionEntry(
+                "process.parent.args",
+                "included",
+                "wildcard",
+                "/opt/orbit/bin/extensions/ecsquery/macos/*/ecsquery.ext",
+            ),
+            eslogger,
+        ),
+    ]
     assert all(i.comments and i.comments[0].created_by == "ecsquery" for i in defaults)
     for path in rule_paths([RULES]):
         assert load_rule(path).exceptions == defaults
@@ -404,8 +426,15 @@ def test_golden_sql_of_systemkey_with_defaults_and_backblaze(tmp_path: Path) -> 
     assert compiled.where == plain.where + (
         " AND NOT coalesce("
         f"process_effective_parent_executable = '{OSQUERYD}'"
+        " OR process_effective_parent_executable GLOB"
+        " '/opt/orbit/bin/osqueryd/macos-app/*/osquery.app/Contents/MacOS/osqueryd'"
+        " OR process_effective_parent_executable GLOB"
+        " '/Library/Elastic/Agent/data/elastic-agent-*/osquery.app/Contents/MacOS/osqueryd'"
         " OR EXISTS (SELECT 1 FROM json_each(NULLIF(process_parent_args, ''))"
         f" WHERE value = '{EXT}') AND process_executable = '/usr/bin/eslogger'"
+        " OR EXISTS (SELECT 1 FROM json_each(NULLIF(process_parent_args, ''))"
+        " WHERE value GLOB '/opt/orbit/bin/extensions/ecsquery/macos/*/ecsquery.ext')"
+        " AND process_executable = '/usr/bin/eslogger'"
         f" OR process_effective_parent_executable = '{BZ}'"
         " AND process_executable IN ('/bin/cp', '/usr/bin/ditto'), 0)"
     )

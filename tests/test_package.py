@@ -84,7 +84,7 @@ def test_render_replay_and_dist_outside_the_checkout(installed: Path, tmp_path: 
     assert not (tmp_path / "rules").exists()
     render = _run(installed, tmp_path, "render", "--out", "packs")
     assert render.returncode == 0, render.stderr
-    assert render.stdout.splitlines()[0] == "rendered 2 rules into 3 files:"
+    assert render.stdout.splitlines()[0] == "rendered 2 rules into 5 files:"
     assert (tmp_path / "packs" / "osquery" / "ecsquery.conf").read_text() == (
         ROOT / "packs" / "osquery" / "ecsquery.conf"
     ).read_text()

@@ -24,10 +24,11 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from ecsquery.errors import EcsqueryError
+from ecsquery.rules import kibana
 from ecsquery.rules.model import PACK_NAME, Rule
 from ecsquery.schema import FieldTable
 
-FORMATS = ("osquery", "fleet", "kibana")
+FORMATS = ("osquery", "fleet", "kibana", "kibana-rules")
 
 TEMPLATES = ("ecsquery", "data/templates")
 """The templates' package and folder, for ``jinja2.PackageLoader`` (``importlib`` underneath)."""
@@ -103,20 +104,6 @@ def description(rule: Rule) -> str:
     )
 
 
-def ecs_mapping(rule: Rule, fields: FieldTable) -> dict[str, dict[str, Any]]:
-    """Kibana's ``ecs_mapping``: every column to its ECS field, plus the rule's identity."""
-    mapping: dict[str, dict[str, Any]] = {
-        c.ecs: {"field": c.name} for c in fields.ecs_columns if c.ecs is not None
-    }
-    mapping["rule.id"] = {"value": rule.rule_id}
-    mapping["rule.name"] = {"value": rule.name}
-    mapping["rule.version"] = {"value": str(rule.version)}
-    if rule.mitre_ids:
-        mapping["threat.technique.id"] = {"value": [m for m in rule.mitre_ids if m[:2] != "TA"]}
-        mapping["threat.tactic.id"] = {"value": [m for m in rule.mitre_ids if m[:2] == "TA"]}
-    return mapping
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -180,8 +167,16 @@ def _fleet(env: SandboxedEnvironment, compiled: Sequence[CompiledLike]) -> list[
         }
         for c in compiled
     ]
-    text = env.get_template("fleet.yml.j2").render({"queries": queries})
-    return [RenderedFile(Path("fleet") / f"{PACK_NAME}.yml", text)]
+    ctx = {"queries": queries}
+    return [
+        RenderedFile(
+            Path("fleet") / f"{PACK_NAME}.yml", env.get_template("fleet.yml.j2").render(ctx)
+        ),
+        RenderedFile(
+            Path("fleet") / "lib" / f"{PACK_NAME}.reports.yml",
+            env.get_template("fleet-reports.yml.j2").render(ctx),
+        ),
+    ]
 
 
 def _kibana(
@@ -194,7 +189,7 @@ def _kibana(
             "interval": js(c.rule.interval_seconds),
             "platform": js(PLATFORM),
             "version": js(MIN_OSQUERY_VERSION),
-            "ecs_mapping": js(ecs_mapping(c.rule, fields), indent=2),
+            "ecs_mapping": js(kibana.ecs_mapping(c.rule, fields), indent=2),
         }
         for c in compiled
     ]
@@ -208,6 +203,15 @@ def _kibana(
     }
     text = env.get_template("kibana.json.j2").render(ctx)
     return [RenderedFile(Path("kibana") / f"{PACK_NAME}.json", text)]
+
+
+def _kibana_rules(
+    env: SandboxedEnvironment, compiled: Sequence[CompiledLike]
+) -> list[RenderedFile]:
+    """Kibana's rule-import NDJSON: one JSON object per line (``ecsquery.rules.kibana``)."""
+    rules = kibana.detection_rules([c.rule for c in compiled])
+    text = env.get_template("kibana-rules.ndjson.j2").render({"rules": [js(r) for r in rules]})
+    return [RenderedFile(Path("kibana-rules") / f"{PACK_NAME}.ndjson", text)]
 
 
 def render_packs(
@@ -228,6 +232,8 @@ def render_packs(
             out += _fleet(env, compiled)
         elif fmt == "kibana":
             out += _kibana(env, compiled, fields or FieldTable())
+        elif fmt == "kibana-rules":
+            out += _kibana_rules(env, compiled)
         else:
             raise EcsqueryError(f"unknown pack format {fmt!r} (one of {', '.join(FORMATS)})")
     return out
