@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ecsquery.alerts.alert import alert_uuid, row_identity
+from ecsquery.alerts.alert import hit_uuid
 from ecsquery.alerts.ecs import (
     ALERT_DATASET,
     SEVERITY_SCORES,
@@ -31,7 +31,7 @@ from ecsquery.rules.model import Rule
 
 # The one import of the reference evaluator here: it moves to ecsquery.testing.reference (edges
 # helper); change this line when that lands.
-from ecsquery.rules.reference import evaluate
+from ecsquery.testing.reference import evaluate
 from scenario_support import RULES, SAMPLE
 
 KEYCHAIN = RULES / "credential_access_dumping_keychain_security.yaml"
@@ -67,7 +67,7 @@ def _alert(rule: Rule, obj: dict[str, Any], **kw: Any) -> dict[str, Any]:
 
 
 def _uuid(rule: Rule, host_key: str, row: dict[str, Any]) -> str:
-    return alert_uuid(rule.rule_id, host_key, row_identity(row))
+    return hit_uuid(f"{rule.rule_id}\x1f{host_key}", row)
 
 
 def test_golden_ecs_alert() -> None:

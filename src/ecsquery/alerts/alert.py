@@ -92,6 +92,18 @@ def reason(doc: dict[str, Any], rule: RulePart) -> str:
     return text + rule.reason_end
 
 
+def osquery_fields(info: LineInfo, action: str) -> dict[str, Any]:
+    """Where the hit came from in the result log, so an analyst can find the line again."""
+    return {
+        "name": info.name,
+        "action": action,
+        "epoch": info.epoch,
+        "counter": info.counter,
+        "unix_time": info.unix_time,
+        "decorations": info.decorations,
+    }
+
+
 def rule_fields(rule: Rule) -> dict[str, Any]:
     """The part of every alert of a rule that does not depend on the hit (built once)."""
     threat = [t.to_dict() for t in rule.threat]
@@ -230,13 +242,6 @@ class AlertFactory:
             "kibana.alert.reason": reason(doc, plan),
             "kibana.alert.uuid": uuid,
             **doc,
-            "osquery": {  # where the hit came from, so an analyst can find the line again
-                "name": info.name,
-                "action": action,
-                "epoch": info.epoch,
-                "counter": info.counter,
-                "unix_time": info.unix_time,
-                "decorations": info.decorations,
-            },
+            "osquery": osquery_fields(info, action),
         }
         return AlertParts(made or original, plan, hit)

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from ecsquery.alerts.alert import iso_time, osquery_fields, reason
+from ecsquery.alerts.alert import RulePart, iso_time, osquery_fields, reason
 from ecsquery.alerts.resultlog import LineInfo, as_int
 from ecsquery.rows import from_row
 from ecsquery.rules.model import Rule
@@ -114,7 +114,8 @@ def ecs_alert(
     fields: FieldTable | None = None,
 ) -> dict[str, Any]:
     """The ECS alert document for one hit (the same inputs as ``AlertFactory.build``)."""
-    doc = from_row(row, fields or FieldTable())
+    fields = fields or FieldTable()
+    doc = from_row(row, fields)
     host = doc.setdefault("host", {})
     if info.host_name:
         host["name"] = host["hostname"] = info.host_name
@@ -132,7 +133,7 @@ def ecs_alert(
             "dataset": ALERT_DATASET,
             "severity": SEVERITY_SCORES[rule.severity],
             "risk_score": float(rule.risk_score),
-            "reason": reason(rule, doc),
+            "reason": reason(doc, RulePart.of(rule, fields)),
         }
     )
     if made:
