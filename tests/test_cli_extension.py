@@ -25,3 +25,23 @@ def test_rows_prints_one_row_per_event() -> None:
 def test_rows_needs_a_file() -> None:
     result = CliRunner().invoke(main, ["extension", "rows", "/nonexistent.ndjson"])
     assert result.exit_code == 2
+
+
+def test_dist_builds_with_the_mac_shebang(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["extension", "dist", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "#!/usr/bin/python3 -I)" in result.stdout
+    assert (tmp_path / "ecsquery.ext").read_bytes().startswith(b"#!/usr/bin/python3 -I\n")
+
+
+def test_dist_refuses_a_shebang_osqueryd_cannot_run_safely(tmp_path: Path) -> None:
+    for python, why in [
+        ("python3", "give an absolute path"),
+        ("/usr/bin/env python3", "env looks the interpreter up in PATH"),
+        ("/usr/bin/python3 -I -u", "at most one option word"),
+    ]:
+        result = CliRunner().invoke(
+            main, ["extension", "dist", "--out", str(tmp_path), "--python", python]
+        )
+        assert result.exit_code == 2 and why in result.stderr, result.output
+    assert not (tmp_path / "ecsquery.ext").exists()

@@ -13,10 +13,12 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -63,6 +65,19 @@ def es(pid: int, pv: int, path: str, args: list[str], parent: int, ppv: int, **k
     }  # fmt: skip
     row.update(kw)
     return row
+
+
+def collect(stream: IO[bytes] | None) -> list[bytes]:
+    """The lines of a child's stderr as they come, read on a thread (the list grows)."""
+    assert stream is not None
+    lines: list[bytes] = []
+
+    def pump() -> None:
+        for line in iter(stream.readline, b""):
+            lines.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -193,12 +208,13 @@ def test_eslogger_source_in_the_extension_process(sockdir: Path, fake_eslogger: 
                 == 1
             )
             osqueryd.call(uuid, "table", "ecs_process_events", {"action": "columns"})
+            # eslogger's death is logged before the shutdown below (else the stop would hide it)
+            log = collect(proc.stderr)
+            until(lambda: b"eslogger exited with status 1" in b"".join(log))
             # osqueryd's shutdown request ends the extension cleanly
             with osqueryd_connection(osqueryd, uuid) as ext:
                 ext.shutdown()
             assert proc.wait(10) == 0
-            assert proc.stderr is not None
-            assert b"eslogger exited with status 1" in proc.stderr.read()
         finally:
             stop(proc)
 

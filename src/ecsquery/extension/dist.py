@@ -102,6 +102,20 @@ def permission_problems(path: Path) -> list[str]:
     return problems
 
 
+def interpreter_problem(interpreter: str) -> str | None:
+    """Why osqueryd could not run (or not safely run) a zipapp with this shebang, or None."""
+    words = interpreter.split()
+    if not words or not os.path.isabs(words[0]):
+        return (
+            "give an absolute path (osqueryd's launchd job has PATH /usr/bin:/bin:/usr/sbin:/sbin)"
+        )
+    if Path(words[0]).name == "env":
+        return "env looks the interpreter up in PATH, which whoever starts osqueryd controls"
+    if len(words) > 2:
+        return "at most one option word (Linux passes the rest of a shebang as one argument)"
+    return None
+
+
 def build(out: Path, interpreter: str = DEFAULT_INTERPRETER) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     target = out / "ecsquery.ext"
@@ -123,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--python", default=DEFAULT_INTERPRETER, help="the shebang: a Python >= 3.9 on the Mac"
     )
     args = parser.parse_args(argv)
+    problem = interpreter_problem(args.python)
+    if problem:
+        parser.error(f"--python {args.python!r}: {problem}")
     target = build(args.out, args.python)
     size = target.stat().st_size
     print(f"built {target} ({size / 1024:.0f} KiB, #!{args.python})")
