@@ -1,9 +1,10 @@
 """The wheel works outside the checkout: package data, not paths walked up from the source tree.
 
-The test builds a wheel from the tracked files only (as a fresh clone has them), installs it
-with ``--no-deps`` into a new virtual environment whose dependencies come from the project
-venv's site-packages (a ``.pth`` line, so nothing is downloaded), and runs the three commands
-a new user runs first, from a directory that holds no ``rules/`` and no checkout.
+The test builds a wheel from the tracked files only (as a fresh clone has them), with the
+venv's own setuptools, installs it with ``--no-deps`` into a new virtual environment whose
+dependencies come from the project venv's site-packages (a ``.pth`` line: nothing is
+downloaded), and runs the three commands a new user runs first, from a directory that holds no
+``rules/`` and no checkout.
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clone, wheels, env = tmp / "clone", tmp / "wheels", tmp / "venv"
     _tracked_tree(clone)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(clone)], check=True)
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels)]
+    subprocess.run([*build, str(clone)], check=True)
     (wheel,) = wheels.glob("ecsquery-*.whl")
     venv.create(env, with_pip=False)
     python = env / "bin" / "python"
-    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", str(wheel)], check=True)
+    install = [*pip, "--python", str(python), "install", "--no-deps", "--no-index"]
+    subprocess.run([*install, str(wheel)], check=True)
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
