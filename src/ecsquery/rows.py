@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
+from ecsquery.values import flatten, keyword, single, text
 
 _MISSING = object()
 
@@ -43,16 +44,16 @@ def encode_value(column: Column, value: Any) -> str:
     """One ECS value as osquery's row string for that column."""
     if value is None or value == [] or value == "":
         return ""
-    if column.array:
-        items = value if isinstance(value, list | tuple) else [value]
-        return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
-    if isinstance(value, bool):
+    if column.array:  # each element as a keyword field indexes it (``values``)
+        items = [text(keyword(v)) for v in flatten(value)]
+        return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else ""
+    if isinstance(value, list | tuple):  # one value, or ``values.ListInScalar``
+        return encode_value(column, single(column.ecs or column.name, value))
+    if isinstance(value, bool) and column.ecs_type is not EcsType.KEYWORD:
         return "1" if value else "0"
     if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):
         return {"true": "1", "false": "0"}.get(value.lower(), value)
-    if isinstance(value, list | tuple):  # a scalar field given as an array: keep the first value
-        return encode_value(column, value[0]) if value else ""
-    return str(value)
+    return text(keyword(value))
 
 
 def to_row(doc: Mapping[str, Any], fields: FieldTable) -> dict[str, str]:

@@ -21,7 +21,7 @@ import zipapp
 from collections.abc import Sequence
 from pathlib import Path
 
-PACKAGE_FILES = ("__init__.py", "errors.py", "schema.py", "rows.py", "py.typed")
+PACKAGE_FILES = ("__init__.py", "errors.py", "schema.py", "rows.py", "values.py", "py.typed")
 DEPENDENCIES = ("osquery", "thrift", "future")
 DEPLOY_DIR = Path(__file__).resolve().parents[3] / "extension"
 DEPLOY_FILES = ("extensions.load", "osquery.flags", "ecsquery.toml")
