@@ -47,7 +47,7 @@ def encode_value(column: Column, value: Any) -> str:
     if column.array:  # each element as a keyword field indexes it (``values``)
         items = [text(keyword(v)) for v in flatten(value)]
         return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else ""
-    if isinstance(value, list | tuple):  # one value, or ``values.ListInScalar``
+    if isinstance(value, (list, tuple)):  # one value, or ``values.ListInScalar``
         return encode_value(column, single(column.ecs or column.name, value))
     if isinstance(value, bool) and column.ecs_type is not EcsType.KEYWORD:
         return "1" if value else "0"

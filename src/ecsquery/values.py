@@ -85,7 +85,7 @@ def keyword(value: Any) -> str:
 def flatten(value: Any) -> Iterator[Any]:
     """The values of a field as Elasticsearch sees them: arrays of arrays flattened, nulls
     skipped (``[1, [2, None, [3]]]`` → 1, 2, 3)."""
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):  # not `list | tuple`: the .ext runs on Python 3.9
         for item in value:
             yield from flatten(item)
     elif value is not None:
@@ -98,7 +98,7 @@ class ListInScalar(ValueError):
 
 def single(name: str, value: Any) -> Any:
     """The one value of a scalar field (None when it has none), or ``ListInScalar``."""
-    if not isinstance(value, list | tuple):
+    if not isinstance(value, (list, tuple)):
         return value
     distinct = list(dict.fromkeys(keyword(v) for v in flatten(value)))
     if len(distinct) > 1:
