@@ -99,12 +99,20 @@ def test_event_type_and_os(path: Path) -> None:
     assert not both(path, linux)
 
 
-def test_case_insensitive_rule_is_one_alternate_per_code_point() -> None:
+def test_case_insensitive_rule_follows_lucene_case_folding() -> None:
+    """One declared Elasticsearch (current 9.x, Lucene ``CaseFolding.expand``), ASCII or not."""
     ci = Pattern(("straße",))
     assert wildcard_matches(ci, "STRAßE", True)
-    assert not wildcard_matches(ci, "STRASSE", True)  # ß has no single upper-case code point
+    assert wildcard_matches(ci, "STRA\u1e9eE", True)  # ß ↔ ẞ is in Lucene's special table
+    assert not wildcard_matches(ci, "STRASSE", True)  # one code point never matches two
     assert wildcard_matches(Pattern(("k",)), "K", True)
-    assert not wildcard_matches(Pattern(("k",)), "\u212a", True)  # Kelvin sign is not 'K'
+    assert wildcard_matches(Pattern(("k",)), "\u212a", True)  # KELVIN SIGN, as Lucene folds it
+    assert wildcard_matches(Pattern(("\u212a",)), "k", True)
+    assert wildcard_matches(Pattern(("s",)), "\u017f", True)  # LONG S
+    assert wildcard_matches(Pattern(("é",)), "É", True)
+    assert wildcard_matches(Pattern(("É",)), "é", True)
+    assert wildcard_matches(Pattern(("σ",)), "ς", True)
+    assert not wildcard_matches(Pattern(("k",)), "\u212a", False)
     assert wildcard_matches(Pattern.parse("a?c*"), "abcdef", False)
     assert not wildcard_matches(Pattern.parse("a?c"), "ac", False)
 

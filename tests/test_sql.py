@@ -183,8 +183,8 @@ def test_compile_where_for_exceptions() -> None:
 def test_regex_compiles_to_anchored_regex_match() -> None:
     compiled = hand(Regex(FieldRef("process.name"), ("sec.*ty[0-9]{2}",), True))
     assert compiled.where == (
-        "regex_match(NULLIF(process_name, ''), '^(?:[Ss][Ee][Cc][\\s\\S]*[Tt][Yy][0-9]{2})$', 0)"
-        " IS NOT NULL"
+        "regex_match(NULLIF(process_name, ''), '^(?:(?:[Ss]|ſ)[Ee][Cc][\\s\\S]*[Tt][Yy][0-9]{2})$',"
+        " 0) IS NOT NULL"
     )
     runs(compiled)
 

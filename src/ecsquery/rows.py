@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
+from ecsquery.values import NUL, flatten, keyword, single, text
 
 _MISSING = object()
 
@@ -47,16 +48,16 @@ def encode_value(column: Column, value: Any) -> str:
     """One ECS value as osquery's row string for that column."""
     if value is None or value == [] or value == "":
         return ""
-    if column.array:
-        items = value if isinstance(value, (list, tuple)) else [value]
-        return _ARRAY_JSON(list(items))
-    if isinstance(value, bool):
+    if column.array:  # each element as a keyword field indexes it (``values``)
+        items = [text(keyword(v)) for v in flatten(value)]
+        return _ARRAY_JSON(items) if items else ""
+    if isinstance(value, (list, tuple)):  # one value, or ``values.ListInScalar``
+        return encode_value(column, single(column.ecs or column.name, value))
+    if isinstance(value, bool) and column.ecs_type is not EcsType.KEYWORD:
         return "1" if value else "0"
     if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):
         return {"true": "1", "false": "0"}.get(value.lower(), value)
-    if isinstance(value, (list, tuple)):  # a scalar field given as an array: keep the first value
-        return encode_value(column, value[0]) if value else ""
-    return str(value)
+    return text(keyword(value))
 
 
 Flattener = Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
@@ -73,7 +74,9 @@ def _fast_encoder(column: Column, finish: Callable[[str], Any]) -> Callable[[Any
     if column.array:
 
         def array(v: Any) -> Any:
-            return finish(_ARRAY_JSON(v)) if v.__class__ is list and v else general(v)
+            if v.__class__ is list and v and all(e.__class__ is str and NUL not in e for e in v):
+                return finish(_ARRAY_JSON(v))
+            return general(v)
 
         return array
     if column.ecs_type is EcsType.BOOLEAN:
@@ -87,7 +90,7 @@ def _fast_encoder(column: Column, finish: Callable[[str], Any]) -> Callable[[Any
     def scalar(v: Any) -> Any:
         if v is None:
             return empty
-        if v.__class__ is str:
+        if v.__class__ is str and NUL not in v:
             return finish(v) if v else empty
         if v.__class__ is int:
             return finish(str(v))

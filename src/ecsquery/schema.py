@@ -9,7 +9,9 @@ Row model (osquery's): every value crosses Thrift as a string and a missing valu
 osquery turns a missing or non-numeric value of an INTEGER/BIGINT column into SQL NULL, and
 keeps ``""`` for TEXT. So for every column *missing* means ``""`` or NULL, and an empty string
 cannot be told from a missing value. Array fields are JSON text (``'["security","-d"]'``),
-matched element-wise with ``json_each``; an empty array counts as missing.
+matched element-wise with ``json_each``; an empty array counts as missing. How a value's
+shape becomes a cell (NUL, numbers or nested lists in arrays, lists in single-valued fields)
+is ``ecsquery.values``, the one place that follows Elasticsearch there.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ecsquery import data
 
-PACKAGE_FILES = ("__init__.py", "errors.py", "schema.py", "rows.py", "py.typed")
+PACKAGE_FILES = ("__init__.py", "errors.py", "schema.py", "rows.py", "values.py", "py.typed")
 EXCLUDED = ("dist.py", "standin.py")
 """Modules of ``ecsquery/extension`` that never run on the Mac (this builder, the test stand-in)."""
 DEPENDENCIES = ("osquery", "thrift", "future", "tomli")

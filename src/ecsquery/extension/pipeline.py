@@ -22,6 +22,7 @@ from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
 from ecsquery.rows import encode_value, get_path, make_flattener
 from ecsquery.schema import COLUMNS, Column
+from ecsquery.values import nul_free
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class Pipeline:
         except ValueError as exc:
             self.reject(source, BadRecord("malformed", f"not JSON: {exc}"))
             return
+        record, mapped = nul_free(line, record)
+        if mapped:
+            self.stats.add("mapped.nul")
         self.feed(record, source)
 
     def feed(self, record: Any, source: str) -> None:

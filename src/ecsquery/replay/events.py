@@ -43,6 +43,7 @@ from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import Window
 from ecsquery.rows import get_path
+from ecsquery.values import nul_free
 
 SOURCES = ("auto", "ecs", "eslogger", "es_process_events", "process_events")
 DEFAULT_HOST = "mac-replay"
@@ -68,6 +69,8 @@ class ReadStats:
     without_time: int = 0
     duplicates: int = 0
     out_of_order: int = 0
+    nul_mapped: int = 0
+    """Lines whose text held NUL, mapped to U+FFFD (``ecsquery.values``)."""
     rows: int = 0
     hosts: Counter[str] = field(default_factory=Counter)
 
@@ -178,6 +181,8 @@ class CaptureReader:
         if not isinstance(record, dict):
             stats.reject("malformed", where)
             return
+        record, mapped = nul_free(line, record)
+        stats.nul_mapped += mapped
         if isinstance(record.get("_source"), dict):  # an Elasticsearch hit
             record = record["_source"]
         stats.records += 1

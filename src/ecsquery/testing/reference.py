@@ -4,18 +4,22 @@ Written from Elastic's documented semantics and deliberately independent of the 
 (it imports nothing from ``ecsquery.rules.sql``), so the property tests that compare the two
 catch a mistake in either. The semantics, per node:
 
-- a field's values are its value, or each element of an array; ``None`` and ``""`` are no
-  value (osquery's row model cannot tell ``""`` from missing, see ``schema``), so a missing
-  field satisfies no predicate and ``Not`` of any predicate on it is true;
+- a field's values are its value, or each element of an array, nested arrays flattened and
+  ``null`` elements skipped, numbers and booleans in text fields as their keyword text
+  (``ecsquery.values``: ``1``, ``true``); a list in a single-valued field is any of its values
+  (Elasticsearch's answer; ecsquery refuses such a document, see ``values.single``);
+  ``""`` is no value (osquery's row model cannot tell ``""`` from missing, see ``schema``: the
+  one documented difference kept here), so a missing field satisfies no predicate and ``Not``
+  of any predicate on it is true;
 - a predicate on a field holds when *any* value satisfies it;
-- strings compare code point by code point; with ``case_insensitive`` a code point of the
-  literal matches itself or its one alternate case (Elasticsearch's
-  ``AutomatonQueries.toCaseInsensitiveChar``: upper case of a lower-case code point, lower
-  case of any other, and none when Python's mapping is more than one code point);
+- strings compare code point by code point, NUL included (as Elasticsearch indexes it); with
+  ``case_insensitive`` a code point of the literal matches itself or one of its
+  ``values.case_alternates`` (Lucene's ``CaseFolding.expand``);
 - wildcards: ``*`` any run of code points (also empty), ``?`` exactly one;
 - regex: Lucene syntax matched against the whole string, on code points; ``regex~`` folds
-  ASCII letters only (Lucene's ``ASCII_CASE_INSENSITIVE``);
-- numbers and booleans compare by value; ``length`` counts code points.
+  literal code points and single class members, never class ranges (apache/lucene#14378);
+- numbers and booleans compare by value; ``length`` counts UTF-16 code units (Java's
+  ``String.length()``, which EQL's ``LengthFunctionProcessor`` calls).
 """
 
 from __future__ import annotations
@@ -44,24 +48,23 @@ from ecsquery.rules.lang.ast import (
     Scalar,
     Wild,
 )
+from ecsquery.values import case_alternates, flatten, keyword
 
 _NUMERIC = re.compile(r"^[+-]?\d+$")
 
 
 def values(doc: Mapping[str, Any], ref: FieldRef) -> list[Any]:
     """Every value of a field in a document, missing ones (None, "") left out."""
-    raw = get_path(doc, ref.name)
-    items = raw if isinstance(raw, list | tuple) else [raw]
-    return [v for v in items if v is not None and v != ""]
+    return [v for v in flatten(get_path(doc, ref.name)) if v != ""]
 
 
-def _alternate(ch: str) -> str:
-    other = ch.upper() if ch.islower() else ch.lower()
-    return other if len(other) == 1 else ch
+def texts(doc: Mapping[str, Any], ref: FieldRef) -> list[str]:
+    """The values of a text field as its keyword terms (numbers and booleans as text)."""
+    return [keyword(v) for v in values(doc, ref) if not isinstance(v, dict)]
 
 
 def _char_matches(literal: str, data: str, ci: bool) -> bool:
-    return data == literal or (ci and data == _alternate(literal))
+    return data == literal or (ci and data in case_alternates(literal))
 
 
 def _text_equals(literal: str, data: str, ci: bool) -> bool:
@@ -115,7 +118,7 @@ def _equal(literal: Scalar, data: Any, ci: bool) -> bool:
         return _as_bool(data) is literal
     if isinstance(literal, int | float):
         return _as_number(data) == literal
-    return isinstance(data, str) and _text_equals(literal, data, ci)
+    return not isinstance(data, dict) and _text_equals(literal, keyword(data), ci)
 
 
 _LUCENE_OPERATORS = set("~&<>@#")
@@ -126,6 +129,17 @@ def _escaped(ch: str) -> str:
     return "\\" + ch if ch in "dswDSW" else re.escape(ch)
 
 
+def _folded(ch: str, ci: bool) -> str:
+    """One literal code point as a Python pattern, with its case alternates under ``ci``."""
+    alts = case_alternates(ch) if ci else ()
+    return f"[{''.join(re.escape(c) for c in (ch, *alts))}]" if alts else re.escape(ch)
+
+
+def _class_char(pattern: str, i: int) -> tuple[str, int]:
+    """The class member at ``i`` (``\\`` makes the next one literal) and the index after it."""
+    return (pattern[i + 1], i + 2) if pattern[i] == "\\" else (pattern[i], i + 1)
+
+
 @lru_cache(maxsize=512)
 def lucene_regex(pattern: str, ci: bool) -> re.Pattern[str]:
     """A Lucene regexp as a Python pattern for ``fullmatch`` (code points, ``.`` any)."""
@@ -134,12 +148,13 @@ def lucene_regex(pattern: str, ci: bool) -> re.Pattern[str]:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            out.append(_escaped(pattern[i + 1]))
+            nxt = pattern[i + 1]
+            out.append(_escaped(nxt) if nxt in "dswDSW" else _folded(nxt, ci))
             i += 2
             continue
         if ch == '"':
             end = pattern.index('"', i + 1)
-            out.append(f"(?:{re.escape(pattern[i + 1 : end])})")
+            out.append(f"(?:{''.join(_folded(c, ci) for c in pattern[i + 1 : end])})")
             i = end + 1
             continue
         if ch == "[":
@@ -147,12 +162,21 @@ def lucene_regex(pattern: str, ci: bool) -> re.Pattern[str]:
             body = "^" if pattern[i] == "^" else ""
             i += len(body)
             while pattern[i] != "]":
-                if pattern[i] == "\\":
+                if pattern[i] == "\\" and pattern[i + 1] in "dswDSW":
                     body += _escaped(pattern[i + 1])
                     i += 2
+                    continue
+                lo, i = (pattern[i + 1], i + 2) if pattern[i] == "\\" else (pattern[i], i + 1)
+                if pattern[i] == "-" and pattern[i + 1] != "]":  # a range: never case-folded
+                    hi, i = (
+                        (pattern[i + 2], i + 3)
+                        if pattern[i + 1] == "\\"
+                        else (pattern[i + 1], i + 2)
+                    )
+                    body += f"{re.escape(lo)}-{re.escape(hi)}"
                 else:
-                    body += pattern[i] if pattern[i] == "-" else re.escape(pattern[i])
-                    i += 1
+                    alts = case_alternates(lo) if ci else ()
+                    body += "".join(re.escape(c) for c in (lo, *alts))
             out.append(f"[{body}]")
             i += 1
             continue
@@ -162,15 +186,21 @@ def lucene_regex(pattern: str, ci: bool) -> re.Pattern[str]:
             out.append("(?s:.)")
         elif ch in "^$":
             out.append("\\" + ch)
-        else:
+        elif ch in "()|*+?{}0123456789,":
             out.append(ch)
+        else:
+            out.append(_folded(ch, ci))
         i += 1
-    flags = re.ASCII | (re.IGNORECASE if ci else 0)
-    return re.compile("".join(out), flags)
+    return re.compile("".join(out), re.ASCII)
 
 
-def _regex_matches(pattern: str, data: Any, ci: bool) -> bool:
-    return isinstance(data, str) and lucene_regex(pattern, ci).fullmatch(data) is not None
+def _regex_matches(pattern: str, data: str, ci: bool) -> bool:
+    return lucene_regex(pattern, ci).fullmatch(data) is not None
+
+
+def utf16_length(text: str) -> int:
+    """Java's ``String.length()``: UTF-16 code units (an astral code point counts 2)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _compare(op: str, left: float, right: float) -> bool:
@@ -185,7 +215,7 @@ def _compare(op: str, left: float, right: float) -> bool:
 
 def _compare_values(node: Compare, doc: Mapping[str, Any]) -> bool:
     if isinstance(node.left, Length):
-        lengths = [len(v) for v in values(doc, node.left.field) if isinstance(v, str)]
+        lengths = [utf16_length(v) for v in texts(doc, node.left.field)]
         return any(_compare(node.op, n, node.value) for n in lengths)
     numbers = [_as_number(v) for v in values(doc, node.left)]
     return any(n is not None and _compare(node.op, n, node.value) for n in numbers)
@@ -205,13 +235,13 @@ SEMANTICS: dict[type, Semantics] = {
         for lit in node.values
     ),
     Match: lambda node, doc: any(
-        isinstance(v, str) and wildcard_matches(p, v, node.case_insensitive)
-        for v in values(doc, node.field)
+        wildcard_matches(p, v, node.case_insensitive)
+        for v in texts(doc, node.field)
         for p in node.patterns
     ),
     Regex: lambda node, doc: any(
         _regex_matches(p, v, node.case_insensitive)
-        for v in values(doc, node.field)
+        for v in texts(doc, node.field)
         for p in node.patterns
     ),
     Compare: _compare_values,

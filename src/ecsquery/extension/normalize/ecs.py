@@ -8,6 +8,7 @@ from typing import Any
 
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.rows import get_path
+from ecsquery.values import ListInScalar, check_scalars
 
 
 def is_ecs(record: Mapping[str, Any]) -> bool:
@@ -23,4 +24,8 @@ def from_ecs(record: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         time = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except ValueError as exc:
         raise BadRecord("malformed", f"ECS @timestamp {stamp!r}: {exc}") from exc
+    try:
+        check_scalars(record)
+    except ListInScalar as exc:
+        raise BadRecord("list_in_scalar", str(exc)) from exc
     return int(time), dict(record)

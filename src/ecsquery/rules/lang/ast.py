@@ -104,7 +104,7 @@ class FieldRef:
 
 @dataclass(frozen=True)
 class Length:
-    """EQL ``length(field)``: number of code points of a string (per value of an array field)."""
+    """EQL ``length(field)``: UTF-16 code units of a string (Java's ``String.length()``)."""
 
     field: FieldRef
     pos: Pos | None = dc_field(default=None, compare=False, repr=False)

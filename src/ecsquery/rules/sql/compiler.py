@@ -67,6 +67,18 @@ Predicate = Callable[[str], Sql]
 """Builds a condition on one value expression (a column, or ``value`` of ``json_each``)."""
 
 
+def utf16_length(v: str) -> str:
+    """``length(v)`` in UTF-16 code units, as EQL's ``length()`` counts (Java ``String.length()``
+    in ``LengthFunctionProcessor``): SQLite's code points plus one per astral code point. An
+    astral code point is the only UTF-8 sequence with a lead byte F0-F4, and ``replace`` on a
+    BLOB works on bytes, so the byte length lost by deleting those bytes counts them."""
+    blob = f"CAST({v} AS BLOB)"
+    stripped = blob
+    for lead in ("F0", "F1", "F2", "F3", "F4"):
+        stripped = f"replace({stripped}, X'{lead}', X'')"
+    return f"(length({v}) + length({blob}) - length(CAST({stripped} AS BLOB)))"
+
+
 def _any_of(parts: list[Sql]) -> Sql:
     if len(parts) == 1:
         return parts[0]
@@ -218,7 +230,9 @@ class Compiler:
         number = literals.number(node.value)
         if isinstance(node.left, Length):
             return self._on_field(
-                node.left.field, True, lambda v: Sql(f"length({v}) {op} {number}", ATOM, True)
+                node.left.field,
+                True,
+                lambda v: Sql(f"{utf16_length(v)} {op} {number}", ATOM, True),
             )
         return self._on_field(node.left, True, lambda v: Sql(f"{v} {op} {number}", ATOM, True))
 

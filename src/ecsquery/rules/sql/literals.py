@@ -7,30 +7,32 @@ bracket classes let a case-insensitive literal be spelled exactly as Elasticsear
 ``case_insensitive`` automaton accepts it: ``[dD][uU][mM][pP]``. One operator, one escaping
 rule (``*``, ``?``, ``[`` become ``[*]``, ``[?]``, ``[[]``), exact for any script.
 
-Case rule (Elasticsearch ``AutomatonQueries.toCaseInsensitiveChar``): a code point matches
-itself and one alternate, ``toUpperCase`` if it is lower case, else ``toLowerCase``. Python's
-``str.upper``/``lower`` can return several code points (``ß`` → ``SS``, ``İ`` → ``i̇``);
-Java's per-code-point functions cannot, so such code points get no alternate here.
+Case rule (``ecsquery.values.case_alternates``, Lucene's ``CaseFolding.expand`` as current
+Elasticsearch uses it): a code point matches itself, its one-code-point upper and lower case
+and Lucene's special alternates, so ``k`` is ``[kKK]`` (KELVIN SIGN) and ``é`` is ``[éÉ]``.
 """
 
 from __future__ import annotations
 
 from ecsquery.errors import Pos, UnsupportedConstruct
 from ecsquery.rules.lang.ast import Pattern, Wild
+from ecsquery.values import NUL_STANDIN, case_alternates
 
 GLOB_SPECIAL = "*?["
 
 
-def other_case(ch: str) -> str | None:
-    """The single alternate code point of ``ch`` under case-insensitive matching, if any."""
-    alt = ch.upper() if ch.islower() else ch.lower()
-    return alt if len(alt) == 1 and alt != ch else None
-
-
 def check_text(value: str, pos: Pos | None = None) -> str:
-    """Refuse text SQLite cannot carry faithfully in a UTF-8 literal."""
+    """Refuse text SQLite cannot carry faithfully in a UTF-8 literal.
+
+    U+FFFD is what events carry in place of NUL (``ecsquery.values``): a literal holding it
+    would match a NUL that Elasticsearch keeps apart, so it is refused like NUL itself.
+    """
     if "\x00" in value:
         raise UnsupportedConstruct("value", f"NUL character in {value!r}", pos=pos)
+    if NUL_STANDIN in value:
+        raise UnsupportedConstruct(
+            "value", f"U+FFFD in {value!r} (events carry it in place of NUL)", pos=pos
+        )
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise UnsupportedConstruct("value", f"lone surrogate in {value!r}", pos=pos)
     return value
@@ -52,8 +54,8 @@ def glob_char(ch: str, case_insensitive: bool) -> str:
     """One literal code point as a GLOB pattern element."""
     if ch in GLOB_SPECIAL:
         return f"[{ch}]"
-    alt = other_case(ch) if case_insensitive else None
-    return f"[{ch}{alt}]" if alt else ch
+    alts = case_alternates(ch) if case_insensitive else ()
+    return f"[{ch}{''.join(alts)}]" if alts else ch
 
 
 def glob(pattern: Pattern, case_insensitive: bool) -> str:
@@ -69,4 +71,4 @@ def glob(pattern: Pattern, case_insensitive: bool) -> str:
 
 def needs_glob(text: str, case_insensitive: bool) -> bool:
     """Whether a literal needs GLOB under the case flag (it has a code point with an alternate)."""
-    return case_insensitive and any(other_case(ch) for ch in text)
+    return case_insensitive and any(case_alternates(ch) for ch in text)

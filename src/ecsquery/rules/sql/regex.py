@@ -14,10 +14,16 @@ keeps to the subset where matching bytes equals matching code points:
   ASCII character classes (``\\d \\s \\w`` too), ``"quoted"`` strings, ``\\`` escapes;
 - ``.`` and negated classes only under ``*`` or ``+``: a run of bytes between code point
   boundaries is a run of code points, but a single byte is not a single code point;
-- ``regex~``: ASCII letters become ``[aA]`` classes (std::regex gets no icase flag from osquery).
+- ``regex~`` (std::regex gets no icase flag from osquery): each literal code point, and each
+  single character of a class, matches its Lucene case alternates (``ecsquery.values``), spelled
+  ``[kK]`` for ASCII ones and as an alternation for the rest (``(?:[kK]|K)``: a byte-exact
+  UTF-8 sequence each); class *ranges* stay unfolded, as Lucene leaves them without its
+  ``CASE_INSENSITIVE_RANGE`` flag (apache/lucene#14378, elastic/elasticsearch#125412):
+  ``-[a-z]`` under ``regex~`` does not match ``-R`` in Elasticsearch, nor here.
 
 Lucene's optional operators (``~`` complement, ``&`` intersection, ``<n-m>``, ``@``, ``#``), a
-single ``.`` and non-ASCII class members raise ``UnsupportedConstruct``: no silent difference.
+single ``.``, non-ASCII class members and a negated class whose letters have non-ASCII case
+alternates raise ``UnsupportedConstruct``: no silent difference.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import string
 
 from ecsquery.errors import Pos, UnsupportedConstruct
+from ecsquery.values import case_alternates
 
 MAX_BYTES = 256
 """osquery's default ``--regex_max_size``: a longer pattern fails the whole query."""
@@ -124,12 +131,19 @@ class _Translator:
             raise self.fail("'.' or a negated class matching a single code point")
         return text
 
+    def folded(self, members: set[str], singles: set[str]) -> tuple[set[str], list[str]]:
+        """A class's ASCII members and non-ASCII alternatives once ``singles`` are folded."""
+        extra = {a for c in singles for a in case_alternates(c)} if self.ci else set()
+        return members | (extra & _ASCII), sorted(extra - _ASCII)
+
     def literal(self, ch: str) -> _Atom:
-        alt = (ch.upper() if ch.islower() else ch.lower()) if self.ci else ch
-        if alt != ch and len(alt) == 1:
-            if ch not in _ASCII or alt not in _ASCII:
-                raise self.fail(f"case-insensitive non-ASCII letter {ch!r}")
-            return _Atom(_class_text({ch, alt}, False))
+        ascii_members, others = self.folded(set(), {ch})
+        if ascii_members or others:
+            own = {ch} & _ASCII
+            parts = ([_class_text(ascii_members | own, False)] if ascii_members | own else []) + [
+                c for c in (ch, *others) if c not in _ASCII
+            ]
+            return _Atom(parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})")
         if ch in _META:
             return _Atom("\\" + ch)
         return _Atom(ch, grouped=len(ch.encode()) == 1)
@@ -183,6 +197,7 @@ class _Translator:
         if negated:
             self.take()
         members: set[str] = set()
+        singles: set[str] = set()
         while self.peek() != "]":
             if self.peek() is None:
                 raise self.fail("unclosed class")
@@ -195,19 +210,24 @@ class _Translator:
                 members |= _SHORTHAND[self.src[self.i - 1]]
                 continue
             lo = self.class_char()
-            hi = lo
             if self.peek() == "-" and self.src[self.i + 1 : self.i + 2] not in ("]", ""):
                 self.take()
                 hi = self.class_char()
-            if ord(hi) < ord(lo):
-                raise self.fail("reversed class range")
-            members |= {chr(c) for c in range(ord(lo), ord(hi) + 1)}
+                if ord(hi) < ord(lo):
+                    raise self.fail("reversed class range")
+                members |= {chr(c) for c in range(ord(lo), ord(hi) + 1)}  # never folded
+            else:
+                singles.add(lo)
         self.take()
+        members, others = self.folded(members | singles, singles)
         if not members:
             raise self.fail("empty class")
-        if self.ci:
-            members |= {c.swapcase() for c in members if c.isalpha()}
-        return _Atom(_class_text(members, negated), run_only=negated)
+        if negated and others:
+            raise self.fail("case-insensitive negated class with non-ASCII case alternates")
+        text = _class_text(members, negated)
+        if others:
+            text = f"(?:{'|'.join([text, *others])})"
+        return _Atom(text, run_only=negated)
 
 
 def translate(pattern: str, case_insensitive: bool = False, pos: Pos | None = None) -> str:

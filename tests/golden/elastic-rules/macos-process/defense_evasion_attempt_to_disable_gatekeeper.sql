@@ -3,4 +3,4 @@ time >= (SELECT unix_time FROM time) - 540
   AND host_os_type = 'macos'
   AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_type, '')) WHERE value IN ('start', 'process_started'))
   AND process_name = 'spctl'
-  AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '--[mM][aA][sS][tT][eE][rR]-[dD][iI][sS][aA][bB][lL][eE]')
+  AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value GLOB '--[mM][aA][sSſ][tT][eE][rR]-[dD][iI][sSſ][aA][bB][lL][eE]')
