@@ -194,13 +194,18 @@ def read_docs(
     rules: list[Rule],
     summary: Any = None,
     state: Any = None,
+    shape: Any = None,
     **kw: Any,
 ) -> list[dict[str, Any]]:
-    """Alert documents of result lines through ``AlertReader.read`` (one block)."""
+    """Alert documents of result lines through ``AlertReader.read`` (one block), in ``shape``
+    (default: the Kibana signal shape, whose exact fields these tests pin)."""
     from ecsquery.alerts.reader import AlertReader
+    from ecsquery.alerts.signal import KibanaSignal
+
+    document = (shape or KibanaSignal()).document
 
     data = b"".join(
         (x.encode() if isinstance(x, str) else x).rstrip(b"\r\n") + b"\n" for x in lines
     )
     reader = AlertReader(rules, summary=summary, state=state, **kw)
-    return [alert.to_dict() for alert in reader.read(data)]
+    return [document(alert) for alert in reader.read(data)]

@@ -51,15 +51,18 @@ def hit_key(expected: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def alert_key(alert: dict[str, Any]) -> tuple[Any, ...]:
-    """An alert in the terms an expectation states: rule slug, host, process, MITRE ids."""
-    slug = alert["osquery"]["name"].removeprefix(f"pack_{PACK_NAME}_")
+    """An ECS alert in the terms an expectation states: rule slug, host, process, MITRE ids
+    (tactics, techniques, subtechniques: ECS's ``threat.*`` arrays)."""
+    slug = alert["ecsquery"]["rule"]["slug"]
+    assert alert["osquery"]["name"] == f"pack_{PACK_NAME}_{slug}"
     process = alert.get("process") or {}
-    mitre: list[str] = []
-    for threat in alert["threat"]:
-        mitre.append(threat["tactic"]["id"])
-        for tech in threat.get("technique") or []:
-            mitre.append(tech["id"])
-            mitre.extend(s["id"] for s in tech.get("subtechnique") or [])
+    threat = alert["threat"]
+    technique = threat.get("technique") or {}
+    mitre = [
+        *threat["tactic"]["id"],
+        *technique.get("id", []),
+        *(technique.get("subtechnique") or {}).get("id", []),
+    ]
     return (
         slug,
         alert["host"]["name"],

@@ -25,14 +25,20 @@ from alerts_fixtures import (
     snapshot_line,
     toml_threat,
 )
-from ecsquery.alerts.alert import AlertFactory, compile_nester
+from ecsquery.alerts.alert import AlertFactory, Shape, compile_nester
+from ecsquery.alerts.ecs import EcsAlert
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.resultlog import LineInfo
+from ecsquery.alerts.signal import KibanaSignal
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
 from ecsquery.rows import from_row
 from ecsquery.schema import Column, EcsType, FieldTable, OsqueryType
 from ecsquery.testing.alert import reference_alert
+
+SIGNAL = KibanaSignal()
+SHAPES: tuple[Shape[Any], ...] = (SIGNAL, EcsAlert())
+"""Both document shapes over the one builder (this file pins the signal shape's fields)."""
 
 
 def any_table(lines: list[bytes], rules: list[Any], **kw: Any) -> list[dict[str, Any]]:
@@ -287,7 +293,7 @@ def test_a_lone_surrogate_in_an_array_column_is_replaced_not_fatal() -> None:
     row = keychain_event(1, event_category='["\\ud800"]', process_args='["a","\\udc00b"]')
     reader = AlertReader([KEYCHAIN_RULE])
     [alert] = reader.read(event_line(query_name(KEYCHAIN_RULE.slug), row))
-    doc = orjson.loads(alert.to_ndjson())
+    doc = orjson.loads(SIGNAL.ndjson(alert))
     assert doc["event"]["category"] == ["\ufffd"]
     assert doc["process"]["args"] == ["a", "\ufffdb"]
     assert doc["kibana.alert.reason"].startswith("\ufffd event with process security,")
@@ -300,7 +306,7 @@ def test_a_time_beyond_64_bits_is_unreadable_and_the_state_stays_storable() -> N
     reader = AlertReader([KEYCHAIN_RULE])
     row = keychain_event(1, time="1.8446744072009552e+19")
     [alert] = reader.read(event_line(query_name(KEYCHAIN_RULE.slug), row, unix=1_700_000_100))
-    assert alert.to_dict()["kibana.alert.original_time"] == "2023-11-14T22:13:21.123Z"
+    assert SIGNAL.document(alert)["kibana.alert.original_time"] == "2023-11-14T22:13:21.123Z"
     horizon = KEYCHAIN_RULE.lookback_seconds + KEYCHAIN_RULE.interval_seconds
     assert max(reader.state.seen.values()) == 1_700_000_100 + horizon
     orjson.dumps(reader.state.to_json())
@@ -324,8 +330,10 @@ def test_fast_alert_builder_equals_the_reference_builder(
 ) -> None:
     r = KEYCHAIN_RULE
     for action, row in zip(["added", "snapshot", "added"], rows, strict=False):
-        fast = FACTORY.parts(r, row, info, action, "uuid-1").to_dict()
-        assert ordered(fast) == ordered(reference_alert(r, row, info, action, "uuid-1", FIELDS))
+        for shape in SHAPES:
+            fast = shape.document(FACTORY.parts(r, row, info, action, "uuid-1"))
+            want = reference_alert(r, row, info, action, "uuid-1", FIELDS, shape)
+            assert ordered(fast) == ordered(want)
 
 
 @settings(max_examples=60, deadline=None)
@@ -380,20 +388,20 @@ LINE = orjson.OPT_APPEND_NEWLINE
 def test_alert_bytes_equal_encoding_the_reference_document(
     rows: list[dict[str, Any]], info: LineInfo
 ) -> None:
-    """NDJSON from ``AlertParts`` (each rule's part encoded once) is byte for byte orjson's
+    """NDJSON of each shape (each rule's part encoded once) is byte for byte orjson's
     encoding of the document as the plain builder makes it: same keys, order and values."""
     for r in (KEYCHAIN_RULE, SYSTEMKEY_RULE, simple_rule("plain")):  # real notes of ~4 KB
-        for row in rows:
+        for row, shape in ((row, shape) for row in rows for shape in SHAPES):
             parts = FACTORY.parts(r, row, info, "added", "uuid-1")
-            doc = reference_alert(r, row, info, "added", "uuid-1", FIELDS)
+            doc = reference_alert(r, row, info, "added", "uuid-1", FIELDS, shape)
             try:
                 want = orjson.dumps(doc, option=LINE)
             except TypeError:  # a lone surrogate (never from parsed lines): both paths refuse
                 with pytest.raises(TypeError):
-                    parts.to_ndjson()
+                    shape.ndjson(parts)
                 continue
-            assert parts.to_ndjson() == want
-            assert orjson.dumps(parts.to_dict(), option=LINE) == want
+            assert shape.ndjson(parts) == want
+            assert orjson.dumps(shape.document(parts), option=LINE) == want
 
 
 def test_hit_field_named_like_a_rule_field_falls_back_to_whole_document_bytes() -> None:
@@ -405,12 +413,17 @@ def test_hit_field_named_like_a_rule_field_falls_back_to_whole_document_bytes() 
     row = {**keychain_event(1), "tags": "from the event"}
     info = LineInfo("pack_ecsquery_x", "mac-01", None, 1_700_000_000, 0, 1, {})
     parts = AlertFactory(fields).parts(KEYCHAIN_RULE, row, info, "added", "u")
-    assert parts.rule.json is None
-    want = reference_alert(KEYCHAIN_RULE, row, info, "added", "u", fields)
+    assert SIGNAL.part(parts.rule).json is None
+    want = reference_alert(KEYCHAIN_RULE, row, info, "added", "u", fields, SIGNAL)
     assert want["tags"] == "from the event" and list(want).index("tags") < list(want).index(
         "kibana.alert.uuid"
     )
-    assert parts.to_ndjson() == orjson.dumps(want, option=LINE)
+    assert SIGNAL.ndjson(parts) == orjson.dumps(want, option=LINE)
+    ecs = EcsAlert()
+    assert ecs.part(parts.rule).head_json is None  # the ECS shape has tags up front too
+    want = reference_alert(KEYCHAIN_RULE, row, info, "added", "u", fields, ecs)
+    assert want["tags"] == "from the event"
+    assert ecs.ndjson(parts) == orjson.dumps(want, option=LINE)
 
 
 def test_a_number_beyond_64_bits_in_a_long_column_is_left_out_not_fatal() -> None:
@@ -420,6 +433,6 @@ def test_a_number_beyond_64_bits_in_a_long_column_is_left_out_not_fatal() -> Non
     row = {**keychain_event(1), "process_pid": 1e20, "process_parent_pid": "99999999999999999999"}
     info = LineInfo("pack_ecsquery_x", "mac-01", None, 1_700_000_000, 0, 1, {})
     parts = FACTORY.parts(KEYCHAIN_RULE, row, info, "added", "uuid-1")
-    doc = orjson.loads(parts.to_ndjson())
+    doc = orjson.loads(SIGNAL.ndjson(parts))
     assert "pid" not in doc["process"] and "pid" not in doc["process"].get("parent", {})
     assert from_row(row, FIELDS)["process"].get("pid") is None

@@ -98,12 +98,14 @@ def test_replay_gives_exactly_the_expected_alerts(fmt: str, delimiter: str, tmp_
     code, out, err = run_cli(*rules_args(), str(log))
     assert code == 0, err
     alerts = parse_ndjson(out)
-    got = [(a["kibana.alert.rule.rule_id"], a["event"]["id"]) for a in alerts]
+    got = [(a["rule"]["id"], a["event"]["id"]) for a in alerts]
     assert sorted(got) == sorted(expected) and len(got) == len(set(got))
     threats = {rule(p).rule_id: toml_threat(p) for p in (KEYCHAIN, SYSTEMKEY)}
-    for a in alerts:
-        assert a["threat"] == threats[a["kibana.alert.rule.rule_id"]]
-        assert a["event"]["kind"] == "signal" and a["process"]["args"][0] in ("security", "cat")
+    for a in alerts:  # ECS alerts: threat.* as arrays over the rule's MITRE entries
+        threat = threats[a["rule"]["id"]]
+        assert a["threat"]["tactic"]["id"] == [t["tactic"]["id"] for t in threat]
+        assert a["threat"]["technique"]["id"] == [q["id"] for t in threat for q in t["technique"]]
+        assert a["event"]["kind"] == "alert" and a["process"]["args"][0] in ("security", "cat")
     assert "lines read: " in err and "high      Dumping of Keychain Content" in err
 
 
@@ -128,19 +130,29 @@ def test_stdin_gz_zst_and_rotated_sets_are_read_oldest_first(tmp_path: Path) -> 
     _, out_gz, _ = run_cli(*rules_args(), str(gz))
     _, out_stdin, _ = run_cli(*rules_args(), stdin=data)
     assert parse_ndjson(out_gz) == parse_ndjson(out_stdin) == from_set  # same order too
-    assert {(a["kibana.alert.rule.rule_id"], a["event"]["id"]) for a in from_set} == expected
+    assert {(a["rule"]["id"], a["event"]["id"]) for a in from_set} == expected
 
 
 def test_bulk_and_table_outputs(tmp_path: Path) -> None:
     lines, expected = replay_log("snapshot", "/")
     log = tmp_path / "r.log"
     log.write_bytes(b"\n".join(lines))
-    _, out, _ = run_cli(*rules_args(), "--format", "bulk", "--index", "alerts-x", str(log))
-    docs = parse_ndjson(out)
-    actions, sources = docs[::2], docs[1::2]
-    assert len(sources) == len(expected)
-    for action, source in zip(actions, sources, strict=True):
-        assert action == {"create": {"_index": "alerts-x", "_id": source["kibana.alert.uuid"]}}
+    for args, index, alert_id in [
+        (["--format", "bulk"], "logs-ecsquery.alert-default", ("ecsquery", "alert_id")),
+        (["--format", "bulk", "--namespace", "prod"], "logs-ecsquery.alert-prod", None),
+        (["--format", "bulk", "--index", "alerts-x"], "alerts-x", None),
+        (["--format", "kibana-bulk"], "ecsquery-alerts", ("kibana.alert.uuid",)),
+        (["--format", "kibana-bulk", "--index", "alerts-x"], "alerts-x", ("kibana.alert.uuid",)),
+    ]:
+        _, out, _ = run_cli(*rules_args(), *args, str(log))
+        docs = parse_ndjson(out)
+        actions, sources = docs[::2], docs[1::2]
+        assert len(sources) == len(expected)
+        for action, source in zip(actions, sources, strict=True):
+            doc_id: Any = source
+            for key in alert_id or ("ecsquery", "alert_id"):
+                doc_id = doc_id[key]
+            assert action == {"create": {"_index": index, "_id": doc_id}}, args
     _, out, _ = run_cli(*rules_args(), "--format", "table", "--summary", "none", str(log))
     table = out.decode().splitlines()
     assert table[0].split() == [
@@ -288,8 +300,8 @@ def test_copy_of_real_sample_with_our_rules_skips_everything(tmp_path: Path) -> 
 def test_table_user_falls_back_to_uid_when_no_name() -> None:
     """eslogger and osquery give uids; names are only looked up live on the Mac."""
     base = {
-        "kibana.alert.severity": "high",
-        "kibana.alert.rule.name": "r",
+        "event": {"severity": 73},
+        "rule": {"name": "r"},
         "host": {"name": "mac-01"},
         "process": {"args": ["id"]},
     }
@@ -299,3 +311,25 @@ def test_table_user_falls_back_to_uid_when_no_name() -> None:
     assert by_name.split()[4] == "alice"
     assert by_id.split()[4:6] == ["uid", "501"]
     assert nobody.split()[4] == "id"  # no user cell text: the next cell is the process
+    assert by_name.split()[1:3] == ["high", "r"]  # event.severity 73 is the rule's "high"
+
+
+def test_kibana_ndjson_is_the_older_signal_shape(tmp_path: Path) -> None:
+    lines, expected = replay_log("event", "_")
+    log = tmp_path / "r.log"
+    log.write_bytes(b"\n".join(lines))
+    _, out, _ = run_cli(*rules_args(), "--format", "kibana-ndjson", str(log))
+    alerts = parse_ndjson(out)
+    assert {(a["kibana.alert.rule.rule_id"], a["event"]["id"]) for a in alerts} == expected
+    threats = {rule(p).rule_id: toml_threat(p) for p in (KEYCHAIN, SYSTEMKEY)}
+    for a in alerts:
+        assert a["threat"] == threats[a["kibana.alert.rule.rule_id"]]
+        assert a["event"]["kind"] == "signal" and "rule" not in a
+    _, ecs, _ = run_cli(*rules_args(), str(log))  # the same alerts, under the same ids
+    ids = [a["ecsquery"]["alert_id"] for a in parse_ndjson(ecs)]
+    assert ids == [a["kibana.alert.uuid"] for a in alerts]
+
+
+def test_a_namespace_fleet_would_refuse_is_a_usage_error() -> None:
+    code, _, err = run_cli(*rules_args(), "--namespace", "a,b", "-")
+    assert code == 2 and "'a,b' may not contain" in err

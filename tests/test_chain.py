@@ -1,7 +1,7 @@
 """The full chain through Thrift: the real extension process serves the scenario events over a
 Unix socket; osqueryd's part (stood in for) runs the pack SQL over what ``generate`` returned,
 on the schedule, and writes differential result lines; the alert reader makes the alerts.
-They must be the replay's alerts, alert for alert (same ``kibana.alert.uuid``, same document).
+They must be the replay's alerts, alert for alert (same ``ecsquery.alert_id``, same document).
 
 What osqueryd does for one run of a pack query at time ``r`` is: ``xFilter`` on our table with
 the constraint SQLite pushes down from ``time >= (SELECT unix_time FROM time) - <lookback>``
@@ -99,8 +99,8 @@ def test_scenarios_through_the_real_extension_match_replay(sockdir: Path) -> Non
     assert hosts == sorted(expected.read.hosts)
     assert sum(f.calls for f in feeds.values()) == expected.runs
     assert lines == expected.result_lines and summary.total_alerts == len(alerts)
-    assert [a["kibana.alert.uuid"] for a in alerts] == [
-        a["kibana.alert.uuid"] for a in expected.alerts
+    assert [a["ecsquery"]["alert_id"] for a in alerts] == [
+        a["ecsquery"]["alert_id"] for a in expected.alerts
     ]
     assert alerts == expected.alerts  # the whole documents, field for field
     assert len(alerts) == sum(len(s.expected["alerts"]) for s in scenarios())
@@ -108,6 +108,6 @@ def test_scenarios_through_the_real_extension_match_replay(sockdir: Path) -> Non
     # ... and scenario by scenario: each one's alerts, replayed alone, are the chain's
     for scenario in scenarios():
         alone = replay([scenario.events], rules, host=scenario.host, queries=queries)
-        ids = {a["kibana.alert.uuid"] for a in alone.alerts}
-        assert ids <= {a["kibana.alert.uuid"] for a in alerts}, scenario.name
+        ids = {a["ecsquery"]["alert_id"] for a in alone.alerts}
+        assert ids <= {a["ecsquery"]["alert_id"] for a in alerts}, scenario.name
         assert len(ids) == len(scenario.expected["alerts"]), scenario.name

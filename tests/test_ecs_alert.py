@@ -1,5 +1,6 @@
 """ECS alert documents (``ecsquery.alerts.ecs``): the golden document, every field typed as ECS
-defines it, ``_bulk`` into the data stream, and the replay → promotion-rule path end to end."""
+defines it, ``_bulk`` into the data stream, the one builder's bytes, and the replay →
+promotion-rule path end to end."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from typing import Any
 import orjson
 import pytest
 
-from ecsquery.alerts.alert import hit_uuid
+from ecsquery.alerts.alert import AlertFactory, hit_uuid
 from ecsquery.alerts.ecs import (
     ALERT_DATASET,
     SEVERITY_SCORES,
-    bulk_lines,
+    EcsAlert,
     data_stream,
-    ecs_alert,
+    namespace_error,
     threat_fields,
 )
+from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.resultlog import QueryIndex, iter_rows, line_info
 from ecsquery.replay.run import replay
 from ecsquery.rules import kibana
@@ -60,10 +62,15 @@ def _replay_lines() -> list[bytes]:
     return log.getvalue().splitlines()
 
 
-def _alert(rule: Rule, obj: dict[str, Any], **kw: Any) -> dict[str, Any]:
+FACTORY = AlertFactory()
+
+
+def _alert(rule: Rule, obj: dict[str, Any], namespace: str = "default") -> dict[str, Any]:
+    """The ECS document of a result line's one row, from the one alert builder."""
     info = line_info(obj, obj["name"])
     ((action, row),) = iter_rows(obj)
-    return ecs_alert(rule, row, info, action, _uuid(rule, info.host_key, row), **kw)
+    parts = FACTORY.parts(rule, row, info, action, _uuid(rule, info.host_key, row))
+    return EcsAlert(namespace).document(parts)
 
 
 def _uuid(rule: Rule, host_key: str, row: dict[str, Any]) -> str:
@@ -194,22 +201,58 @@ def test_every_field_is_ecs_and_typed_as_ecs_says() -> None:
             assert _fits(ECS_TYPES[name], value), (name, value, ECS_TYPES[name])
 
 
-def test_bulk_creates_into_the_data_stream() -> None:
+def _bulk(obj: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
     rule = load_rule(KEYCHAIN)
-    doc = _alert(rule, _line(), namespace="prod")
-    action, source = bulk_lines(doc).splitlines()
-    assert orjson.loads(action) == {
-        "create": {"_index": "logs-ecsquery.alert-prod", "_id": doc["ecsquery"]["alert_id"]}
-    }
-    assert orjson.loads(source) == doc
+    info = line_info(obj, obj["name"])
+    ((action, row),) = iter_rows(obj)
+    out = io.BytesIO()
+    sink = AlertSink(out, "bulk", **kw)
+    sink.write_encoded([sink.encode(FACTORY.parts(rule, row, info, action, "id-1"))])
+    return [orjson.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_bulk_creates_into_the_data_stream() -> None:
+    action, source = _bulk(_line(), namespace="prod")
+    assert action == {"create": {"_index": "logs-ecsquery.alert-prod", "_id": "id-1"}}
+    assert source["data_stream"]["namespace"] == "prod" and source["ecsquery"]["alert_id"] == "id-1"
     assert data_stream("prod") == "logs-ecsquery.alert-prod"
-    other = orjson.loads(bulk_lines(doc, index="alerts-x", op="index").splitlines()[0])
-    assert other == {"index": {"_index": "alerts-x", "_id": doc["ecsquery"]["alert_id"]}}
+    other, _ = _bulk(_line(), index="alerts-x")
+    assert other == {"create": {"_index": "alerts-x", "_id": "id-1"}}
+
+
+def test_namespace_is_checked_as_fleet_does() -> None:
+    """Kibana's isValidNamespace (cited in ``namespace_error``): a refused namespace would
+    name a data stream nothing ships to."""
+    assert namespace_error("default") is None and namespace_error("prod_eu1") is None
+    assert namespace_error("") == "is empty"
+    assert namespace_error("Prod") == "must be lowercase"
+    assert namespace_error("a-b") is not None and namespace_error("a b") is not None
+    assert namespace_error("x" * 101) == "is longer than 100 bytes"
+
+
+def test_ecs_bytes_are_the_documents_bytes() -> None:
+    """``EcsAlert.ndjson`` (the rule's part encoded once) is orjson's encoding of the document,
+    on every line replay logs for the bundled capture."""
+    rules = {r.slug: r for r in load_rules([RULES])[0]}
+    shape = EcsAlert("prod")
+    for raw in _replay_lines():
+        obj = json.loads(raw)
+        rule = rules[obj["name"].removeprefix("pack_ecsquery_")]
+        info = line_info(obj, obj["name"])
+        for action, row in iter_rows(obj):
+            parts = FACTORY.parts(rule, row, info, action, "u")
+            want = orjson.dumps(shape.document(parts), option=orjson.OPT_APPEND_NEWLINE)
+            assert shape.ndjson(parts) == want
 
 
 def test_threat_fields_of_a_rule_without_mitre() -> None:
     rule = load_rule(KEYCHAIN)
     assert threat_fields(rule.__class__(**{**rule.__dict__, "threat": ()})) == {}
+
+
+def _id(doc: dict[str, Any]) -> str:
+    alert_id: str = doc["ecsquery"]["alert_id"]
+    return alert_id
 
 
 def _promoted(promotion: dict[str, Any], doc: dict[str, Any]) -> tuple[str, int]:
@@ -237,7 +280,8 @@ def _get(doc: dict[str, Any], dotted: str) -> Any:
 
 @pytest.fixture(scope="module")
 def replayed() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Rule]]:
-    """``ecsquery replay`` of the bundled capture: its alerts, and ECS alerts of the same hits."""
+    """``ecsquery replay`` of the bundled capture: its alerts, and ECS alerts of the same hits
+    built from its result lines."""
     rules, _ = load_rules([RULES])
     log = io.BytesIO()
     result = replay([SAMPLE], rules, results_log=log)
@@ -250,7 +294,7 @@ def replayed() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Rule]]:
         info = line_info(obj, obj["name"])
         for action, row in iter_rows(obj):
             uuid = _uuid(rule, info.host_key, row)
-            docs.append(ecs_alert(rule, row, info, action, uuid))
+            docs.append(EcsAlert().document(FACTORY.parts(rule, row, info, action, uuid)))
     return result.alerts, docs, rules
 
 
@@ -258,10 +302,8 @@ def test_replay_to_ecs_alerts_to_security_alerts(
     replayed: tuple[list[dict[str, Any]], list[dict[str, Any]], list[Rule]],
 ) -> None:
     alerts, docs, rules = replayed
-    # the same hits as the alert reader's, under the same stable ids
-    assert sorted(d["ecsquery"]["alert_id"] for d in docs) == sorted(
-        a["kibana.alert.uuid"] for a in alerts
-    )
+    # replay's own alerts are these documents, under the same stable ids
+    assert sorted(docs, key=_id) == sorted(alerts, key=_id)
     assert len(docs) == 5
     external = parse_kql(
         "event.kind:alert and not event.module:(endgame or endpoint or cloud_defend)"

@@ -23,6 +23,7 @@ from alerts_fixtures import KEYCHAIN, event_line, keychain_event, other_line, qu
 from ecsquery.alerts.follow import Checkpoint, Position, Tail, follow
 from ecsquery.alerts.output import AlertSink, Bulk, Ndjson, already_written
 from ecsquery.alerts.reader import AlertReader
+from ecsquery.alerts.signal import KibanaSignal
 
 NAME = query_name(rule().slug)
 
@@ -71,7 +72,7 @@ def event_ids(alerts: list[dict[str, Any]]) -> list[int]:
 def drain(tail: Tail, reader: AlertReader) -> list[int]:
     alerts = []
     for block in tail.poll():
-        alerts += [a.to_dict() for a in reader.read(block)]
+        alerts += [KibanaSignal().document(a) for a in reader.read(block)]
     return event_ids(alerts)
 
 
@@ -236,11 +237,14 @@ def test_already_written_drops_a_cut_line_and_returns_later_ids(tmp_path: Path) 
     data = b"".join(orjson.dumps(d) + b"\n" for d in docs)
     out.write_bytes(data + orjson.dumps(docs[0])[:10])
     first_two = len(b"".join(orjson.dumps(d) + b"\n" for d in docs[:2]))
-    assert already_written(out, first_two, Ndjson()) == {"u2", "u3"}
+    assert already_written(out, first_two, Ndjson(KibanaSignal())) == {"u2", "u3"}
     assert out.read_bytes() == data
     bulk = tmp_path / "bulk.ndjson"
     bulk.write_bytes(b'{"create":{"_index":"x","_id":"u9"}}\n{"kibana.alert.uuid":"u9"}\n')
-    assert already_written(bulk, 0, Bulk("x")) == {"u9"}
+    assert already_written(bulk, 0, Bulk("x", KibanaSignal())) == {"u9"}
+    ecs = tmp_path / "ecs.ndjson"  # the default (ECS) shape keeps its id in ecsquery.alert_id
+    ecs.write_bytes(b'{"ecsquery":{"alert_id":"u7"}}\n{"ecsquery":{"alert_id":"u8"}}\n{"ecs')
+    assert already_written(ecs, 0, Ndjson()) == {"u7", "u8"}
 
 
 def test_checkpoint_resume_in_process(tmp_path: Path) -> None:

@@ -96,8 +96,8 @@ def test_messy_capture_is_sorted_deduplicated_and_counted(
     assert dict(read.rejected) == {"malformed": 2, "unrecognized": 1}
     assert read.out_of_order == len(lines) - 1
     assert read.events == len(lines) and read.lines == len(messy) - 1
-    assert [a["kibana.alert.uuid"] for a in result.alerts] == [
-        a["kibana.alert.uuid"] for a in clean.alerts
+    assert [a["ecsquery"]["alert_id"] for a in result.alerts] == [
+        a["ecsquery"]["alert_id"] for a in clean.alerts
     ]
     assert result.alerts == clean.alerts and len(clean.alerts) == 1
 
@@ -168,7 +168,16 @@ def test_cli_positional_files_progress_and_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "reading events" in result.stderr
     action, alert = (orjson.loads(x) for x in result.stdout.splitlines())
-    assert action["create"]["_id"] == alert["kibana.alert.uuid"]
+    assert action == {
+        "create": {"_index": "logs-ecsquery.alert-default", "_id": alert["ecsquery"]["alert_id"]}
+    }
+    assert alert["event"]["kind"] == "alert"  # ECS by default
+    old = runner.invoke(main, [*base, "--format", "kibana-bulk", str(KEYCHAIN_EVENTS)])
+    action, alert = (orjson.loads(x) for x in old.stdout.splitlines())
+    assert action == {"create": {"_index": "ecsquery-alerts", "_id": alert["kibana.alert.uuid"]}}
+    assert alert["event"]["kind"] == "signal"
+    bad = runner.invoke(main, [*base, "--namespace", "Prod-1", str(KEYCHAIN_EVENTS)])
+    assert bad.exit_code == 2 and "'Prod-1' must be lowercase" in bad.stderr
     empty = tmp_path / "empty.ndjson"
     empty.write_text("")
     none = runner.invoke(main, [*base, "--format", "table", str(empty)])

@@ -30,6 +30,7 @@ from ecsquery.alerts.batch import read_stream
 from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
+from ecsquery.alerts.signal import KibanaSignal
 from ecsquery.alerts.sources import Block
 from ecsquery.alerts.summary import Summary
 from ecsquery.rules.model import Rule
@@ -49,7 +50,8 @@ def sample_reader() -> AlertReader:
 
 
 def read_file(reader: AlertReader, name: str) -> list[dict[str, Any]]:
-    return [a.to_dict() for a in reader.read(Block.of((RESULTS / name).read_bytes(), name))]
+    block = Block.of((RESULTS / name).read_bytes(), name)
+    return [KibanaSignal().document(a) for a in reader.read(block)]
 
 
 def test_every_real_sample_line_parses_into_rows() -> None:
@@ -91,7 +93,7 @@ def test_legacy_docs_line_without_counter_or_host_identifier() -> None:
     reader = sample_reader()
     line = (RESULTS / "osquery_docs_examples.ndjson").read_bytes().splitlines()[0]
     (alert,) = [
-        a.to_dict() for a in reader.read(line)
+        KibanaSignal().document(a) for a in reader.read(line)
     ]  # old osquery wrote "hostname", not hostIdentifier
     assert alert["host"] == {"name": "hostname.local", "hostname": "hostname.local"}
     assert alert["osquery"]["epoch"] == 314159265  # type: ignore[index]
@@ -237,7 +239,7 @@ def test_summary_accounts_for_every_line() -> None:
     assert s.lines == s.skipped + s.parsed + bad + sum(s.unknown_queries.values()) == 3
 
 
-@pytest.mark.parametrize("fmt", ["ndjson", "bulk", "table"])
+@pytest.mark.parametrize("fmt", ["ndjson", "bulk", "table", "kibana-ndjson", "kibana-bulk"])
 def test_batch_bytes_equal_writing_the_documents(fmt: str) -> None:
     """On the real samples and on our own rows with a real rule (multi-KB note): what the
     batch path writes (``read`` through the format's ``encode``, each rule's part encoded
@@ -253,7 +255,7 @@ def test_batch_bytes_equal_writing_the_documents(fmt: str) -> None:
     docs = []
     for data in inputs:
         read_stream(readers[0], sinks[0], io.BytesIO(data), "-")
-        docs += [alert.to_dict() for alert in readers[1].read(data)]
+        docs += [sinks[1].format.shape.document(alert) for alert in readers[1].read(data)]
     sinks[1].write(docs)
     assert len(docs) == 71
     assert fast.getvalue() == plain.getvalue()
@@ -343,7 +345,7 @@ def _both_ways(data: bytes, rules: list[Rule], fmt: str) -> None:
         out = io.BytesIO()
         sink = AlertSink(out, fmt)
         if reference:
-            sink.write([alert.to_dict() for alert in reader.read(data)])
+            sink.write([sink.format.shape.document(alert) for alert in reader.read(data)])
         else:
             read_stream(reader, sink, io.BytesIO(data), "-")
         outs.append(out.getvalue())
@@ -359,7 +361,7 @@ def _both_ways(data: bytes, rules: list[Rule], fmt: str) -> None:
     lines=st.lists(_line, max_size=12),
     repeat=st.integers(0, 4),
     limit=st.integers(1, 4),
-    fmt=st.sampled_from(["ndjson", "bulk"]),
+    fmt=st.sampled_from(["ndjson", "bulk", "kibana-ndjson", "kibana-bulk"]),
 )
 def test_random_lines_read_as_the_reference_reads_them(
     lines: list[bytes], repeat: int, limit: int, fmt: str

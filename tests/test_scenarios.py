@@ -75,7 +75,7 @@ def test_scenario(scenario: Scenario, shipped: tuple[list[Rule], list[PackQuery]
     # every hit was in two overlapping lookback windows, and alerted once
     assert all(n == 2 for n in result.hits.values())
     assert len(result.hits) == len(result.alerts) == result.result_lines
-    assert len({a["kibana.alert.uuid"] for a in result.alerts}) == len(result.alerts)
+    assert len({a["ecsquery"]["alert_id"] for a in result.alerts}) == len(result.alerts)
 
 
 def test_the_sample_capture_is_all_scenarios_together(

@@ -1,1 +1,1 @@
-"""osqueryd result logs → Elastic-style alerts with the rule's MITRE ATT&CK block."""
+"""osqueryd result logs → ECS alert documents with the rule's MITRE ATT&CK block."""

@@ -1,27 +1,30 @@
-"""A rule's hit (one result row) → an alert document shaped like Elastic Security's.
+"""A rule's hit (one result row) → the alert's core, which each document shape writes out.
 
-Field names follow Kibana's alerts-as-data documents: ``kibana.alert.*`` as dotted keys at the
-top level, the event's ECS fields nested (``process.args`` a list again), the rule's MITRE
-ATT&CK block as ``threat``. Two times: ``kibana.alert.original_time`` is the event's own time
-(column ``timestamp``, else ``time``); ``@timestamp`` is when osquery produced the result row
-(the line's ``unixTime``), which is the moment the alert could first be made and keeps the
-output deterministic for the same input (a wall-clock ``now`` would not be).
+The factory builds what every shape of an alert shares, once per hit (``AlertParts``): the
+event's ECS fields nested (``process.args`` a list again) with the alert's host rules, its two
+times, Kibana's reason sentence, the stable id and the ``osquery`` block. A ``Shape`` turns
+that core into one kind of document: ``alerts.ecs.EcsAlert`` (the default, ECS ``event.kind:
+alert`` for a ``logs-*`` data stream) or ``alerts.signal.KibanaSignal`` (the older imitation of
+Kibana's internal ``kibana.alert.*`` fields). What a shape adds per rule (names, MITRE block,
+tags, the multi-KB investigation note) it builds once per rule (``Shape.part``) and, for
+NDJSON, encodes once and splices in, so the bytes are those of the whole document without
+paying for the rule's part per alert.
 
-``kibana.alert.uuid`` is stable: sha256 of rule id, host and the event's identity (its
-``event_id`` column, else the row's content), so the same hit read twice — from an overlapping
-lookback window, a re-read rotated file or a restart after a crash — gets the same id.
+Two times: ``original`` is the event's own time (the row's ``@timestamp`` field, else its
+``time`` column), ``made`` when osquery produced the result row (the line's ``unixTime``):
+the moment the alert could first be made, deterministic for the same input (a wall-clock
+``now`` would not be).
 
-An alert is built as ``AlertParts``: its time, its rule's part (the same for every alert of
-the rule: names, ``threat``, ``tags``, the multi-KB investigation note) and its own fields.
-Output encodes the rule's part once per rule and splices it in, so the NDJSON bytes are those
-of the whole document without paying for the rule's part per alert.
+The id is stable: sha256 of rule id, host and the event's identity (its ``event_id`` column,
+else the row's content), so the same hit read twice — from an overlapping lookback window, a
+re-read rotated file or a restart after a crash — gets the same id.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 
@@ -53,7 +56,7 @@ def row_identity(row: dict[str, Any]) -> str:
 
 
 def hit_uuid(run_key: str, row: dict[str, Any]) -> str:
-    """``kibana.alert.uuid``: sha256 hex (as Elastic's own alert ids are) of the rule id and
+    """The alert id: sha256 hex (as Elastic's own alert ids are) of the rule id and
     host (``run_key``: ``rule_id\\x1fhost``) and the hit's ``row_identity``."""
     return hashlib.sha256(f"{run_key}\x1f{row_identity(row)}".encode()).hexdigest()
 
@@ -104,85 +107,78 @@ def osquery_fields(info: LineInfo, action: str) -> dict[str, Any]:
     }
 
 
-def rule_fields(rule: Rule) -> dict[str, Any]:
-    """The part of every alert of a rule that does not depend on the hit (built once)."""
-    threat = [t.to_dict() for t in rule.threat]
-    return {
-        "kibana.alert.rule.rule_id": rule.rule_id,
-        "kibana.alert.rule.uuid": rule.rule_id,
-        "kibana.alert.rule.name": rule.name,
-        "kibana.alert.rule.version": rule.version,
-        "kibana.alert.rule.references": list(rule.references),
-        "kibana.alert.rule.description": rule.description,
-        "kibana.alert.rule.note": rule.note,
-        "kibana.alert.rule.type": rule.type,
-        "kibana.alert.rule.severity": rule.severity,
-        "kibana.alert.rule.risk_score": rule.risk_score,
-        "kibana.alert.rule.threat": threat,
-        "kibana.alert.severity": rule.severity,
-        "kibana.alert.risk_score": rule.risk_score,
-        "kibana.alert.status": "active",
-        "kibana.alert.workflow_status": "open",
-        "threat": threat,
-        "tags": list(rule.tags),
-    }
+class RulePart:
+    """What every alert of one rule shares whatever its shape, made once per rule, and each
+    shape's own part of the rule, made on its first alert (``Shape.part``)."""
 
+    __slots__ = ("reason_end", "rule", "shaped", "tops")
 
-class RulePart(NamedTuple):
-    """What every alert of one rule shares, built once: as a dict and as JSON bytes."""
-
-    fields: dict[str, Any]
-    """``rule_fields(rule)``."""
-    reason_end: str
-    """The reason sentence's rule-given end: `` created high alert <name>.``"""
-    json: bytes | None
-    """``fields`` as JSON object members without the braces (the multi-KB note, ``threat``
-    and ``tags`` encoded once, not per alert); None when a hit's own top-level field could
-    replace one of them, so only encoding the whole document gives its bytes."""
-
-    @classmethod
-    def of(cls, rule: Rule, fields: FieldTable) -> RulePart:
-        static = rule_fields(rule)
-        tops = {c.ecs.split(".")[0] for c in fields.ecs_columns if c.ecs and c.ecs != "@timestamp"}
-        # "," + members + "," : the hit's dict (never empty) then goes on without its "{".
-        json = None if tops & static.keys() else b"," + orjson.dumps(static)[1:-1] + b","
-        return cls(static, f" created {rule.severity} alert {rule.name}.", json)
+    def __init__(self, rule: Rule, tops: frozenset[str]) -> None:
+        self.rule = rule
+        self.reason_end = f" created {rule.severity} alert {rule.name}."
+        """The reason sentence's rule-given end."""
+        self.tops = tops
+        """Top-level names the hit's nested event can have (from the field table): a shape
+        whose pre-encoded rule part holds one of them encodes such alerts whole."""
+        self.shaped: dict[Shape[Any], Any] = {}
 
 
 class AlertParts(NamedTuple):
-    """One alert as built: its time, its rule's shared part and its own fields, in that key
-    order. ``to_dict`` is the document; ``to_ndjson`` its exact ``orjson`` bytes, made without
-    re-encoding the rule's part."""
+    """One alert as built, the same for every shape: ``Shape.document`` makes it a document,
+    ``Shape.ndjson`` its exact ``orjson`` bytes."""
 
-    timestamp: str | None
     rule: RulePart
-    hit: dict[str, Any]
-    """From ``kibana.alert.original_time`` on: reason, uuid, the nested event, ``osquery``."""
-
-    @property
-    def uuid(self) -> str:
-        uuid: str = self.hit["kibana.alert.uuid"]
-        return uuid
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"@timestamp": self.timestamp, **self.rule.fields, **self.hit}
-
-    def to_ndjson(self) -> bytes:
-        """``orjson.dumps(self.to_dict(), option=OPT_APPEND_NEWLINE)``, byte for byte."""
-        static = self.rule.json
-        if static is None:
-            return orjson.dumps(self.to_dict(), option=_LINE)
-        hit = _dumps(self.hit, option=_LINE)[1:]
-        return b"".join((b'{"@timestamp":', _dumps(self.timestamp), static, hit))
+    made: str | None
+    """When osquery produced the result row (``unixTime``), ISO 8601."""
+    original: str | None
+    """When the event happened (row ``@timestamp``, else ``time``, else ``made``)."""
+    uuid: str
+    reason: str
+    doc: dict[str, Any]
+    """The nested event, host rules applied; ``host`` and ``event`` always present. Shared:
+    shapes copy what they add to, never change it."""
+    osquery: dict[str, Any]
 
 
-_LINE = orjson.OPT_APPEND_NEWLINE
-_dumps = orjson.dumps
+P = TypeVar("P")
+
+
+class Shape(Generic[P]):
+    """One kind of alert document over ``AlertParts``: a new shape is one subclass.
+
+    ``rule_part`` builds the shape's per-rule part ``P`` (called once per rule and shape);
+    ``document`` is the definition of the document; ``ndjson`` may be faster, with the same
+    bytes as encoding ``document`` (property tests hold them equal); ``alert_id`` reads a
+    written document's id back (follow mode's restart)."""
+
+    default_index = ""
+    """Where ``_bulk`` sends the documents unless told otherwise."""
+
+    def rule_part(self, rule: RulePart) -> P:
+        raise NotImplementedError
+
+    def part(self, rule: RulePart) -> P:
+        part: P | None = rule.shaped.get(self)
+        if part is None:
+            part = rule.shaped[self] = self.rule_part(rule)
+        return part
+
+    def document(self, alert: AlertParts) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def ndjson(self, alert: AlertParts) -> bytes:
+        return orjson.dumps(self.document(alert), option=LINE)
+
+    def alert_id(self, doc: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+
+LINE = orjson.OPT_APPEND_NEWLINE
 
 
 class AlertFactory:
-    """The one alert builder: per rule its constant part (``RulePart``), per hit the nested
-    event with the alert's host rules, times, reason, id and ``osquery`` block.
+    """The one alert builder: per rule its ``RulePart``, per hit the nested event with the
+    alert's host rules, times, reason, id and ``osquery`` block (``AlertParts``).
 
     ``nest`` turns a row into the nested ECS event: by default the nester compiled for the
     field table; ``ecsquery.testing.alert`` passes ``rows.from_row`` (the plain way) and
@@ -192,6 +188,9 @@ class AlertFactory:
     def __init__(self, fields: FieldTable | None = None, nest: Nester | None = None) -> None:
         self.fields = fields or FieldTable()
         self._nest = nest or compile_nester(self.fields)
+        self._tops = frozenset(
+            c.ecs.split(".")[0] for c in self.fields.ecs_columns if c.ecs and c.ecs != "@timestamp"
+        )
         self._plans: dict[str, RulePart] = {}
         self._minutes: dict[int, str] = {}
 
@@ -212,13 +211,13 @@ class AlertFactory:
         """What every alert of ``rule`` shares (made once per rule)."""
         plan = self._plans.get(rule.rule_id)
         if plan is None:
-            plan = self._plans[rule.rule_id] = RulePart.of(rule, self.fields)
+            plan = self._plans[rule.rule_id] = RulePart(rule, self._tops)
         return plan
 
     def parts(
         self, rule: Rule, row: dict[str, Any], info: LineInfo, action: str, uuid: str
     ) -> AlertParts:
-        """The alert of one hit (``to_dict()`` is the document)."""
+        """The alert of one hit (``Shape.document`` of it is a document)."""
         plan = self.rule_part(rule)
         doc = self._nest(row)
         host = doc.get("host")
@@ -231,17 +230,10 @@ class AlertFactory:
             host["hostname"] = host["name"]
         if info.host_id:
             host["id"] = info.host_id
-        event = doc.get("event")
-        if event is None:
-            event = doc["event"] = {}
-        event["kind"] = "signal"
+        if doc.get("event") is None:
+            doc["event"] = {}
         made = self._iso(info.unix_time)
         original = doc.pop("@timestamp", None) or self._iso(as_int(row.get("time"))) or made
-        hit = {
-            "kibana.alert.original_time": original,
-            "kibana.alert.reason": reason(doc, plan),
-            "kibana.alert.uuid": uuid,
-            **doc,
-            "osquery": osquery_fields(info, action),
-        }
-        return AlertParts(made or original, plan, hit)
+        return AlertParts(
+            plan, made, original, uuid, reason(doc, plan), doc, osquery_fields(info, action)
+        )

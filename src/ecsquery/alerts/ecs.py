@@ -23,21 +23,24 @@ fields follow ECS (elastic/ecs ``schemas/``: ``event.yml``, ``rule.yml``, ``thre
   table says, the result line's coordinates under ``osquery.*`` and the investigation guide
   (``ecsquery.rule.note``, beside ``rule.reference``) under the custom ``ecsquery`` namespace.
 
-The document id is the alert's stable uuid (``alert.alert_uuid``: rule, host, event), so the
+The document id is the alert's stable id (``alert.hit_uuid``: rule, host, event), so the
 ``_bulk`` ``create`` of an alert sent twice is refused instead of indexed twice.
+
+``EcsAlert`` is this shape over the one builder's ``AlertParts``: the hit's core (nested event,
+host rules, times, reason, id, ``osquery``) comes from ``AlertFactory``; what the shape adds per
+rule (``message``, ``data_stream``, ``rule``, ``tags``, ``threat``, the ``event`` members, the
+note) is built and encoded once per rule (``EcsPart``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 import orjson
 
-from ecsquery.alerts.alert import RulePart, iso_time, osquery_fields, reason
-from ecsquery.alerts.resultlog import LineInfo, as_int
-from ecsquery.rows import from_row
+from ecsquery.alerts.alert import LINE, AlertParts, RulePart, Shape
 from ecsquery.rules.model import Rule
-from ecsquery.schema import FieldTable
 
 ALERT_MODULE = "ecsquery"
 ALERT_DATASET = "ecsquery.alert"
@@ -103,61 +106,108 @@ def rule_fields(rule: Rule) -> dict[str, Any]:
     return out
 
 
-def ecs_alert(
-    rule: Rule,
-    row: dict[str, Any],
-    info: LineInfo,
-    action: str,
-    uuid: str,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    fields: FieldTable | None = None,
-) -> dict[str, Any]:
-    """The ECS alert document for one hit (the same inputs as ``AlertFactory.build``)."""
-    fields = fields or FieldTable()
-    doc = from_row(row, fields)
-    host = doc.setdefault("host", {})
-    if info.host_name:
-        host["name"] = host["hostname"] = info.host_name
-    elif "name" in host:
-        host["hostname"] = host["name"]
-    if info.host_id:
-        host["id"] = info.host_id
-    made = iso_time(info.unix_time)
-    happened = doc.pop("@timestamp", None) or iso_time(as_int(row.get("time"))) or made
-    event = doc.setdefault("event", {})
-    event.update(
-        {
+_BAD_NAMESPACE = re.compile(r'[*\\/?"<>|\s,#:-]')
+
+
+def namespace_error(namespace: str) -> str | None:
+    """Why Fleet would refuse ``namespace`` for a data stream, None if it would not: Kibana's
+    ``isValidNamespace`` (elastic/kibana ``x-pack/platform/plugins/shared/fleet/common/services/
+    is_valid_namespace.ts`` at 116f5be1c7c189b6b943c9df1a403e04de7f4731): not empty, lowercase,
+    none of ``*\\/?"<>|``, whitespace, ``,#:-``, at most 100 bytes."""
+    if not namespace.strip():
+        return "is empty"
+    if namespace != namespace.lower():
+        return "must be lowercase"
+    if _BAD_NAMESPACE.search(namespace):
+        return 'may not contain * \\ / ? " < > | , # : - or whitespace'
+    if len(namespace.encode("utf-8", "surrogatepass")) > 100:
+        return "is longer than 100 bytes"
+    return None
+
+
+class EcsPart(NamedTuple):
+    """An ECS alert's part that depends only on the rule (and the shape's namespace)."""
+
+    head: dict[str, Any]
+    """``message``, ``data_stream``, ``rule``, ``tags``, ``threat``: before the hit's fields."""
+    event: dict[str, Any]
+    """``event.kind``, ``.module``, ``.dataset``, ``.severity``, ``.risk_score``."""
+    ecsquery_rule: dict[str, Any]
+    """``ecsquery.rule``: the rule's file slug and its investigation guide."""
+    head_json: bytes | None
+    """``head`` as JSON members, ``,`` before and after; None when a hit's top-level field
+    could replace one of them (then only the whole document gives the bytes)."""
+    rule_json: bytes
+
+
+class EcsAlert(Shape[EcsPart]):
+    """The ECS alert document (keys: ``@timestamp``, ``EcsPart.head``, the nested event with
+    its ``event`` completed, ``osquery``, ``ecsquery``)."""
+
+    def __init__(self, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.namespace = namespace
+        self.default_index = data_stream(namespace)
+
+    def rule_part(self, rule: RulePart) -> EcsPart:
+        r = rule.rule
+        head: dict[str, Any] = {
+            "message": r.name,
+            "data_stream": {"type": "logs", "dataset": ALERT_DATASET, "namespace": self.namespace},
+            "rule": rule_fields(r),
+            "tags": list(r.tags),
+        }
+        threat = threat_fields(r)
+        if threat:
+            head["threat"] = threat
+        event = {
             "kind": "alert",
             "module": ALERT_MODULE,
             "dataset": ALERT_DATASET,
-            "severity": SEVERITY_SCORES[rule.severity],
-            "risk_score": float(rule.risk_score),
-            "reason": reason(doc, RulePart.of(rule, fields)),
+            "severity": SEVERITY_SCORES[r.severity],
+            "risk_score": float(r.risk_score),
         }
-    )
-    if made:
-        event["created"] = made
-    alert: dict[str, Any] = {
-        "@timestamp": happened,
-        "message": rule.name,
-        "data_stream": {"type": "logs", "dataset": ALERT_DATASET, "namespace": namespace},
-        "rule": rule_fields(rule),
-        "tags": list(rule.tags),
-        **doc,
-        "osquery": osquery_fields(info, action),
-        "ecsquery": {"alert_id": uuid, "rule": {"slug": rule.slug, "note": rule.note}},
-    }
-    threat = threat_fields(rule)
-    if threat:
-        alert["threat"] = threat
-    return alert
+        ours = {"slug": r.slug, "note": r.note}
+        spliced = head.keys() | {"osquery", "ecsquery"}
+        head_json = None if rule.tops & spliced else b"," + orjson.dumps(head)[1:-1] + b","
+        return EcsPart(head, event, ours, head_json, orjson.dumps(ours))
 
+    @staticmethod
+    def _hit(alert: AlertParts, part: EcsPart) -> dict[str, Any]:
+        doc = alert.doc
+        event = {**doc["event"], **part.event, "reason": alert.reason}
+        if alert.made:
+            event["created"] = alert.made
+        return {**doc, "event": event, "osquery": alert.osquery}
 
-def bulk_lines(alert: dict[str, Any], *, index: str | None = None, op: str = "create") -> bytes:
-    """``_bulk`` NDJSON for one ECS alert: ``create`` into its data stream (data streams take
-    only ``create``), ``_id`` the alert's stable id. ``index`` overrides the data stream."""
-    target = index or data_stream(alert["data_stream"]["namespace"])
-    head = {op: {"_index": target, "_id": alert["ecsquery"]["alert_id"]}}
-    line = orjson.OPT_APPEND_NEWLINE
-    return orjson.dumps(head, option=line) + orjson.dumps(alert, option=line)
+    def document(self, alert: AlertParts) -> dict[str, Any]:
+        part = self.part(alert.rule)
+        return {
+            "@timestamp": alert.original,
+            **part.head,
+            **self._hit(alert, part),
+            "ecsquery": {"alert_id": alert.uuid, "rule": part.ecsquery_rule},
+        }
+
+    def ndjson(self, alert: AlertParts) -> bytes:
+        part = self.part(alert.rule)
+        if part.head_json is None:
+            return orjson.dumps(self.document(alert), option=LINE)
+        hit = orjson.dumps(self._hit(alert, part))
+        return b"".join(
+            (
+                b'{"@timestamp":',
+                orjson.dumps(alert.original),
+                part.head_json,
+                hit[1:-1],
+                b',"ecsquery":{"alert_id":',
+                orjson.dumps(alert.uuid),
+                b',"rule":',
+                part.rule_json,
+                b"}}\n",
+            )
+        )
+
+    def alert_id(self, doc: dict[str, Any]) -> str | None:
+        ours = doc.get("ecsquery")
+        uuid = ours.get("alert_id") if isinstance(ours, dict) else None
+        return uuid if isinstance(uuid, str) else None

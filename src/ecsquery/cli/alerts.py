@@ -1,4 +1,4 @@
-"""``ecsquery alerts``: osqueryd result logs in, Elastic-style alerts out.
+"""``ecsquery alerts``: osqueryd result logs in, ECS alert documents out.
 
 A thin layer over ``ecsquery.alerts``: batch mode (``batch.read_logs``), or follow mode with a
 checkpoint (``follow.follow``). The summary goes to stderr so stdout stays pure NDJSON.
@@ -19,9 +19,11 @@ from ecsquery.alerts.follow import follow as follow_logs
 from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.reader import DEFAULT_MAX_LINE, AlertReader
 from ecsquery.cli.options import (
+    alert_format,
     alert_format_option,
     index_option,
     load_rules_or_fail,
+    namespace_option,
     output_stream,
     rules_option,
     summary_option,
@@ -41,6 +43,7 @@ from ecsquery.rules.model import PACK_NAME
     default=STDIN,
     help="Write alerts here (default: stdout). Appended to with --checkpoint.",
 )
+@namespace_option
 @index_option
 @click.option("-f", "--follow", is_flag=True, help="Keep reading as the logs grow and rotate.")
 @click.option(
@@ -71,7 +74,8 @@ def alerts(
     rules_dirs: tuple[Path, ...],
     fmt: str,
     output: Path,
-    index: str,
+    namespace: str,
+    index: str | None,
     follow: bool,
     checkpoint: Path | None,
     poll: float,
@@ -80,7 +84,7 @@ def alerts(
     pack: str,
     max_line_bytes: int,
 ) -> None:
-    """Turn osqueryd result logs into Elastic-style alerts with MITRE ATT&CK.
+    """Turn osqueryd result logs into ECS alert documents with MITRE ATT&CK.
 
     LOGS are result logs: plain, rotated (.1, .2.zst...), gzip or zstd; '-' (or none) is stdin.
     Lines without a row of ecs_process_events (other queries) are skipped before parsing.
@@ -89,8 +93,9 @@ def alerts(
     With --follow, each LOG is the live file (e.g. /var/log/osquery/osqueryd.results.log),
     followed across rotation by rename or copy-truncate. With --checkpoint, a restart after a
     crash resumes where the last run stopped: nothing lost, nothing written twice (use -o FILE;
-    on stdout the stable kibana.alert.uuid lets the consumer drop repeats).
+    on stdout the stable ecsquery.alert_id lets the consumer drop repeats).
     """
+    out_format = alert_format(fmt, namespace, index)
     rules = load_rules_or_fail(rules_dirs)
     live = follow or checkpoint is not None
     paths = list(logs) or [STDIN]
@@ -105,7 +110,7 @@ def alerts(
         stop["now"] = True
 
     with output_stream(output, append=checkpoint is not None) as stream:
-        sink = AlertSink(stream, fmt, index=index)
+        sink = AlertSink(stream, out_format)
         try:
             if live:
                 previous = {

@@ -2,8 +2,9 @@
 
 ``--rules`` means the same everywhere (rule files or directories; default ``./rules`` when there
 is one, else the rules shipped in the package, so an installed ``ecsquery`` works anywhere);
-``--format``/``--index``/``--summary`` are the alert-writing options of the commands that print
-alerts (``replay``, ``alerts``). ``render``'s ``--format`` is a pack format, not this one.
+``--format``/``--namespace``/``--index``/``--summary`` are the alert-writing options of the
+commands that print alerts (``replay``, ``alerts``); ``alert_format`` turns the first three into
+the output format. ``render``'s ``--format`` is a pack format, not this one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import BinaryIO
 import click
 
 from ecsquery import data
-from ecsquery.alerts.output import DEFAULT_INDEX, FORMATS
+from ecsquery.alerts.ecs import DEFAULT_NAMESPACE, namespace_error
+from ecsquery.alerts.output import FORMATS, Format, make_format
 from ecsquery.rules.load import load_rules
 from ecsquery.rules.model import Rule
 
@@ -38,14 +40,26 @@ rules_option = click.option(
 alert_format_option = click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(list(FORMATS)),
     default="ndjson",
     show_default=True,
-    help="ndjson: one alert per line; bulk: Elasticsearch _bulk body; table: for terminals.",
+    help="ndjson: one ECS alert document per line; bulk: Elasticsearch _bulk body (create "
+    "into the data stream); table: for terminals; kibana-ndjson, kibana-bulk: the older "
+    "kibana.alert.* shape.",
+)
+
+namespace_option = click.option(
+    "--namespace",
+    default=DEFAULT_NAMESPACE,
+    show_default=True,
+    help="Data stream namespace: alerts are for logs-ecsquery.alert-<namespace>.",
 )
 
 index_option = click.option(
-    "--index", default=DEFAULT_INDEX, show_default=True, help="Index for --format bulk."
+    "--index",
+    default=None,
+    help="Where --format bulk creates (default: logs-ecsquery.alert-<namespace>; "
+    "kibana-bulk: ecsquery-alerts).",
 )
 
 summary_option = click.option(
@@ -79,6 +93,15 @@ def load_rules_or_fail(rules_dirs: Sequence[Path]) -> list[Rule]:
     if not rules:
         raise click.ClickException(f"no rules loaded from {', '.join(map(str, paths))}")
     return rules
+
+
+def alert_format(fmt: str, namespace: str, index: str | None) -> Format:
+    """The output format of ``--format``/``--namespace``/``--index``; a namespace Fleet would
+    refuse is a usage error."""
+    error = namespace_error(namespace)
+    if error:
+        raise click.BadParameter(f"{namespace!r} {error}", param_hint="'--namespace'")
+    return make_format(fmt, index=index, namespace=namespace)
 
 
 @contextmanager

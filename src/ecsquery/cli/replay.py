@@ -17,9 +17,11 @@ import orjson
 from ecsquery import data
 from ecsquery.alerts.output import AlertSink
 from ecsquery.cli.options import (
+    alert_format,
     alert_format_option,
     index_option,
     load_rules_or_fail,
+    namespace_option,
     output_stream,
     rules_option,
     summary_option,
@@ -75,6 +77,7 @@ _PROGRESS_MIN_BYTES = 1 << 20
     default="-",
     help="Write alerts here (default: stdout).",
 )
+@namespace_option
 @index_option
 @click.option(
     "--progress/--no-progress",
@@ -92,7 +95,8 @@ def replay(
     results_log: Path | None,
     host: str,
     output: Path,
-    index: str,
+    namespace: str,
+    index: str | None,
     progress: bool | None,
     summary_fmt: str,
 ) -> None:
@@ -109,6 +113,7 @@ def replay(
     Example:
       ecsquery replay --sample --host alice-macbook --format table
     """
+    out_format = alert_format(fmt, namespace, index)
     paths = [*events, *files]
     if sample:
         bundled = data.as_path(data.sample())
@@ -136,6 +141,7 @@ def replay(
             result = run_replay(
                 paths, rules, source=source, host=host, results_log=log,
                 progress=bar.update if show else None, queries=queries,
+                shape=out_format.shape,
             )  # fmt: skip
     except (EcsqueryError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -144,7 +150,7 @@ def replay(
             log.close()
 
     with output_stream(output) as stream:
-        AlertSink(stream, fmt, index=index).write(result.alerts)
+        AlertSink(stream, out_format).write(result.alerts)
         if fmt == "table" and not result.alerts:
             stream.write(b"no alerts\n")
     if summary_fmt == "text":

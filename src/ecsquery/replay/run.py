@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ecsquery.alerts.alert import Shape
+from ecsquery.alerts.ecs import EcsAlert
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.sources import Block
 from ecsquery.alerts.summary import Summary
@@ -82,8 +84,10 @@ def alerts_from_runs(
     *,
     results_log: BinaryIO | None = None,
     on_run: Callable[[str, Run], None] | None = None,
+    shape: Shape[Any] | None = None,
 ) -> tuple[list[Alert], Summary, int]:
-    """Alerts (with the reader's summary and the line count) from each host's scheduled runs."""
+    """Alerts (with the reader's summary and the line count) from each host's scheduled runs,
+    as documents of ``shape`` (default: ECS alerts)."""
     reader = AlertReader(rules)
     count = 0
 
@@ -97,7 +101,8 @@ def alerts_from_runs(
             yield line
 
     block = Block.of(b"".join(line + b"\n" for line in lines()), "replay")
-    alerts = [alert.to_dict() for alert in reader.read(block)]
+    document = (shape or EcsAlert()).document
+    alerts = [document(alert) for alert in reader.read(block)]
     return alerts, reader.summary, count
 
 
@@ -110,8 +115,10 @@ def replay(
     results_log: BinaryIO | None = None,
     progress: Progress | None = None,
     queries: Sequence[PackQuery] | None = None,
+    shape: Shape[Any] | None = None,
 ) -> ReplayResult:
-    """Replay capture files through the pack of ``rules`` (or the given rendered ``queries``)."""
+    """Replay capture files through the pack of ``rules`` (or the given rendered ``queries``);
+    the alerts are documents of ``shape`` (default: ECS alerts)."""
     if queries is None:
         queries, errors = rendered_pack(rules)
         if errors:
@@ -129,6 +136,6 @@ def replay(
 
     runs = {h: replay_runs(scheduler, host_rows) for h, host_rows in rows.items()}
     result.alerts, result.reader, result.result_lines = alerts_from_runs(
-        runs, rules, results_log=results_log, on_run=count
+        runs, rules, results_log=results_log, on_run=count, shape=shape
     )
     return result
