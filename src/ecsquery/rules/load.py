@@ -21,6 +21,25 @@ from ecsquery.rules.model import Rule
 RULE_SUFFIXES = (".yaml", ".yml", ".toml")
 
 
+class _RuleLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases of lists and mappings.
+
+    An alias shares a node, so 568 bytes of nested aliases make a tree that is small in memory
+    and exponential to walk: ``str()`` over such ``tags`` ran for minutes. No rule needs one;
+    an alias of a scalar (a repeated string) is still read.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+            node = self.anchors.get(event.anchor)
+            if node is not None and not isinstance(node, yaml.ScalarNode):
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} of a list or mapping", event.start_mark
+                )
+        return super().compose_node(parent, index)
+
+
 def load_rule(path: Path) -> Rule:
     """One rule file, with the exceptions beside it; the slug (pack query name) is the file name
     without suffix."""
@@ -30,7 +49,11 @@ def load_rule(path: Path) -> Rule:
         raise RuleLoadError(f"cannot read: {exc}", rule=str(path)) from exc
     data: Any
     try:
-        data = tomllib.loads(text).get("rule") if path.suffix == ".toml" else yaml.safe_load(text)
+        data = (
+            tomllib.loads(text).get("rule")
+            if path.suffix == ".toml"
+            else yaml.load(text, _RuleLoader)
+        )
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise RuleLoadError(f"not valid {path.suffix[1:].upper()}: {exc}", rule=str(path)) from exc
     if not isinstance(data, dict):
