@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ import pytest
 from ecsquery.extension import main
 from ecsquery.extension.config import ConfigError, load_settings, unsafe_file
 from ecsquery.extension.dist import build
+from ecsquery.extension.standin import OsquerydStandin
 
 BASE = {"ECSQUERY_EXTENSION_CONFIG": os.devnull}
+SCHEMAS = Path(__file__).parent / "fixtures" / "osquery-schema"
 
 
 @pytest.mark.parametrize(
@@ -56,6 +60,27 @@ def test_the_extension_exits_with_one_line_on_a_bad_setting(
     assert [r.getMessage() for r in errors] == [
         "setting 'log_level': 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
     ]
+
+
+def test_a_refused_setting_logs_once_and_waits_for_osqueryd_to_go(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # osqueryd respawns an extension that exits: staying up (unregistered) is one line, not a loop
+    monkeypatch.setenv("ECSQUERY_EXTENSION_CONFIG", os.devnull)
+    monkeypatch.setenv("ECSQUERY_WINDOW_EVENTS", "-1")
+    with tempfile.TemporaryDirectory(prefix="eq", dir="/tmp") as sockdir:
+        osqueryd = OsquerydStandin(Path(sockdir) / "osquery.em", SCHEMAS).start()
+        result: list[int] = []
+        args = ["--socket", osqueryd.socket_path, "--interval", "0.1"]
+        thread = threading.Thread(target=lambda: result.append(main.run(args)), daemon=True)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive() and not osqueryd.registered
+        osqueryd.stop()
+        thread.join(10)
+    assert result == [1]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["setting 'window_events': -1 is out of range (1 to 10000000)"]
 
 
 def test_good_settings_still_load(tmp_path: Path) -> None:

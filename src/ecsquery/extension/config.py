@@ -155,7 +155,8 @@ def check(settings: Settings) -> Settings:
     for name, (low, high) in RANGES.items():
         value = getattr(settings, name)
         if not (math.isfinite(value) and low <= value <= high):
-            raise ConfigError(f"setting {name!r}: {value!r} is out of range ({low:g} to {high:g})")
+            bounds = " to ".join(f"{b:g}" if isinstance(b, float) else str(b) for b in (low, high))
+            raise ConfigError(f"setting {name!r}: {value!r} is out of range ({bounds})")
     if settings.source not in SOURCES:
         raise ConfigError(f"source must be one of {', '.join(SOURCES)}, not {settings.source!r}")
     if settings.source == "replay" and not settings.replay:

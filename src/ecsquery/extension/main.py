@@ -3,7 +3,9 @@
 osqueryd executes ``ecsquery.ext --socket PATH --timeout N --interval N [--verbose]``; those are
 the only flags (unknown ones are tolerated with a warning, since osquery versions differ).
 Exit codes: 0 after a clean stop (osqueryd went away or asked us to shut down, SIGTERM), 1 when
-registration failed. Either way osqueryd's watcher respawns the extension.
+registration failed. Either way osqueryd's watcher respawns the extension. A refused setting is
+logged once and the process waits, unregistered, until osqueryd goes (then exits 1), so the
+error is one line in osqueryd's log rather than a respawn loop.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from ecsquery.extension.config import ConfigError, Settings, load_settings
 from ecsquery.extension.pipeline import Pipeline
-from ecsquery.extension.server import ExtensionServer
+from ecsquery.extension.server import ExtensionServer, idle_while_core_answers
 from ecsquery.extension.sources import Source
 from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.sources.osquery import OsquerySource
@@ -73,7 +75,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         logging.basicConfig(level=logging.WARNING)
+        logging.getLogger("thrift").setLevel(logging.CRITICAL)
         log.error("%s", exc)
+        idle_while_core_answers(args.socket, args.interval)  # one line, not a respawn loop
         return 1
     level = settings.log_level or ("INFO" if args.verbose else "WARNING")
     logging.basicConfig(level=level.upper(), format="ecsquery.ext %(levelname)s %(message)s")
