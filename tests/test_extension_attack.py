@@ -217,6 +217,18 @@ def test_ecsquery_replay_counts_a_non_string_time_as_a_bad_line() -> None:
     assert reader.stats.events == 4
 
 
+def test_ecsquery_replay_counts_an_event_it_cannot_build_and_builds_the_rest() -> None:
+    # found by the fuzz run: an eslogger executable path of `true` passed the adapter
+    lines = ESLOGGER.read_bytes().splitlines()
+    record = json.loads(lines[0])
+    record["process"]["executable"]["path"] = True
+    reader = CaptureReader()
+    reader.read_lines([json.dumps(record).encode(), *lines[1:]])
+    rows = reader.rows_by_host()
+    assert reader.stats.rejected == {"unexpected": 1}
+    assert sum(len(r) for r in rows.values()) == 3
+
+
 # -- finding 6 and 15: eslogger by absolute path, stderr drained while it runs -------------------
 
 

@@ -4,11 +4,18 @@ osqueryd launches extensions with exactly ``--socket --timeout --interval [--ver
 its own environment, so everything else comes from here. The file is
 ``$ECSQUERY_EXTENSION_CONFIG`` or, if that is unset, ``/var/osquery/ecsquery.toml`` when it
 exists; environment variables override the file. See ``extension/ecsquery.toml`` for every key.
+
+Every value is checked before anything starts (:func:`check`): a bad one is refused with one
+line naming the setting, never a traceback. The file can set the command the extension runs as
+root, so it is read only when it is a regular file owned by root or by the user the extension
+runs as, and not group- or world-writable (:func:`unsafe_file`).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -26,6 +33,19 @@ else:  # the zipapp on a Mac's Python 3.9 carries tomli, tomllib's origin (exten
 
 DEFAULT_CONFIG = Path("/var/osquery/ecsquery.toml")
 SOURCES = ("osquery", "eslogger", "replay")
+TABLES = ("es_process_events", "process_events")
+"""The osqueryd tables the osquery source can poll: the only names put in its SQL."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+RANGES: dict[str, tuple[float, float]] = {
+    "poll_interval": (0.05, 3600.0),
+    "window_seconds": (1.0, 1e12),
+    "window_events": (1, 10_000_000),
+    "tree_size": (1, 10_000_000),
+}
+"""Inclusive bounds of the numeric settings (``window_events = 0`` would serve nothing)."""
+MAX_CONFIG_BYTES = 1 << 20
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 class ConfigError(EcsqueryError):
@@ -72,9 +92,12 @@ _ENV = {
 def _coerce(name: str, value: Any, default: Any) -> Any:
     try:
         if isinstance(default, bool):
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word not in _TRUE + _FALSE:
+                raise ValueError(f"expected one of {', '.join(_TRUE + _FALSE[:-1])}")
+            return word in _TRUE
         if isinstance(default, tuple):
             if isinstance(value, str):
                 sep = " " if name == "eslogger_command" else ","
@@ -90,16 +113,91 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         raise ConfigError(f"setting {name!r}: cannot use {value!r} ({exc})") from exc
 
 
+def unsafe_file(info: os.stat_result, uid: int | None = None) -> str:
+    """Why a config file must not be read (empty when it may).
+
+    osquery's own rule for what it loads (``safePermissions``, osquery/osquery
+    ``osquery/filesystem/filesystem.cpp`` at a5b14f63d): the owner is root or the current user
+    (``isOwnerRoot() || isOwnerCurrentUser()``), and not world-writable
+    (``hasSafePermissions``, ``posix/fileops.cpp``). This file names a command run as root, so
+    group-writable is refused as well, and so is anything but a regular file.
+    """
+    uid = os.getuid() if uid is None else uid
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_uid not in (0, uid):
+        return f"owned by uid {info.st_uid}, not by root or by uid {uid}"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"group- or world-writable (mode {stat.S_IMODE(info.st_mode):o})"
+    return ""
+
+
+def read_config(path: Path) -> str:
+    """The config file's text, checked on the opened file itself (no race with a rename)."""
+    if str(path) == os.devnull:
+        return ""  # ECSQUERY_EXTENSION_CONFIG=/dev/null: no file, environment only
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO never blocks the start
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    try:
+        problem = unsafe_file(os.fstat(fd))
+        if problem:
+            raise ConfigError(f"{path}: refused, {problem} (it can set a command run as root)")
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 ({exc})") from exc
+
+
+def check(settings: Settings) -> Settings:
+    """``settings`` when every value is usable; else :class:`ConfigError` naming the setting."""
+    for name, (low, high) in RANGES.items():
+        value = getattr(settings, name)
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = " to ".join(f"{b:g}" if isinstance(b, float) else str(b) for b in (low, high))
+            raise ConfigError(f"setting {name!r}: {value!r} is out of range ({bounds})")
+    if settings.source not in SOURCES:
+        raise ConfigError(f"source must be one of {', '.join(SOURCES)}, not {settings.source!r}")
+    if settings.source == "replay" and not settings.replay:
+        raise ConfigError("source 'replay' needs replay = [paths] (or ECSQUERY_REPLAY)")
+    unknown = [t for t in settings.tables if t not in TABLES]
+    if unknown or not settings.tables:
+        raise ConfigError(
+            f"setting 'tables': {', '.join(map(repr, unknown)) or 'none given'}"
+            f" (each one of {', '.join(TABLES)})"
+        )
+    if settings.log_level and settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"setting 'log_level': {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
+    command = settings.eslogger_command
+    if not command or not os.path.isabs(command[0]):
+        raise ConfigError(
+            f"setting 'eslogger_command': {command[0] if command else ''!r} is not an absolute"
+            " path (a bare name would be looked up in PATH)"
+        )
+    return settings
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     path_text = env.get("ECSQUERY_EXTENSION_CONFIG")
     path = Path(path_text) if path_text else DEFAULT_CONFIG
     values: dict[str, Any] = {}
     if path_text or path.exists():
+        text = read_config(path)
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8")).get("extension", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            values = tomllib.loads(text).get("extension", {})
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [extension] must be a table")
     defaults = Settings()
     known = {f.name for f in fields(Settings)} - {"extra"}
     unknown = {k: v for k, v in values.items() if k not in known}
@@ -110,9 +208,4 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             value = env[_ENV[name]]
         if value is not None:
             chosen[name] = _coerce(name, value, getattr(defaults, name))
-    settings = Settings(**chosen, extra=unknown)
-    if settings.source not in SOURCES:
-        raise ConfigError(f"source must be one of {', '.join(SOURCES)}, not {settings.source!r}")
-    if settings.source == "replay" and not settings.replay:
-        raise ConfigError("source 'replay' needs replay = [paths] (or ECSQUERY_REPLAY)")
-    return settings
+    return check(Settings(**chosen, extra=unknown))

@@ -5,6 +5,8 @@ the only flags (unknown ones are tolerated with a warning, since osquery version
 Exit codes, as osquery's own SDK: 0 after a clean stop (osqueryd went away or asked us to shut
 down, SIGTERM), 1 when registration failed or osqueryd no longer lists the extension as
 registered (:mod:`ecsquery.extension.liveness`). Either way osqueryd's watcher respawns it.
+A refused setting is logged once and the process waits, unregistered, until osqueryd goes (then
+exits 1), so the error is one line in osqueryd's log rather than a respawn loop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
 from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
 from ecsquery.extension.pipeline import Pipeline
-from ecsquery.extension.server import ExtensionServer
+from ecsquery.extension.server import ExtensionServer, idle_while_core_answers
 from ecsquery.extension.sources import Source
 from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.sources.osquery import OsquerySource
@@ -106,7 +108,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         logging.basicConfig(level=logging.WARNING)
+        logging.getLogger("thrift").setLevel(logging.CRITICAL)
         log.error("%s", exc)
+        idle_while_core_answers(args.socket, args.interval)  # one line, not a respawn loop
         return 1
     level = settings.log_level or ("INFO" if args.verbose else "WARNING")
     logging.basicConfig(level=level.upper(), format="ecsquery.ext %(levelname)s %(message)s")

@@ -39,8 +39,10 @@ log = logging.getLogger(__name__)
 SDK_VERSION = "5.0.0"
 MIN_SDK_VERSION = "1.8.0"
 CLIENT_TIMEOUT = 5.0
-"""Seconds a connection may sit idle mid-read. osqueryd connects per call and sends its request
-at once, so a client silent this long is stuck or hostile: its connection is closed."""
+"""Seconds a connection may sit idle mid-read. osqueryd opens a client per call and sends its
+request at once (``callExtension``: ``ExtensionClient client(extension_path)``, osquery/osquery
+``osquery/extensions/extensions.cpp`` at a5b14f63d), so a client silent this long is stuck or
+hostile: its connection is closed."""
 MAX_CLIENTS = 16
 """Connections served at once; more are closed on accept (counted), so clients that hold
 sockets open cannot make the extension start threads without bound."""
@@ -112,6 +114,23 @@ class Processor(Extension.Processor):  # type: ignore[misc]
         oprot.trans.flush()
 
 
+def idle_while_core_answers(manager_socket: str, interval: float) -> None:
+    """Return once osqueryd's manager at ``manager_socket`` stops answering ``ping``.
+
+    For an extension that must not run (a refused setting): osqueryd's watcher respawns an
+    extension whose process exits (``WatcherRunner::watchExtensions``, osquery/osquery
+    ``osquery/core/watcher.cpp`` at a5b14f63d), so exiting would log the same error every few
+    seconds. Staying alive, unregistered, logs it once; the process still ends with osqueryd.
+    """
+    while True:
+        try:
+            with connect(manager_socket, max(interval, 1.0)) as manager:
+                manager.ping()
+        except Exception:
+            return
+        time.sleep(max(interval, 0.1))
+
+
 class ExtensionServer:
     """Registers with the manager at ``manager_socket`` and serves until stopped."""
 
@@ -137,6 +156,7 @@ class ExtensionServer:
         self.client_timeout = client_timeout
         self.refused = 0
         """Connections closed on accept because :data:`MAX_CLIENTS` were being served."""
+        self.max_clients = max_clients
         self._slots = threading.BoundedSemaphore(max_clients)
         self.processor = Processor(Handler(table, self.stop))
         self._listener: TSocket.TServerSocket | None = None
@@ -199,7 +219,12 @@ class ExtensionServer:
                 raise
             if not self._slots.acquire(blocking=False):
                 self.refused += 1
-                log.warning("%d clients connected: closing a new one", MAX_CLIENTS)
+                if self.refused == 1 or self.refused % 1000 == 0:
+                    log.warning(
+                        "%d clients connected: closed a new one (%d so far)",
+                        self.max_clients,
+                        self.refused,
+                    )
                 conn.close()
                 continue
             conn.settimeout(self.client_timeout)

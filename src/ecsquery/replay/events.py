@@ -228,7 +228,10 @@ class CaptureReader:
             window = Window(max_age=float("inf"), max_events=len(items) + 1)
             pipeline = Pipeline(window, host_name=host)
             for item in items:
-                pipeline.add(item)
+                try:
+                    pipeline.add(item)
+                except Exception:  # a value of the wrong type that got past the adapter
+                    self.stats.reject("unexpected", f"host {host}, building its rows")
             rows = EcsProcessTable(window).generate(None)
             if rows:
                 out[host] = rows

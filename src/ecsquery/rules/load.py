@@ -27,6 +27,25 @@ RULE_SUFFIXES = (".yaml", ".yml", ".toml")
 _NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
 
+class _RuleLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases of lists and mappings.
+
+    An alias shares a node, so 568 bytes of nested aliases make a tree that is small in memory
+    and exponential to walk: ``str()`` over such ``tags`` ran for minutes. No rule needs one;
+    an alias of a scalar (a repeated string) is still read.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+            node = self.anchors.get(event.anchor)
+            if node is not None and not isinstance(node, yaml.ScalarNode):
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} of a list or mapping", event.start_mark
+                )
+        return super().compose_node(parent, index)
+
+
 def slug_for(path: Path) -> str:
     """The pack query name of a rule file, from its file name alone (deterministic).
 
@@ -84,7 +103,11 @@ def load_rule(path: Path) -> Rule:
         raise RuleLoadError(f"cannot read: {exc}", source=source) from exc
     data: Any
     try:
-        data = tomllib.loads(text).get("rule") if path.suffix == ".toml" else yaml.safe_load(text)
+        data = (
+            tomllib.loads(text).get("rule")
+            if path.suffix == ".toml"
+            else yaml.load(text, _RuleLoader)
+        )
     except (tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError) as exc:
         kind = path.suffix[1:].upper() or "YAML"
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)

@@ -22,8 +22,18 @@ DEFAULT_MAX_SIGNALS = 100
 PACK_NAME = "ecsquery"
 """The osquery pack every rule is scheduled in: result lines are named ``pack_ecsquery_<slug>``."""
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION = re.compile(r"^(\d{1,30})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 366 * 86400
+"""Longest ``interval`` or lookback accepted (a year): osquery keeps events for its
+``events_expiry`` (seconds to hours), a rule scheduled less than once a year never runs, and
+larger values overflow osquery's 64-bit time arithmetic (``now-9223372036854775000s``)."""
+MAX_SIGNALS = 10_000
+"""Largest ``max_signals`` accepted. Kibana caps every rule's alerts per run at
+``xpack.alerting.rules.run.alerts.max`` (default 1000, docs: Kibana alerting settings);
+Elastic's promotion rules raise ``max_signals`` to that order, never to 10**20."""
+RISK_SCORES = range(0, 101)
+"""Elastic's ``risk_score`` is an integer from 0 to 100."""
 
 
 def duration_seconds(text: str) -> int:
@@ -32,6 +42,37 @@ def duration_seconds(text: str) -> int:
     if not match:
         raise RuleLoadError(f"cannot read duration {text!r} (expected like '5m' or 'now-9m')")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _check_ranges(rule: Rule, where: str) -> None:
+    """Refuse values that load but would overflow or misbehave when the rule runs."""
+    for key, text in (("interval", rule.interval), ("from", rule.from_)):
+        if key == "from" and not text.startswith("now-"):
+            raise RuleLoadError(
+                f"from: {text!r} is not a lookback like 'now-6m'", source=where, rule=rule.rule_id
+            )
+        try:
+            seconds = duration_seconds(text)
+        except RuleLoadError as exc:
+            raise RuleLoadError(f"{key}: {exc.message}", source=where, rule=rule.rule_id) from exc
+        if not 0 < seconds <= MAX_DURATION:
+            raise RuleLoadError(
+                f"{key}: {text!r} is out of range (1 second to {MAX_DURATION // 86400} days)",
+                source=where,
+                rule=rule.rule_id,
+            )
+    if not 1 <= rule.max_signals <= MAX_SIGNALS:
+        raise RuleLoadError(
+            f"max_signals: {rule.max_signals} is out of range (1 to {MAX_SIGNALS})",
+            source=where,
+            rule=rule.rule_id,
+        )
+    if rule.risk_score not in RISK_SCORES:
+        raise RuleLoadError(
+            f"risk_score: {rule.risk_score} is out of range (0 to 100)",
+            source=where,
+            rule=rule.rule_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -150,36 +191,57 @@ class Rule:
             value = data.get(key) or ()
             if isinstance(value, str):
                 value = (value,)
+            if not isinstance(value, (list, tuple)):
+                raise RuleLoadError(f"{key}: expected a list of strings", rule=source or slug)
+            for item in value:
+                if not isinstance(item, (str, int, float)):
+                    kind = type(item).__name__
+                    raise RuleLoadError(
+                        f"{key}: expected a list of strings, found a {kind}", rule=source or slug
+                    )
             return tuple(str(v) for v in value)
 
+        def text(key: str, default: Any = "") -> str:
+            value = data.get(key, default)
+            if value is None:
+                return ""
+            if not isinstance(value, (str, int, float)):
+                kind = type(value).__name__
+                raise RuleLoadError(
+                    f"{key}: expected a string, found a {kind}", rule=source or slug
+                )
+            return str(value)
+
         try:
-            return cls(
+            rule = cls(
                 slug=slug,
-                rule_id=str(req("rule_id")),
-                name=str(req("name")),
-                description=str(data.get("description", "")).strip(),
-                type=str(req("type")),
-                language=str(data.get("language") or ("kuery" if data["type"] == "query" else "")),
-                query=str(req("query")),
-                severity=str(req("severity")),
+                rule_id=text("rule_id", req("rule_id")),
+                name=text("name", req("name")),
+                description=text("description").strip(),
+                type=text("type", req("type")),
+                language=text("language") or ("kuery" if data["type"] == "query" else ""),
+                query=text("query", req("query")),
+                severity=text("severity", req("severity")),
                 risk_score=int(req("risk_score")),
                 index=strs("index"),
-                interval=str(data.get("interval") or DEFAULT_INTERVAL),
-                from_=str(data.get("from") or DEFAULT_FROM),
+                interval=text("interval") or DEFAULT_INTERVAL,
+                from_=text("from") or DEFAULT_FROM,
                 max_signals=int(data.get("max_signals") or DEFAULT_MAX_SIGNALS),
                 tags=strs("tags"),
                 author=strs("author"),
-                license=str(data.get("license", "")),
+                license=text("license"),
                 version=int(data.get("version") or 1),
                 references=strs("references"),
-                note=str(data.get("note", "")),
-                setup=str(data.get("setup", "")),
+                note=text("note"),
+                setup=text("setup"),
                 false_positives=strs("false_positives"),
                 threat=tuple(Threat.from_mapping(t) for t in data.get("threat") or ()),
                 source=source,
             )
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise RuleLoadError(f"malformed rule: {exc!r}", source=source or slug) from exc
+        _check_ranges(rule, source or slug)
+        return rule
 
     def to_mapping(self) -> dict[str, Any]:
         """Our YAML shape: Elastic's key names, the query verbatim."""
