@@ -18,10 +18,11 @@ Effective parent (``process.Ext.effective_parent``), the rule implemented here:
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Optional
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 
-_Key = tuple[int, int | None]
+_Key = tuple[int, Optional[int]]  # noqa: UP045 (evaluated at run time; 3.9 has no X | None)
 
 
 class ProcessTree:

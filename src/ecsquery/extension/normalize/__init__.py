@@ -7,7 +7,7 @@ snapshot or batched format) and ECS documents; :func:`classify` decides per reco
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Union
 
 from ecsquery.extension.model import Proc, ProcEvent
 from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
@@ -22,7 +22,7 @@ from ecsquery.extension.normalize.osquery import (
     is_processes_row,
 )
 
-Item = ProcEvent | Proc | tuple[int, dict[str, Any]]
+Item = Union[ProcEvent, Proc, tuple[int, dict[str, Any]]]  # noqa: UP007 (run time: 3.9 has no X | Y)
 """An event, a running process (tree seed), or a ready ECS document with its time."""
 
 __all__ = ["BadRecord", "Item", "normalize", "rows_of"]
@@ -47,9 +47,9 @@ def rows_of(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 def normalize(record: Any) -> Iterator[Item]:
     """Every item in one decoded source record; raises :class:`BadRecord` if none can be."""
-    if not isinstance(record, Mapping):
+    if record.__class__ is not dict and not isinstance(record, Mapping):
         raise BadRecord("malformed", f"expected a JSON object, got {type(record).__name__}")
-    if isinstance(record.get("_source"), Mapping):  # an Elasticsearch hit
+    if "_source" in record and isinstance(record["_source"], Mapping):  # an Elasticsearch hit
         record = record["_source"]
     if is_eslogger(record):
         event = from_eslogger(record)
