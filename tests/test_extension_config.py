@@ -14,11 +14,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from ecsquery.extension.standin import OsquerydStandin
 
 from ecsquery.extension import main
 from ecsquery.extension.config import ConfigError, load_settings, unsafe_file
 from ecsquery.extension.dist import build
+from ecsquery.testing.standin import OsquerydStandin
 
 BASE = {"ECSQUERY_EXTENSION_CONFIG": os.devnull}
 SCHEMAS = Path(__file__).parent / "fixtures" / "osquery-schema"

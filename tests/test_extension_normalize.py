@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -16,10 +17,14 @@ from ecsquery.extension.argv import quote_cmdline
 from ecsquery.extension.ecs import build_document, iso_timestamp
 from ecsquery.extension.model import ARG_MAX_CHARS, ARGS_MAX_CHARS, Action, Proc, ProcEvent, Ref
 from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.normalize import osquery as osquery_normalizer
 from ecsquery.extension.normalize.eslogger import exit_code, from_eslogger, parse_time, token
+from ecsquery.extension.normalize.osquery import COLUMNS_READ
 from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.sources import osquery as osquery_source
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import DEFAULT_MAX_BYTES, Window
+from ecsquery.testing.standin import OsquerydStandin
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ESLOGGER = (
@@ -104,8 +109,8 @@ def test_fork_after_exec_inherits_args_and_parent_image() -> None:
     fork = json.loads(json.dumps(V10_FORK))
     # make the v9 exec'd process fork a child
     fork["process"]["audit_token"] = V9_EXEC["event"]["exec"]["target"]["audit_token"]
-    [_, child], _ = rows(json.dumps(exec_), json.dumps(fork))
-    assert child["event_action"] == "fork"
+    served, _ = rows(json.dumps(exec_), json.dumps(fork))
+    [child] = [row for row in served if row["event_action"] == "fork"]  # served in time order
     assert child["process_args"] == '["/bin/connection-checker"]'
     assert child["process_parent_executable"] == "/bin/connection-checker"
     assert child["process_parent_name"] == "connection-checker"
@@ -356,3 +361,47 @@ def test_parse_time_is_fromisoformat(second: int, fraction: str) -> None:
     text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     text += f".{fraction}Z"
     assert parse_time(text) == datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+
+
+def test_osquery_source_pages_a_backlog_and_polls_only_the_columns_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(osquery_source, "PAGE_ROWS", 100)
+    now = 1_754_572_000
+    backlog = [es_row(pid=str(1000 + i), eid=f"{i:06d}", time=str(now - 600 + i // 5))
+               for i in range(2000)]  # fmt: skip
+    burst = [es_row(pid="7", eid=f"b{i:04d}", time=str(now - 100)) for i in range(500)]
+    sent: list[str] = []
+    with OsquerydStandin(tmp_path / "osquery.em", FIXTURES / "osquery-schema") as osqueryd:
+        osqueryd.insert("es_process_events", backlog + burst)  # 500 in one second > a page
+        pipeline = Pipeline(Window(max_age=10**10))
+        source = osquery_source.OsquerySource(
+            pipeline, str(tmp_path / "osquery.em"), seed=False, clock=lambda: now
+        )
+        original = source.query
+
+        def spy(sql: str, method: str = "query") -> list[dict[str, str]]:
+            sent.append(sql)
+            replies = original(sql, method)
+            assert method != "query" or len(replies) <= 500  # paged: never the whole backlog
+            return replies
+
+        monkeypatch.setattr(source, "query", spy)
+        assert source.poll("es_process_events") == 2500
+        osqueryd.insert("es_process_events", [es_row(pid="9", eid="x", time=str(now))])
+        assert source.poll("es_process_events") == 1  # nothing read twice
+    polls = [sql for sql in sent if "WHERE" in sql]
+    assert len(polls) > 5
+    wanted = ", ".join(COLUMNS_READ["es_process_events"])
+    assert all(sql.startswith(f"SELECT {wanted} FROM es_process_events WHERE") for sql in polls)
+    assert len(pipeline.window) == 2501
+
+
+def test_columns_read_names_every_column_the_adapters_read() -> None:
+    source = Path(osquery_normalizer.__file__).read_text(encoding="utf-8")
+    start = source.index("def from_es_process_row")
+    end = source.index("def from_process_events_row")
+    read = set(re.findall(r'_(?:int|text|required)\(row, "(\w+)"\)', source[start:end]))
+    assert read - {"eid"} <= set(COLUMNS_READ["es_process_events"])
+    read = set(re.findall(r'_(?:int|text|required)\(row, "(\w+)"\)', source[end:]))
+    assert read <= set(COLUMNS_READ["process_events"]) | {"start_time"}  # processes: seed only

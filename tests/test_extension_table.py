@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from osquery.extensions import Extension
 from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus
 from thrift.protocol import TBinaryProtocol
@@ -12,10 +15,12 @@ from thrift.transport import TTransport
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import (
     EQUALS,
+    GLOB,
     GREATER_THAN,
     GREATER_THAN_OR_EQUALS,
     LESS_THAN,
     LESS_THAN_OR_EQUALS,
+    LIKE,
     EcsProcessTable,
 )
 from ecsquery.extension.window import Window
@@ -51,7 +56,8 @@ def test_columns_are_the_field_table() -> None:
     table = table_with([])
     assert table.name() == "ecs_process_events"
     assert table.columns() == [(c.name, c.type.value) for c in COLUMNS]
-    assert table.routes()[0] == {"id": "column", "name": "time", "type": "BIGINT", "op": "0"}
+    # INDEX | OPTIMIZED: osquery passes an IN list whole, in one generate
+    assert table.routes()[0] == {"id": "column", "name": "time", "type": "BIGINT", "op": "9"}
 
 
 def test_time_constraints_each_operator() -> None:
@@ -70,15 +76,18 @@ def test_unusable_constraints_leave_filtering_to_sqlite() -> None:
     table = table_with([10, 20])
     assert times(table, ctx({"time": [(GREATER_THAN, "abc")]})) == [10, 20]
     assert times(table, ctx({"time": [(65, "1%")]})) == [10, 20]  # LIKE
-    assert times(table, ctx({"process_name": [(EQUALS, "p10")]})) == [10, 20]
+    assert times(table, ctx({"process_pid": [(EQUALS, "ten")]})) == [10, 20]
+    assert times(table, ctx({"process_name": [(68, "p10")]})) == [10, 20]  # != : SQLite's
     assert times(table, "not json") == [10, 20]
     assert times(table, "") == [10, 20]
 
 
-def test_timestamp_constraints_compare_like_sqlite_text() -> None:
+def test_text_order_constraints_are_left_to_sqlite() -> None:
+    """osquery never forwards them (``sensibleComparison``, osquery/sql/virtual_table.cpp
+    l. 705 at a5b14f63d); were one to arrive, filtering by a guessed collation could lose rows."""
     table = table_with([10, 20, 30])
     context = ctx({"timestamp": [(GREATER_THAN_OR_EQUALS, "2024-01-01T00:00:20.000Z")]})
-    assert times(table, context) == [20, 30]
+    assert times(table, context) == [10, 20, 30]
 
 
 def test_cols_used_narrows_the_row() -> None:
@@ -129,3 +138,58 @@ def test_reply_with_one_column() -> None:
         ["p10", "a b"],
         ["p20", "a b"],
     ]
+
+
+_SQL_OPS = {EQUALS: "=", GREATER_THAN: ">", LESS_THAN: "<", LESS_THAN_OR_EQUALS: "<=",
+            GREATER_THAN_OR_EQUALS: ">=", LIKE: "LIKE", GLOB: "GLOB"}  # fmt: skip
+_words = st.sampled_from(["p1", "P1", "p1 ", "a_b", "a%b", "sh", "", "[x]", "é", "10", "2"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), _words, st.integers(-3, 3) | st.none()), max_size=12),
+    st.sampled_from(["time", "process_name", "process_pid"]),
+    st.sampled_from(sorted(_SQL_OPS)),
+    st.lists(_words | st.integers(-4, 40).map(str) | st.just("1.5"), min_size=1, max_size=3),
+    st.sampled_from(["", " COLLATE NOCASE", " COLLATE RTRIM"]),
+)
+def test_constraint_filtering_never_loses_a_row_sqlite_keeps(
+    events: list[tuple[int, str, int | None]],
+    name: str,
+    op: int,
+    operands: list[str],
+    collate: str,
+) -> None:
+    """What osquery passes (one list per column; several ``=`` from an IN), checked against
+    SQLite itself over the same rows: the selection is a superset, exact without collation."""
+    window = Window(max_age=10**9)
+    pipeline = Pipeline(window)
+    for t, process, pid in sorted(events, key=lambda e: e[0]):
+        pipeline.add_document(t, {"process": {"name": process, "pid": pid}})
+    column = next(c for c in COLUMNS if c.name == name)
+    if column.numeric and op in (LIKE, GLOB):
+        return  # osquery passes them, and they are left to SQLite: nothing to compare
+    if not column.numeric and op not in (EQUALS, LIKE, GLOB):
+        return  # never forwarded for TEXT (sensibleComparison)
+    operands = operands[:1] if op != EQUALS else operands  # several only from an IN
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (time BIGINT, process_name TEXT, process_pid BIGINT)")
+    table = EcsProcessTable(window)
+    served = table.generate(None)
+    for row in served:
+        pid = int(row["process_pid"]) if row["process_pid"] else None
+        db.execute("INSERT INTO t VALUES (?, ?, ?)", (int(row["time"]), row["process_name"], pid))
+    sql_op = _SQL_OPS[op]
+    if op == EQUALS:
+        where = f"{name}{collate} IN ({', '.join('?' * len(operands))})"
+    else:
+        where = f"{name} {sql_op} ?"
+    keys = ["time", "process_name", "process_pid"]
+    kept = [tuple(map(str, r)) for r in db.execute(f"SELECT * FROM t WHERE {where}", operands)]
+    got = table.generate(ctx({name: [(op, v) for v in operands]}))
+    got_rows = [tuple(r[k] for k in keys) for r in got]
+    want = [tuple("" if v == "None" else v for v in r) for r in kept]
+    assert all(w in got_rows for w in want)  # never a row lost
+    numbers = all(v.lstrip("-").replace(".", "", 1).isdigit() for v in operands)
+    if (op == GLOB) if not column.numeric else numbers and not collate:
+        assert sorted(got_rows) == sorted(want)  # exact: GLOB, and numbers compared

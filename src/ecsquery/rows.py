@@ -8,13 +8,14 @@ booleans ``"1"``/``"0"``, arrays as JSON text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
-from ecsquery.values import NUL, flatten, keyword, single, text
+from ecsquery.values import flatten, keyword, single, text
 
 _MISSING = object()
 
@@ -62,70 +63,86 @@ def encode_value(column: Column, value: Any) -> str:
 
 Flattener = Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
 
-
-def _fast_encoder(column: Column, finish: Callable[[str], Any]) -> Callable[[Any], Any]:
-    """``finish(encode_value(column, v))``, with the value shapes our own documents use
-    (str, int, bool, list) taken on a short path; anything else takes the general one."""
-    empty = finish("")
-
-    def general(v: Any) -> Any:
-        return finish(encode_value(column, v))
-
-    if column.array:
-
-        def array(v: Any) -> Any:
-            if v.__class__ is list and v and all(e.__class__ is str and NUL not in e for e in v):
-                return finish(_ARRAY_JSON(v))
-            return general(v)
-
-        return array
-    if column.ecs_type is EcsType.BOOLEAN:
-        one, zero = finish("1"), finish("0")
-
-        def boolean(v: Any) -> Any:
-            return one if v is True else zero if v is False else general(v)
-
-        return boolean
-
-    def scalar(v: Any) -> Any:
-        if v is None:
-            return empty
-        if v.__class__ is str and NUL not in v:
-            return finish(v) if v else empty
-        if v.__class__ is int:
-            return finish(str(v))
-        return general(v)
-
-    return scalar
+MEMO_ENTRIES = 1024
+"""Per column, the values whose finished form a flattener remembers (then it starts over)."""
+MEMO_CHARS = 256
+"""Longer strings are finished afresh each time: the memos hold at most ~10 MB however hostile
+the input (37 columns × 1,024 entries × 256 characters, with their bytes)."""
 
 
-def make_flattener(columns: Sequence[Column], finish: Sequence[Callable[[str], Any]]) -> Flattener:
+def _fast_encoder(
+    column: Column, finish: Callable[[str], Any], memo: dict[Any, Any] | None
+) -> Callable[[Any], Any]:
+    """``finish(encode_value(column, v))``, remembering the result in ``memo`` (if any)
+    under ``v`` (or ``tuple(v)`` for an array) when that is hashable and short."""
+
+    def encoder(v: Any) -> Any:
+        result = finish(encode_value(column, v))
+        if memo is not None:
+            # Only text is remembered: ``1``, ``1.0`` and ``True`` are equal dict keys but
+            # encode differently in one keyword column, and a str key never equals a number.
+            if v.__class__ is str:
+                if len(v) > MEMO_CHARS:
+                    return result
+                key: Any = v
+            elif v.__class__ is list and all(e.__class__ is str for e in v):
+                if sum(map(len, v)) > MEMO_CHARS:
+                    return result
+                key = tuple(v)
+            else:
+                return result
+            if len(memo) >= MEMO_ENTRIES:
+                memo.clear()
+            with contextlib.suppress(TypeError):  # unhashable: nothing to remember
+                memo[key] = result
+        return result
+
+    return encoder
+
+
+def make_flattener(
+    columns: Sequence[Column],
+    finish: Sequence[Callable[[str], Any]],
+    memoize: Sequence[bool] | None = None,
+) -> Flattener:
     """A function ``(doc, time) → row`` for documents nested one key per level (the ones
     :func:`ecsquery.extension.ecs.build_document` writes), generated from the field table.
 
     Equal to ``finish[i](encode_value(c, get_path(doc, c.ecs)))`` per column (``time`` for the
     column without an ECS field) on such documents, but as straight-line code: each parent
-    object is looked up once, with no dotted-path search and no ABC ``isinstance`` checks. A
+    object is looked up once, with no dotted-path search and no ABC ``isinstance`` checks,
+    and a value already seen in a ``memoize`` column is one dict lookup (each column has its
+    own memo, and only text is remembered, so ``1``, ``True`` and ``"1"`` never meet). A
     document with dotted keys (a foreign ECS export) must go through :func:`get_path` instead.
     """
-    env: dict[str, Any] = {"_E": {}, "_dict": dict}
+    env: dict[str, Any] = {"_E": {}, "_dict": dict, "_list": list, "_tuple": tuple}
     lines = ["def flatten(doc, time):", "    n = doc"]
     nodes: dict[tuple[str, ...], str] = {(): "n"}
     values = []
     for i, column in enumerate(columns):
-        env[f"f{i}"] = _fast_encoder(column, finish[i])
+        memo: dict[Any, Any] | None = {} if memoize is None or memoize[i] else None
+        env[f"f{i}"], env[f"m{i}"] = _fast_encoder(column, finish[i], memo), memo
         if column.ecs is None:
-            values.append(f"f{i}(time)")
+            value = "time"
+        else:
+            parts = (column.ecs,) if column.ecs.startswith("@") else tuple(column.ecs.split("."))
+            for depth in range(1, len(parts)):
+                prefix = parts[:depth]
+                if prefix not in nodes:
+                    name = nodes[prefix] = f"n{len(nodes)}"
+                    parent = nodes[prefix[:-1]]
+                    lines.append(f"    {name} = {parent}.get({prefix[-1]!r}, _E)")
+                    lines.append(f"    if {name}.__class__ is not _dict: {name} = _E")
+            value = f"{nodes[parts[:-1]]}.get({parts[-1]!r})"
+        lines.append(f"    v{i} = {value}")
+        if memo is None:
+            values.append(f"f{i}(v{i})")
             continue
-        parts = tuple(column.ecs.split(".")) if not column.ecs.startswith("@") else (column.ecs,)
-        for depth in range(1, len(parts)):
-            prefix = parts[:depth]
-            if prefix not in nodes:
-                name = nodes[prefix] = f"n{len(nodes)}"
-                parent = nodes[prefix[:-1]]
-                lines.append(f"    {name} = {parent}.get({prefix[-1]!r}, _E)")
-                lines.append(f"    if {name}.__class__ is not _dict: {name} = _E")
-        values.append(f"f{i}({nodes[parts[:-1]]}.get({parts[-1]!r}))")
+        key = f"(_tuple(v{i}) if v{i}.__class__ is _list else v{i})" if column.array else f"v{i}"
+        # A value that cannot be a key (a nested list) is simply encoded: never an error.
+        lines.append(f"    try: v{i} = m{i}.get({key}) or f{i}(v{i})")
+        lines.append(f"    except TypeError: v{i} = f{i}(v{i})")
+        values.append(f"v{i}")
     lines.append("    return (" + ", ".join(values) + ",)")
     exec(compile("\n".join(lines), f"<flattener of {len(columns)} columns>", "exec"), env)
     flatten: Flattener = env["flatten"]

@@ -59,7 +59,8 @@ class Pipeline:
         self._finish = tuple(
             wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in self.columns
         )
-        self._flatten = make_flattener(self.columns, self._finish)
+        memoize = [c.name not in UNIQUE_COLUMNS for c in self.columns]
+        self._flatten = make_flattener(self.columns, self._finish, memoize)
         self._lock = threading.Lock()  # the tree is shared by every source thread
 
     def feed_line(self, line: str | bytes, source: str) -> None:

@@ -1,22 +1,44 @@
 """The ``ecs_process_events`` table plugin: name, columns, and a pure ``generate``.
 
-osqueryd sends ``generate`` a context with every column's constraints (osquery marks all
-extension columns as indexed) and the columns the query uses. Selecting rows is a pure
-function of a window snapshot and that context (:func:`select`); turning the selection into
-dicts (:meth:`EcsProcessTable.generate`, osquery-python's interface, used by tests) or into a
-streamed Thrift reply (:meth:`EcsProcessTable.write_reply`) is separate.
+osqueryd sends ``generate`` a context with every column's constraints and the columns the
+query uses. Selecting rows is a pure function of a window snapshot and that context
+(:func:`select`); turning the selection into dicts (:meth:`EcsProcessTable.generate`,
+osquery-python's interface, used by tests) or into a streamed Thrift reply
+(:meth:`EcsProcessTable.write_reply`) is separate.
 
-Constraint filtering only ever *narrows* to rows SQLite would keep anyway: osquery does not set
-``omit``, so SQLite re-checks every constraint on what we return. Only ``time`` (integer) and
-``timestamp`` (ISO text, compared bytewise as SQLite's BINARY collation does) are filtered;
-other operators and columns are left to SQLite, because osquery does not forward the
-constraint's collation and ``= … COLLATE NOCASE`` must not lose rows.
+How constraints arrive (osquery 5.23, ``a5b14f63d``): ``xBestIndex`` in
+``osquery/sql/virtual_table.cpp`` (l. 715–800) keeps every usable constraint on an indexed
+column (extension columns are ``INDEX``: ``--extensions_default_index``, l. 36 and 627) except
+``<``/``<=``/``>``/``>=`` on a TEXT column (``sensibleComparison``, l. 705); ``xFilter``
+(l. 900–985) adds each one's operator and SQLite's text of the operand to the column's
+``ConstraintList``, and for an ``IN`` on an ``OPTIMIZED`` column it adds one ``=`` per value
+(l. 950–965), in one call instead of one call per value. ``TablePlugin::setRequestFromContext``
+(``osquery/core/tables.cpp`` l. 58–88) serializes that as the ``context`` JSON:
+``{"constraints": [{"name", "list": [{"op", "expr"}], "affinity"}], "colsUsed": [...]}``;
+operator codes are SQLite's (``osquery/core/tables.h`` l. 135–147).
+
+osquery never sets ``omit``, so SQLite re-checks every constraint on what we return: filtering
+here only has to be a *superset* of the answer, and is made exact where it can be:
+
+* several ``=`` on one column are a set (an ``IN``; an ``a = 1 AND a = 2`` only loses speed);
+* ``=`` on TEXT matches whatever the collation (osquery does not forward it): values compared
+  case-folded and without trailing spaces (NOCASE, RTRIM), a superset of BINARY;
+* LIKE compares case-insensitively (SQLite's default; with ``case_sensitive_like`` a superset),
+  GLOB exactly; both on TEXT only;
+* ``<``, ``<=``, ``>``, ``>=``, ``=`` on numeric columns compare numbers; ``""`` is SQL NULL there
+  (osquery turns a non-numeric INTEGER value into NULL), which no comparison keeps;
+* anything else (an operand that is not a number for a numeric column, MATCH, REGEXP, ``!=``,
+  IS, …) is left to SQLite.
+
+Time is found by bisection: the window is time-ordered, so ``time`` bounds cost O(log n).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,15 +53,22 @@ GREATER_THAN = 4
 LESS_THAN_OR_EQUALS = 8
 LESS_THAN = 16
 GREATER_THAN_OR_EQUALS = 32
+LIKE = 65
+GLOB = 66
 
-_OPS: dict[int, Callable[[Any, Any], bool]] = {
-    EQUALS: operator.eq,
+INDEX, OPTIMIZED = 1, 8
+"""``ColumnOptions`` (``osquery/core/sql/column.h`` l. 43, 71): every column is indexed, and
+an ``IN`` list reaches one ``generate`` whole instead of one call per value."""
+
+_ORDER: dict[int, Callable[[Any, Any], bool]] = {
     GREATER_THAN: operator.gt,
     LESS_THAN_OR_EQUALS: operator.le,
     LESS_THAN: operator.lt,
     GREATER_THAN_OR_EQUALS: operator.ge,
 }
-TIMESTAMP_COLUMN = "timestamp"
+
+Test = Callable[[bytes], bool]
+"""A check on one Thrift-encoded value (4-byte length, then UTF-8)."""
 
 
 @dataclass(frozen=True)
@@ -63,21 +92,6 @@ def parse_context(context: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _checks(context: Mapping[str, Any], name: str, parse: Callable[[str], Any]) -> list[Any]:
-    checks = []
-    for constraint in context.get("constraints") or ():
-        if not isinstance(constraint, Mapping) or constraint.get("name") != name:
-            continue
-        for item in constraint.get("list") or ():
-            try:
-                op = _OPS[int(item["op"])]
-                bound = parse(str(item["expr"]))
-            except (KeyError, TypeError, ValueError):
-                continue  # an operator or value we cannot compare exactly: SQLite filters it
-            checks.append((op, bound))
-    return checks
-
-
 def _number(text: str) -> float | int:
     try:
         return int(text)
@@ -85,8 +99,135 @@ def _number(text: str) -> float | int:
         return float(text)
 
 
+def _fold(text: str) -> str:
+    """What NOCASE and RTRIM collations both ignore: ASCII case (and more) and trailing blanks."""
+    return text.rstrip(" ").lower()
+
+
+def _value(wire_value: bytes) -> str:
+    return wire.decode(wire_value)
+
+
+def _pattern(expr: str, like: bool) -> re.Pattern[str]:
+    """SQLite's LIKE (``%``, ``_``, case-insensitive) or GLOB (``*``, ``?``, ``[...]``)."""
+    if like:
+        text = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in expr)
+        return re.compile(text, re.DOTALL | re.IGNORECASE)
+    out: list[str] = []
+    i = 0
+    while i < len(expr):
+        c = expr[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[" and "]" in expr[i + 2 :]:
+            end = expr.index("]", i + 2)
+            body = expr[i + 1 : end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            body = "".join(c if c == "-" else re.escape(c) for c in body)
+            out.append("[" + ("^" if negate else "") + body + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _numeric(op: int, bound: float | int) -> Test:
+    compare = operator.eq if op == EQUALS else _ORDER[op]
+
+    def test(value: bytes) -> bool:
+        text = _value(value)
+        if not text:
+            return False  # NULL
+        try:
+            return bool(compare(_number(text), bound))
+        except ValueError:
+            return True  # not a number after all: let SQLite decide
+
+    return test
+
+
+def _matches(pattern: re.Pattern[str]) -> Test:
+    return lambda value: pattern.fullmatch(_value(value)) is not None
+
+
+def column_tests(column: Column, items: Iterable[Any]) -> list[Test]:
+    """The checks one column's constraint list allows (each a superset of SQLite's)."""
+    tests: list[Test] = []
+    equal: set[Any] = set()
+    exact: set[bytes] = set()
+    for item in items:
+        try:
+            op, expr = int(item["op"]), str(item["expr"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if column.numeric:
+            if op != EQUALS and op not in _ORDER:
+                continue
+            try:
+                bound = _number(expr)
+            except ValueError:
+                continue  # text compared with a number: SQLite's rules, not ours
+            if op == EQUALS:
+                equal.add(bound)
+            else:
+                tests.append(_numeric(op, bound))
+        elif op == EQUALS:
+            equal.add(_fold(expr))
+            exact.add(wire.encode(expr))
+        elif op in (LIKE, GLOB):
+            try:
+                tests.append(_matches(_pattern(expr, op == LIKE)))
+            except re.error:  # e.g. a reversed range: SQLite's to judge
+                continue
+    if equal and column.numeric:
+
+        def numeric_in(value: bytes) -> bool:
+            text = _value(value)
+            try:
+                return bool(text) and _number(text) in equal
+            except ValueError:
+                return True
+
+        tests.append(numeric_in)
+    elif equal:
+        tests.append(lambda value: value in exact or _fold(_value(value)) in equal)
+    return tests
+
+
+def _time_range(items: Iterable[Any]) -> tuple[int | None, int | None]:
+    """``[start, stop)`` in whole seconds around the times the constraints allow (exact,
+    but for several ``=`` (an IN), whose span it gives: a set test then picks the values)."""
+    start: int | None = None
+    stop: int | None = None
+    equal: list[float | int] = []
+    for item in items:
+        try:
+            op, bound = int(item["op"]), _number(str(item["expr"]))
+            low = {GREATER_THAN: math.floor(bound) + 1, GREATER_THAN_OR_EQUALS: math.ceil(bound)}
+            high = {LESS_THAN: math.ceil(bound), LESS_THAN_OR_EQUALS: math.floor(bound) + 1}
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        if op == EQUALS:
+            equal.append(bound)
+        if op in low:
+            start = low[op] if start is None else max(start, low[op])
+        if op in high:
+            stop = high[op] if stop is None else min(stop, high[op])
+    if equal:
+        low_eq, high_eq = math.ceil(min(equal)), math.floor(max(equal)) + 1
+        start = low_eq if start is None else max(start, low_eq)
+        stop = high_eq if stop is None else min(stop, high_eq)
+    return start, stop
+
+
 def select(
-    snapshot: Iterable[Entry], context: Mapping[str, Any], columns: Sequence[Column] = COLUMNS
+    window: Window | Iterable[Entry],
+    context: Mapping[str, Any],
+    columns: Sequence[Column] = COLUMNS,
 ) -> Selection:
     """The rows and columns a ``generate`` with this context must return."""
     names = [c.name for c in columns]
@@ -96,16 +237,23 @@ def select(
         indexes = tuple(i for i, name in enumerate(names) if name in wanted)
     else:
         indexes = tuple(range(len(names)))
-    time_checks = _checks(context, TIME_COLUMN, _number)
-    ts_checks = _checks(context, TIMESTAMP_COLUMN, lambda text: text.encode("utf-8"))
-    ts_index = names.index(TIMESTAMP_COLUMN)
-    entries = [
-        entry
-        for entry in snapshot
-        if all(op(entry[0], bound) for op, bound in time_checks)
-        and all(op(entry[1][ts_index][4:], bound) for op, bound in ts_checks)
-    ]
-    return Selection(indexes, entries)
+    checks: list[tuple[int, Test]] = []
+    start = stop = None
+    for constraint in context.get("constraints") or ():
+        if not isinstance(constraint, Mapping) or constraint.get("name") not in names:
+            continue
+        items = [i for i in constraint.get("list") or () if isinstance(i, Mapping)]
+        index = names.index(constraint["name"])
+        if constraint["name"] == TIME_COLUMN:  # integers in time order: bisection
+            start, stop = _time_range(items)
+            equals = {str(i.get("expr")) for i in items if i.get("op") in (EQUALS, str(EQUALS))}
+            if len(equals) < 2:
+                continue  # the range is exact
+        checks.extend((index, test) for test in column_tests(columns[index], items))
+    snapshot = window.snapshot(start, stop) if isinstance(window, Window) else list(window)
+    if checks:
+        snapshot = [e for e in snapshot if all(test(e[1][i]) for i, test in checks)]
+    return Selection(indexes, snapshot)
 
 
 class EcsProcessTable:
@@ -124,10 +272,11 @@ class EcsProcessTable:
 
     def routes(self) -> list[dict[str, str]]:
         """The column broadcast osquery reads at registration (osquery-python's format)."""
-        return [{"id": "column", "name": n, "type": t, "op": "0"} for n, t in self.columns()]
+        op = str(INDEX | OPTIMIZED)
+        return [{"id": "column", "name": n, "type": t, "op": op} for n, t in self.columns()]
 
     def select(self, context: str | Mapping[str, Any] | None) -> Selection:
-        return select(self.window.snapshot(), parse_context(context), self._columns)
+        return select(self.window, parse_context(context), self._columns)
 
     def generate(self, context: str | Mapping[str, Any] | None) -> list[dict[str, str]]:
         selection = self.select(context)

@@ -12,7 +12,6 @@ a snapshot, so a slow query never blocks the readers for longer than a list copy
 from __future__ import annotations
 
 import threading
-from collections import deque
 
 Entry = tuple[int, tuple[bytes, ...]]
 """(source time in Unix seconds, the row's values Thrift-encoded in column order)."""
@@ -30,6 +29,9 @@ def entry_bytes(values: tuple[bytes, ...]) -> int:
 
 
 class Window:
+    """Entries kept in time order (an older event arriving late is inserted at its place), so
+    ``generate`` finds a time range by bisection instead of scanning the whole window."""
+
     def __init__(
         self,
         max_age: float = DEFAULT_MAX_AGE,
@@ -39,7 +41,8 @@ class Window:
         self.max_age = max_age
         self.max_events = max_events
         self.max_bytes = max_bytes
-        self._entries: deque[Entry] = deque()
+        self._entries: list[Entry] = []
+        self._head = 0  # entries before it are evicted (dropped in bulk, not one at a time)
         self._lock = threading.Lock()
         self.newest = 0
         self.evicted = 0
@@ -47,24 +50,47 @@ class Window:
         """The charged size of what the window holds now (:func:`entry_bytes`)."""
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) - self._head
 
     def add(self, time: int, values: tuple[bytes, ...]) -> None:
         with self._lock:
             entries = self._entries
-            entries.append((time, values))
+            if len(entries) > self._head and time < entries[-1][0]:
+                entries.insert(self._bisect(time + 1), (time, values))
+            else:
+                entries.append((time, values))
             self.bytes += entry_bytes(values)
             if time > self.newest:
                 self.newest = time
             oldest_kept = self.newest - self.max_age
-            while entries and (
-                entries[0][0] < oldest_kept
-                or len(entries) > self.max_events
+            head = self._head
+            while head < len(entries) and (
+                entries[head][0] < oldest_kept
+                or len(entries) - head > self.max_events
                 or self.bytes > self.max_bytes
             ):
-                self.bytes -= entry_bytes(entries.popleft()[1])
-                self.evicted += 1
+                self.bytes -= entry_bytes(entries[head][1])
+                head += 1
+            self.evicted += head - self._head
+            if head > 1024 and head * 2 > len(entries):
+                del entries[:head]
+                head = 0
+            self._head = head
 
-    def snapshot(self) -> list[Entry]:
+    def _bisect(self, time: float) -> int:
+        """The first index at or after the head whose time is >= ``time``."""
+        entries, lo, hi = self._entries, self._head, len(self._entries)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if entries[mid][0] < time:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def snapshot(self, start: float | None = None, stop: float | None = None) -> list[Entry]:
+        """The entries with ``start <= time < stop`` (either bound optional), oldest first."""
         with self._lock:
-            return list(self._entries)
+            lo = self._head if start is None else self._bisect(start)
+            hi = len(self._entries) if stop is None else self._bisect(stop)
+            return self._entries[lo:hi]

@@ -47,9 +47,9 @@ def rows_of(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 def normalize(record: Any) -> Iterator[Item]:
     """Every item in one decoded source record; raises :class:`BadRecord` if none can be."""
-    if not isinstance(record, Mapping):
+    if record.__class__ is not dict and not isinstance(record, Mapping):
         raise BadRecord("malformed", f"expected a JSON object, got {type(record).__name__}")
-    if isinstance(record.get("_source"), Mapping):  # an Elasticsearch hit
+    if "_source" in record and isinstance(record["_source"], Mapping):  # an Elasticsearch hit
         record = record["_source"]
     if is_eslogger(record):
         event = from_eslogger(record)

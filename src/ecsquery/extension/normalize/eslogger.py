@@ -34,7 +34,10 @@ _TOKEN_FIELDS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidvers
 
 
 def is_eslogger(record: Mapping[str, Any]) -> bool:
-    return "event_type" in record and isinstance(record.get("process"), Mapping)
+    if "event_type" not in record:
+        return False
+    process = record.get("process")
+    return process.__class__ is dict or isinstance(process, Mapping)
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,6 +69,8 @@ def parse_time(text: str) -> float:
 
 def token(value: Any) -> dict[str, int]:
     """An audit token, written as an object (v9) or as the raw 8-integer array (v10+)."""
+    if value.__class__ is dict and all(v.__class__ is int for v in value.values()):
+        return value  # already what the dict below builds
     if isinstance(value, Mapping):
         return {k: int(value[k]) for k in _TOKEN_FIELDS if k in value}
     if isinstance(value, list) and len(value) == 8:

@@ -58,12 +58,14 @@ class Cursor:
         return f"SELECT {columns} FROM {table} WHERE time >= {begin}"
 
     def page_sql(self, table: str, columns: str, start: int, now: float) -> tuple[str, int | None]:
-        """One slice's query and its end (None: open-ended, the slice reaches ``now``)."""
+        """One slice's query and its end (None: open-ended, the slice reaches ``now``), in
+        time order and capped at ``4 × PAGE_ROWS`` rows: a burst after a quiet stretch (when
+        the slice has grown) still cannot make one reply large."""
         end = start + self.slice
         sql = self.sql(table, columns, start)
-        if end > now:
-            return sql, None
-        return f"{sql} AND time < {end}", end
+        if end <= now:
+            sql += f" AND time < {end}"
+        return f"{sql} ORDER BY time LIMIT {4 * PAGE_ROWS}", end if end <= now else None
 
     def resize(self, rows: int) -> None:
         """Halve the slice after a page over the target, double it after a small one."""
@@ -91,6 +93,13 @@ class Cursor:
             self.seen.add(eid)
             new.append(row)
         return new
+
+
+def _time_of(row: dict[str, str]) -> int:
+    try:
+        return int(row.get("time") or 0)
+    except ValueError:
+        return 0
 
 
 class OsquerySource(Source):
@@ -170,6 +179,12 @@ class OsquerySource(Source):
         while not self.stopping.is_set():
             sql, end = cursor.page_sql(table, columns, start, self.clock())
             page = self.query(sql)
+            if len(page) >= 4 * PAGE_ROWS:  # cut by the LIMIT: go on from its last second
+                last = max(_time_of(row) for row in page)
+                if last <= start:  # one second holds more than a page: read it whole
+                    page = self.query(f"{cursor.sql(table, columns, start)} AND time < {start + 1}")
+                    last = start + 1
+                end = last  # that second is read again; the cursor drops the repeats
             cursor.resize(len(page))
             rows = cursor.fresh(page)
             del page
