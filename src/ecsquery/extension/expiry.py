@@ -9,12 +9,20 @@ the old ones. Read at osquery commit a5b14f63d98c0d4992ab8ae07d933e0d5ff008df,
 - It runs after every ``SELECT`` on the table (``generateRows``, lines 288-291) once every
   scheduled query reading the table has run (``executedAllQueries``, line 333; with none
   scheduled that is always), whoever sent the SELECT: a scheduled query, a live query, or this
-  extension's own ``query`` call, which osqueryd answers through the same ``genTable``. It also
+  extension's own ``query`` call, which osqueryd answers through the same ``genTable``
+  (``ExtensionManagerHandler::query``, ``osquery/extensions/impl_thrift.cpp`` line 288, runs
+  ``osquery::query``, ``osquery/extensions/interface.cpp`` line 156). It also
   runs every 256 rows added (``add``, lines 185-196), whoever reads.
 - ``expiry`` is ``getMinExpiry`` (lines 233-239): ``--events_expiry``, raised to the minimum
   ``EventFactory::configUpdate`` derives from the schedule (``osquery/events/eventfactory.cpp``
   lines 345-347): three times the longest interval of a scheduled query reading the table,
   rounded up past the next minute. ``events_max`` evicts the oldest batches too.
+- A row's ``time`` is when osqueryd buffered it, in whole seconds, and its ``eid`` the next of
+  the table's counter (``addBatch`` lines 121-131, ``generateEventIdentifier`` line 399), so
+  ids rise with time and a missing id is a row gone.
+- ``events_optimize`` does not concern the source: its ``time >=`` constraint turns the
+  optimization off (``genTable`` lines 298-299), so its polls never move a scheduled query's
+  "rows since last run" marker.
 
 osquerybeat forces ``--events_expiry=1`` (elastic/beats ``x-pack/osquerybeat/internal/osqd/
 args.go`` ``protectedFlags``). A row's guaranteed life is then ``expiry - 1`` seconds (a row
@@ -132,8 +140,9 @@ class BufferLoss:
     """Counts rows osqueryd deleted before they were read, from gaps in the event ids.
 
     osquery numbers each table's rows 1, 2, 3, … (``generateEventIdentifier``), so an id skipped
-    is a row expired or evicted (``events_max``) unread. Ids at or below the highest already
-    seen are not counted again; the first page counts only the gaps inside itself.
+    is a row expired or evicted (``events_max``) unread (or, rarely, one osquery could not
+    serialize, ``addBatch`` line 137). Ids at or below the highest already seen are not counted
+    again; the first page counts only the gaps inside itself.
     """
 
     def __init__(self, stats: Stats) -> None:
