@@ -9,6 +9,9 @@ the extension's polls, and reports rows lost of rows written and what the counte
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ from ecsquery.testing.standin import OsquerydStandin
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "osquery-schema"
 TABLE = ("es_process_events",)
+EXTENSION = [sys.executable, "-m", "ecsquery.extension"]
 
 
 def buffer(events_expiry: int, floor: int = 0) -> expiry.Buffer:
@@ -165,6 +169,21 @@ def test_build_source_follows_the_plan(sockdir: Path) -> None:
     assert isinstance(polled, OsquerySource)
     assert polled.interval == expiry.MIN_INTERVAL
     assert isinstance(polled.observe, expiry.BufferLoss)
+
+
+def test_the_extension_warns_at_start(sockdir: Path) -> None:
+    """The whole extension process, as osqueryd runs it, against osquerybeat's flags."""
+    env = {"ECSQUERY_EXTENSION_CONFIG": os.devnull, "ECSQUERY_SOURCE": "osquery"}
+    with OsquerydStandin(sockdir / "em", SCHEMAS, flags={"events_expiry": "1"}) as osqueryd:
+        proc = osqueryd.spawn_extension(EXTENSION, env=env, stderr=subprocess.PIPE)
+        try:
+            osqueryd.wait_for_extension("ecsquery")
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    warning = expiry.plan("osquery", 2.0, buffer(1), TABLE).warning
+    assert f"ecsquery.ext WARNING {warning}" in err.decode()
 
 
 # -- measured: rows lost of rows written ------------------------------------------------------
