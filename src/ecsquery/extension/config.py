@@ -32,7 +32,7 @@ else:  # the zipapp on a Mac's Python 3.9 carries tomli, tomllib's origin (exten
     import tomli as tomllib
 
 DEFAULT_CONFIG = Path("/var/osquery/ecsquery.toml")
-SOURCES = ("osquery", "eslogger", "replay")
+SOURCES = ("osquery", "eslogger", "replay", "auto")
 TABLES = ("es_process_events", "process_events")
 """The osqueryd tables the osquery source can poll: the only names put in its SQL."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -55,7 +55,10 @@ class ConfigError(EcsqueryError):
 @dataclass(frozen=True)
 class Settings:
     source: str = "osquery"
-    """Where events come from: osquery (poll osqueryd), eslogger, or replay (files)."""
+    """Where events come from: osquery (poll osqueryd), eslogger, or replay (files).
+
+    ``auto``: osquery, unless osqueryd expires events too soon to poll (``expiry.plan``).
+    """
     tables: tuple[str, ...] = ("es_process_events",)
     """osqueryd tables to poll (add process_events on OpenBSM Macs)."""
     poll_interval: float = 2.0

@@ -17,10 +17,11 @@ import pwd
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from ecsquery.extension import liveness
+from ecsquery.extension import expiry, liveness
 from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
 from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
@@ -87,6 +88,11 @@ def cmdline_rewrite(settings: Settings, manager_socket: str) -> Callable[[str], 
 
 
 def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) -> Source:
+    if settings.source in ("osquery", "auto"):
+        # osquerybeat's events_expiry: 1 deletes buffered rows before a poll reads them.
+        query = expiry.thrift_query(manager_socket, liveness.THRIFT_TIMEOUT)
+        chosen = expiry.decide(settings.source, settings.poll_interval, settings.tables, query)
+        settings = replace(settings, source=chosen.source, poll_interval=chosen.interval)
     if settings.source == "eslogger":
         return EsloggerSource(pipeline, settings.eslogger_command)
     if settings.source == "replay":
@@ -99,6 +105,7 @@ def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) ->
         lookback=settings.window_seconds,
         seed=settings.seed_processes,
         cmdline=cmdline_rewrite(settings, manager_socket),
+        observe=expiry.BufferLoss(pipeline.stats),
     )
 
 

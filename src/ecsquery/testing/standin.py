@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import threading
@@ -47,6 +48,13 @@ from ecsquery.extension.client import connect
 from ecsquery.extension.wire import serve_client
 
 STANDIN_TABLES = ("es_process_events", "process_events", "processes")
+EVENT_TABLES = ("es_process_events", "process_events")
+"""The evented tables: osquery buffers their rows and expires them (``events_expiry``)."""
+DEFAULT_FLAGS = {"events_expiry": "3600", "events_max": "50000", "events_optimize": "1"}
+"""osquery's defaults (``osquery/events/eventsubscriberplugin.cpp`` lines 73-87, commit
+a5b14f63d98c0d4992ab8ae07d933e0d5ff008df)."""
+EVENTS_CHECKPOINT = 256
+"""``kEventsCheckpoint`` (same file, line 27): ``add`` expires once per this many rows."""
 Constraints = Mapping[str, Sequence[tuple[int, str]]]
 
 
@@ -143,6 +151,8 @@ class OsquerydStandin:
         schema_dir: Path,
         tables: Sequence[str] = STANDIN_TABLES,
         version: str = "5.23.0",
+        flags: Mapping[str, str] | None = None,
+        expire: bool = False,
     ) -> None:
         self.socket_path = str(socket_path)
         self.schemas = {table: load_schema(schema_dir, table) for table in tables}
@@ -153,8 +163,20 @@ class OsquerydStandin:
         for table, columns in self.schemas.items():
             cols = ", ".join(f'"{name}" {kind}' for name, kind in columns)
             self.db.execute(f'CREATE TABLE "{table}" ({cols})')
+        self.expire = expire
+        """Expire event rows as osqueryd does (:meth:`expire_events`), after ``events_expiry``."""
+        self.expired = 0
+        """Event rows deleted by expiry so far."""
+        self.clock = time.time
+        self._added = 0
         if "osquery_info" in self.schemas:
             self.insert("osquery_info", [{"version": version, "pid": os.getpid()}])
+        self.flags = {**DEFAULT_FLAGS, **(flags or {})}
+        if (schema_dir / "osquery_flags.json").exists():  # the flags osquery_flags reports
+            self.schemas["osquery_flags"] = load_schema(schema_dir, "osquery_flags")
+            cols = ", ".join(f'"{name}" {kind}' for name, kind in self.schemas["osquery_flags"])
+            self.db.execute(f'CREATE TABLE "osquery_flags" ({cols})')
+            self.insert("osquery_flags", [{"name": n, "value": v} for n, v in self.flags.items()])
         self.registered: dict[int, dict[str, Any]] = {}
         self._uuids = itertools.count(int(time.time()) % 100_000 * 10)
         self._stopped = threading.Event()
@@ -219,17 +241,56 @@ class OsquerydStandin:
         data = [[row.get(name) for name in names] for row in rows]
         with self._db_lock:
             self.db.executemany(f'INSERT INTO "{table}" VALUES ({placeholders})', data)
+            if self.expire and table in EVENT_TABLES:
+                # EventSubscriberPlugin::add (eventsubscriberplugin.cpp lines 185-196): every
+                # kEventsCheckpoint rows added, expire against the current time.
+                due = (self._added % EVENTS_CHECKPOINT) + len(data) >= EVENTS_CHECKPOINT
+                self._added += len(data)
+                if due:
+                    self._expire(table)
         return len(data)
+
+    def expire_events(self, table: str) -> int:
+        """Delete ``table``'s rows as osqueryd's ``expireEventBatches`` does; returns how many.
+
+        ``eventsubscriberplugin.cpp`` (commit a5b14f63d98c0d4992ab8ae07d933e0d5ff008df) lines
+        586-646: rows with ``time <= now - events_expiry`` go (``upper_bound`` of the oldest valid
+        time, in whole seconds), except that the newest second's rows always stay (lines
+        612-619, osquery#8524). ``generateRows`` (lines 288-291) runs it after *every* SELECT on
+        the table when no scheduled query reads it (``executedAllQueries``, line 333; the
+        expiry time is then ``getTime()``, line 246), whoever sent the SELECT: a scheduled
+        query, a live query or an extension's ``query`` call, all end in ``genTable``.
+        """
+        with self._db_lock:
+            return self._expire(table)
+
+    def _expire(self, table: str) -> int:
+        expiry = int(self.flags["events_expiry"])
+        if expiry == 0:
+            return 0
+        oldest_valid = int(self.clock()) - expiry
+        oldest, newest = self.db.execute(f'SELECT min(time), max(time) FROM "{table}"').fetchone()
+        if newest is None or int(oldest) >= oldest_valid:  # line 605: nothing old enough
+            return 0
+        cutoff = min(oldest_valid, int(newest) - 1)
+        gone = self.db.execute(f'DELETE FROM "{table}" WHERE time <= ?', (cutoff,)).rowcount
+        self.expired += gone
+        return int(gone)
 
     def sql(self, sql: str) -> list[dict[str, str]]:
         """A query's rows as osqueryd returns them over Thrift: every value a string."""
         with self._db_lock:
             cursor = self.db.execute(sql)
             names = [d[0] for d in cursor.description]
-            return [
+            rows = [
                 {n: "" if v is None else str(v) for n, v in zip(names, row, strict=True)}
                 for row in cursor
             ]
+            if self.expire:
+                for table in EVENT_TABLES:
+                    if re.search(rf'\bFROM\s+"?{table}\b', sql, re.IGNORECASE):
+                        self._expire(table)
+            return rows
 
     # -- extensions -----------------------------------------------------------------------------
 

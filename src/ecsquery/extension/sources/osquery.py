@@ -116,6 +116,7 @@ class OsquerySource(Source):
         seed: bool = True,
         clock: Callable[[], float] = time.time,
         cmdline: Callable[[str], str] | None = None,
+        observe: Callable[[str, list[dict[str, str]]], None] | None = None,
     ) -> None:
         super().__init__(pipeline)
         self.socket_path = socket_path
@@ -124,6 +125,8 @@ class OsquerySource(Source):
         self.seed = seed
         self.cmdline = cmdline
         """Rewrites ``es_process_events.cmdline`` first (osquery < 5.10: argv.requote_joined)."""
+        self.observe = observe
+        """Sees each page's new rows first (``expiry.BufferLoss`` counts the expired ones)."""
         since = int(clock() - lookback)
         self.cursors = {table: Cursor(since) for table in self.tables}
         self.clock = clock
@@ -188,6 +191,8 @@ class OsquerySource(Source):
             cursor.resize(len(page))
             rows = cursor.fresh(page)
             del page
+            if self.observe is not None:
+                self.observe(table, rows)
             for row in rows:
                 if self.cmdline is not None and table == "es_process_events" and "cmdline" in row:
                     row["cmdline"] = self.cmdline(row["cmdline"])
