@@ -158,7 +158,8 @@ def test_kibana_pack_and_ecs_mapping() -> None:
     }
     assert q["ecs_mapping"]["event.category"] == {"value": ["process"]}
     assert q["ecs_mapping"]["rule.id"] == {"value": "d75991f2-b989-419d-b797-ac1e54ec2d61"}
-    assert q["ecs_mapping"]["threat.technique.id"] == {"value": ["T1555", "T1555.001"]}
+    assert q["ecs_mapping"]["threat.technique.id"] == {"value": ["T1555"]}
+    assert q["ecs_mapping"]["threat.technique.subtechnique.id"] == {"value": ["T1555.001"]}
     assert q["ecs_mapping"]["threat.tactic.id"] == {"value": ["TA0006"]}
 
 

@@ -73,7 +73,8 @@ event that matched.
 _PROMOTION_SETUP = """## Setup
 
 Ship `ecsquery alerts` output into the `logs-ecsquery.alert-<namespace>` data stream (Elastic
-Agent custom logs / filestream with the ndjson parser, or `ecsquery alerts --format bulk`).
+Agent custom logs / filestream with the ndjson parser, or `_bulk` `create` into the data
+stream).
 If Elastic's generic External Alerts rule (eb079c62-4481-4d6e-9643-3ca499df7aaa) is enabled
 too, add an exception for `data_stream.dataset: ecsquery.alert` there, or every alert is
 promoted twice.
@@ -104,9 +105,15 @@ def ecs_mapping(rule: Rule, fields: FieldTable) -> dict[str, dict[str, Any]]:
     mapping["rule.id"] = {"value": rule.rule_id}
     mapping["rule.name"] = {"value": rule.name}
     mapping["rule.version"] = {"value": str(rule.version)}
-    if rule.mitre_ids:
-        mapping["threat.technique.id"] = {"value": [m for m in rule.mitre_ids if m[:2] != "TA"]}
-        mapping["threat.tactic.id"] = {"value": [m for m in rule.mitre_ids if m[:2] == "TA"]}
+    ids: dict[str, list[str]] = {
+        "threat.tactic.id": [],
+        "threat.technique.id": [],
+        "threat.technique.subtechnique.id": [],
+    }
+    for m in rule.mitre_ids:  # ECS: TA0006, T1555 and T1555.001 go in three fields
+        kind = "tactic" if m[:2] == "TA" else "technique.subtechnique" if "." in m else "technique"
+        ids[f"threat.{kind}.id"].append(m)
+    mapping.update({name: {"value": v} for name, v in ids.items() if v})
     return mapping
 
 
