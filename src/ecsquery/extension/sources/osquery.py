@@ -32,8 +32,8 @@ from ecsquery.extension.sources import Source
 
 log = logging.getLogger(__name__)
 
-PAGE_ROWS = 2_000
-"""Rows a time slice aims at: ~1.5 MB of reply, decoded and dropped before the next."""
+PAGE_ROWS = 1_000
+"""Rows a time slice aims at (~0.7 MB of reply, decoded and dropped before the next)."""
 MAX_SLICE = 3_600
 
 SEED_SQL = "SELECT pid, parent, name, path, cmdline, cwd, uid, euid, gid, start_time FROM processes"
@@ -49,7 +49,7 @@ class Cursor:
     def __init__(self, since: int) -> None:
         self.time = since
         self.seen: set[str] = set()
-        self.slice = 60
+        self.slice = 10
         """Seconds per page, adapted to the rate: about :data:`PAGE_ROWS` rows each."""
 
     def sql(self, table: str, columns: str = "*, eid", start: int | None = None) -> str:
