@@ -103,3 +103,27 @@ def test_compiled_sequences_run_on_osquery_sqlite() -> None:
     assert table.run(sql, [pbpaste(i) for i in range(4)], "osquery") == []
     spread = [pbpaste(i) for i in (0, 1, 2, 3, 7)]  # the fifth is 70 s after the first
     assert table.run(sql, spread, "osquery") == []
+
+
+def test_import_writes_no_yaml_that_would_lose_threshold_or_new_terms(tmp_path: Path) -> None:
+    stems = [
+        "credential_access_potential_macos_ssh_bruteforce",
+        "execution_shell_execution_via_apple_scripting",
+    ]
+    results = import_rules([CORPUS / f"{s}.toml" for s in stems], tmp_path)
+    assert [(r.slug, r.status) for r in results] == [(stems[0], "refused"), (stems[1], "compiled")]
+    assert "does not carry [rule.threshold]" in results[0].reason
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stems[1]}.yaml"]
+
+
+def test_window_covers_interval_plus_maxspan() -> None:
+    from ecsquery.rules.sql.multi import window_seconds
+
+    data = tomllib.loads((CORPUS / "credential_access_high_volume_of_pbpaste.toml").read_text())[
+        "rule"
+    ]
+    rule = Rule.from_mapping(data, slug="p")
+    assert (rule.lookback_seconds, rule.interval_seconds) == (540, 300)
+    assert window_seconds(rule) == 540  # from=now-9m already covers 5 m + maxspan 1 m
+    short = Rule.from_mapping({**data, "from": "now-5m"}, slug="p")
+    assert window_seconds(short) == 360

@@ -30,7 +30,7 @@ from ecsquery.errors import (
 )
 from ecsquery.rules.lang.ast import And, Equals, Expr, Query
 from ecsquery.rules.model import Rule
-from ecsquery.rules.sql.multi import compile_multi, multi_kind
+from ecsquery.rules.sql.multi import check_writable, compile_multi, multi_kind
 
 Status = Literal["compiled", "refused", "skipped", "error"]
 
@@ -232,6 +232,8 @@ def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> Imp
             raise RefusedRule(refused, rule=str(data.get("rule_id") or path))
         rule = Rule.from_mapping(data, slug=slug, source=str(path))
         compiled = compile_multi(rule, data) if multi_kind(data) else compile_rule(rule)
+        if out_dir is not None:
+            check_writable(data)
         if rule.language == "kuery":
             refused = _kql_category_refusal(compiled.query)
             if refused:

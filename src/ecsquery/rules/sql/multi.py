@@ -44,6 +44,22 @@ def multi_kind(data: Mapping[str, Any]) -> str | None:
     return rule_type if rule_type in ("threshold", "esql", "new_terms") else None
 
 
+UNCARRIED = frozenset({"threshold", "new_terms"})
+"""Classes whose parameters (``[rule.threshold]``, ``[rule.new_terms]``) ``Rule`` does not
+carry yet: their YAML would load back as a plain single-event query, a silent difference."""
+
+
+def check_writable(data: Mapping[str, Any]) -> None:
+    """Refuse to write our YAML for a rule whose class parameters the model would drop."""
+    kind = multi_kind(data)
+    if kind in UNCARRIED:
+        raise RefusedRule(
+            f"{CLASS_NAMES[kind]}: compiles, but the rule model does not carry"
+            f" [rule.{kind}] yet, so no YAML is written (see --dry-run)",
+            rule=str(data.get("rule_id") or ""),
+        )
+
+
 def _sequence(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> CompiledRule:
     seq = parse_sequence(rule.query)
     sql = compile_sequence(seq, fields, rule.lookback_seconds)
@@ -89,6 +105,17 @@ _COMPILERS: dict[str, Callable[[Rule, Mapping[str, Any], FieldTable], CompiledRu
     "new_terms": _new_terms,
     "esql": _esql,
 }
+
+
+def window_seconds(rule: Rule) -> int:
+    """How many seconds of events the extension's window must keep for ``rule``: its lookback
+    (``from``), and for a sequence at least ``interval + maxspan``, so that a sequence ending in
+    the newest interval is in the window whole. The extension's window should be the maximum
+    of this over the loaded rules."""
+    if multi_kind({"type": rule.type, "query": rule.query}) != "sequence":
+        return rule.lookback_seconds
+    maxspan_ms = parse_sequence(rule.query).maxspan_ms or 0
+    return max(rule.lookback_seconds, rule.interval_seconds + -(-maxspan_ms // 1000))
 
 
 def compile_multi(
