@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ecsquery import osquery_sqlite
 from ecsquery.extension.ecs import iso_timestamp
@@ -98,3 +99,38 @@ class Table:
         cursor = self.conn.execute(sql)
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor]
+
+
+def agree_on_streams(
+    count: int,
+    sql: Callable[[list[dict[str, Any]], osquery_sqlite.Missing], object],
+    reference: Callable[[list[dict[str, Any]]], Any],
+    label: str,
+    *,
+    n: int,
+    maxspan_ms: int = 1000,
+    missing: tuple[float, ...] = (0.0, 0.2, 0.5),
+    bursty: tuple[float, ...] = (0.5,),
+) -> None:
+    """``sql(docs, missing)`` equals ``reference(docs)`` on ``count`` generated streams, each
+    inserted with missing values as NULL and as ``''``; enough streams must produce a result."""
+    sizes: list[int] = []
+
+    @streams(count)
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        p_missing=st.sampled_from(missing),
+        p_bursty=st.sampled_from(bursty),
+        names=st.integers(0, 3),
+    )
+    def check(seed: int, p_missing: float, p_bursty: float, names: int) -> None:
+        knobs = {"missing": p_missing, "bursty": p_bursty, "names": names}
+        docs = stream(seed, maxspan_ms, knobs, n=n)
+        expected = reference(docs)
+        for mode in ("null", "empty"):
+            assert sql(docs, mode) == expected, f"{label} seed={seed} knobs={knobs} missing={mode}"
+        sizes.append(len(expected))
+
+    check()
+    assert len(sizes) == count
+    assert sum(1 for s in sizes if s) > count // 10, f"{label}: streams rarely give a result"

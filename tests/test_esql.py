@@ -7,15 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ecsquery.errors import UnsupportedConstruct
 from ecsquery.rules.lang import esql
 from ecsquery.rules.lang.esql import parse_esql
 from ecsquery.rules.sql.multi_esql import compile_esql
 from ecsquery.testing.multi import esql_rows
-from multi_support import FIELDS, Table, slow, stream, streams
+from multi_support import FIELDS, Table, agree_on_streams, slow
 
 STREAMS = 500  # per shape: 2,000 for the class
 SLOW_STREAMS = 10_000
@@ -108,20 +106,10 @@ def test_sql_equals_reference_on_many_streams(shape: str) -> None:
 
 def agree(shape: str, count: int) -> None:
     pipeline = parse_esql(SHAPES[shape])
-    found: list[int] = []
-
-    @streams(count)
-    @given(
-        seed=st.integers(0, 2**32 - 1),
-        missing=st.sampled_from((0.0, 0.2, 0.5)),
-        names=st.integers(0, 3),
+    agree_on_streams(
+        count,
+        lambda docs, missing: sql_rows(pipeline, docs, missing),
+        lambda docs: reference_rows(pipeline, docs),
+        shape,
+        n=10,
     )
-    def check(seed: int, missing: float, names: int) -> None:
-        docs = stream(seed, 1000, {"missing": missing, "bursty": 0.5, "names": names}, n=10)
-        expected = reference_rows(pipeline, docs)
-        for mode in ("null", "empty"):
-            assert sql_rows(pipeline, docs, mode) == expected, f"{shape} seed={seed} missing={mode}"
-        found.append(len(expected))
-
-    check()
-    assert len(found) == count and sum(1 for f in found if f) > count // 10

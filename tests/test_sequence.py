@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ecsquery.errors import RuleSyntaxError, UnsupportedConstruct
 from ecsquery.extension.ecs import iso_timestamp
@@ -23,7 +21,7 @@ from ecsquery.rules.lang.multi import Sequence, Step
 from ecsquery.rules.lang.passes import run_passes
 from ecsquery.rules.sql.multi_sequence import compile_sequence
 from ecsquery.testing.multi import sequences
-from multi_support import FIELDS, NOW, Table, slow, stream, streams
+from multi_support import FIELDS, NOW, Table, agree_on_streams, slow
 
 STREAMS = 300  # per shape: 2,100 streams for the class, each run with missing as NULL and ''
 SLOW_STREAMS = 5000  # per shape, behind ECSQUERY_SLOW=1 (marked slow)
@@ -238,42 +236,31 @@ def test_lookback_bounds_the_events_seen() -> None:
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_sql_equals_reference_on_streams(shape: str) -> None:
-    agree_on_streams(shape, STREAMS)
+    agree(shape, STREAMS)
 
 
 @pytest.mark.slow
 @slow
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_sql_equals_reference_on_many_streams(shape: str) -> None:
-    agree_on_streams(shape, SLOW_STREAMS)
+    agree(shape, SLOW_STREAMS)
 
 
-def agree_on_streams(shape: str, count: int) -> None:
+def agree(shape: str, count: int) -> None:
     seq = parse_sequence(SHAPES[shape])
     assert seq.maxspan_ms is not None
     reference = normalized(seq)
     sql = compile_sequence(seq, FIELDS, 600)
-    found: list[int] = []
-
-    @streams(count)
-    @given(
-        seed=st.integers(0, 2**32 - 1),
-        missing=st.sampled_from((0.0, 0.1, 0.4)),
-        bursty=st.sampled_from((0.3, 0.8)),
-        names=st.integers(0, 3),
+    agree_on_streams(
+        count,
+        lambda docs, missing: sql_ids(sql, docs, missing),
+        lambda docs: ids(sequences(reference, docs)),
+        shape,
+        n=24,
+        maxspan_ms=seq.maxspan_ms,
+        missing=(0.0, 0.1, 0.4),
+        bursty=(0.3, 0.8),
     )
-    def check(seed: int, missing: float, bursty: float, names: int) -> None:
-        knobs = {"missing": missing, "bursty": bursty, "names": names}
-        docs = stream(seed, seq.maxspan_ms or 1000, knobs)
-        expected = ids(sequences(reference, docs))
-        for mode in ("null", "empty"):
-            got = sql_ids(sql, docs, mode)
-            assert got == expected, f"{shape} seed={seed} knobs={knobs} missing={mode}"
-        found.append(len(expected))
-
-    check()
-    assert len(found) == count
-    assert sum(1 for f in found if f) > count // 10, "streams rarely complete a sequence"
 
 
 def test_alert_pieces_group_rows_and_intersect_like_kibana() -> None:

@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ecsquery.errors import UnsupportedConstruct
 from ecsquery.rules.lang.ast import FieldRef, Query
@@ -21,7 +19,7 @@ from ecsquery.rules.sql.multi_threshold import (
     threshold_from_params,
 )
 from ecsquery.testing.multi import threshold
-from multi_support import FIELDS, Table, slow, stream, streams
+from multi_support import FIELDS, Table, agree_on_streams, slow
 
 STREAMS = 700  # per shape: 2,100 for the class
 SLOW_STREAMS = 10_000
@@ -112,20 +110,10 @@ def test_sql_equals_reference_on_many_streams(shape: str) -> None:
 
 def agree(shape: str, count: int) -> None:
     rule = SHAPES[shape]
-    alerted: list[int] = []
-
-    @streams(count)
-    @given(
-        seed=st.integers(0, 2**32 - 1),
-        missing=st.sampled_from((0.0, 0.2, 0.5)),
-        names=st.integers(0, 3),
+    agree_on_streams(
+        count,
+        lambda docs, missing: buckets(rule, docs, missing),
+        lambda docs: reference(rule, docs),
+        shape,
+        n=12,
     )
-    def check(seed: int, missing: float, names: int) -> None:
-        docs = stream(seed, 1000, {"missing": missing, "bursty": 0.5, "names": names}, n=12)
-        expected = reference(rule, docs)
-        for mode in ("null", "empty"):
-            assert buckets(rule, docs, mode) == expected, f"{shape} seed={seed} missing={mode}"
-        alerted.append(len(expected))
-
-    check()
-    assert len(alerted) == count and sum(1 for a in alerted if a) > count // 10
