@@ -31,6 +31,7 @@ from ecsquery.errors import (
 from ecsquery.rules.lang.ast import And, Equals, Expr, Query
 from ecsquery.rules.load import slug_for
 from ecsquery.rules.model import Rule
+from ecsquery.rules.sql.multi import check_writable, compile_multi, multi_kind
 
 Status = Literal["compiled", "refused", "skipped", "error"]
 
@@ -135,6 +136,8 @@ def rule_yaml(rule: Rule, header: str = "") -> str:
 def _refusal(data: Mapping[str, Any]) -> str | None:
     """Why a raw ``[rule]`` table cannot run on osquery, judged from its shape alone."""
     rule_type = str(data.get("type", ""))
+    if multi_kind(data):
+        return None  # compiled (or refused with its reason) by rules.sql.multi
     if rule_type in _TYPE_REASONS:
         return _TYPE_REASONS[rule_type]
     if rule_type not in RUNNABLE_TYPES:
@@ -227,7 +230,9 @@ def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> Imp
                 refused, source=str(path), rule=str(data.get("rule_id") or "") or None
             )
         rule = Rule.from_mapping(data, slug=slug, source=str(path))
-        compiled = compile_rule(rule)
+        compiled = compile_multi(rule, data) if multi_kind(data) else compile_rule(rule)
+        if out_dir is not None:
+            check_writable(data)
         if rule.language == "kuery":
             refused = _kql_category_refusal(compiled.query)
             if refused:

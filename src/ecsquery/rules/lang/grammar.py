@@ -23,14 +23,18 @@ from ecsquery.rules.lang.ast import And, Expr, Or
 def lark_parser(name: str) -> Lark:
     """The LALR parser for ``<name>.lark``; built on first use, then reused."""
     text = resources.files("ecsquery.rules.lang").joinpath(f"{name}.lark").read_text("utf-8")
-    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    starts = ["start", "sequence"] if name == "eql" else ["start"]
+    return Lark(
+        text, parser="lalr", propagate_positions=True, maybe_placeholders=False, start=starts
+    )
 
 
-def parse_tree(name: str, text: str, names: Mapping[str, str]) -> Tree[Token]:
-    """Parse ``text`` with grammar ``name``; ``names`` spells terminals for error messages."""
+def parse_tree(name: str, text: str, names: Mapping[str, str], start: str = "start") -> Tree[Token]:
+    """Parse ``text`` with grammar ``name`` from rule ``start``; ``names`` spells terminals for
+    error messages. (EQL has a second start symbol, ``sequence``.)"""
     parser = lark_parser(name)
     try:
-        return parser.parse(text)
+        return parser.parse(text, start=start)
     except UnexpectedInput as err:
         raise _syntax_error(parser, err, text, names) from None
 
