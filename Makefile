@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all venv run test lint typecheck pytest bench dist packs clean
+.PHONY: all venv run test lint typecheck pytest bench soak dist packs clean
 
 all: test
 
@@ -44,6 +44,11 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m ecsquery.bench
+
+## The alert reader's durability soak and fuzz run, long (make test runs them short).
+soak: $(STAMP)
+	ECSQUERY_SOAK_SECONDS=$${ECSQUERY_SOAK_SECONDS:-120} ECSQUERY_FUZZ_EXAMPLES=$${ECSQUERY_FUZZ_EXAMPLES:-50000} \
+		$(BIN)/pytest -q -s --hypothesis-show-statistics tests/test_alerts_soak.py tests/test_alerts_fuzz.py
 
 dist: $(STAMP)
 	$(BIN)/python -m ecsquery.extension.dist --out dist

@@ -10,14 +10,19 @@ numbers (``--logger_numerics``), as in the real samples of tests/fixtures/osquer
 
 from __future__ import annotations
 
+import shutil
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
+from ecsquery.alerts.follow import Position, Tail
+from ecsquery.alerts.reader import AlertReader
+from ecsquery.alerts.signal import KibanaSignal
 from ecsquery.rows import to_row
 from ecsquery.rules.load import load_rule
 from ecsquery.rules.model import Rule
@@ -200,7 +205,6 @@ def read_docs(
     """Alert documents of result lines through ``AlertReader.read`` (one block), in ``shape``
     (default: the Kibana signal shape, whose exact fields these tests pin)."""
     from ecsquery.alerts.reader import AlertReader
-    from ecsquery.alerts.signal import KibanaSignal
 
     document = (shape or KibanaSignal()).document
 
@@ -209,3 +213,69 @@ def read_docs(
     )
     reader = AlertReader(rules, summary=summary, state=state, **kw)
     return [document(alert) for alert in reader.read(data)]
+
+
+# -- follow mode: a log written, rotated and tailed -------------------------------------------
+
+FOLLOW_NAME = query_name(rule().slug)
+
+
+def hit(i: int) -> bytes:
+    return event_line(FOLLOW_NAME, keychain_event(i), counter=i, unix=1_700_000_000 + i) + b"\n"
+
+
+def append(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
+
+
+def compress_whole(one: Path, target: Path) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(zstandard.ZstdCompressor().compress(one.read_bytes()))
+    tmp.rename(target)
+    one.unlink()
+
+
+def shift(base: Path, compress: Callable[[Path, Path], None] = compress_whole) -> None:
+    """Make room for a new ``.1`` as osquery's LogRotate does: ``.N.zst`` → ``.N+1.zst``
+    (oldest first), then ``.1`` compressed to ``.2.zst`` (by default written whole under a
+    temporary name, renamed, then ``.1`` removed)."""
+    numbered = sorted(
+        (int(p.name.rsplit(".", 2)[-2]), p) for p in base.parent.glob(base.name + ".*.zst")
+    )
+    for n, path in reversed(numbered):
+        path.rename(base.with_name(f"{base.name}.{n + 1}.zst"))
+    one = base.with_name(base.name + ".1")
+    if one.exists():
+        compress(one, base.with_name(base.name + ".2.zst"))
+
+
+def rotate_rename(base: Path) -> None:
+    shift(base)
+    base.rename(base.with_name(base.name + ".1"))
+
+
+def rotate_copytruncate(base: Path) -> None:
+    shift(base)
+    shutil.copyfile(base, base.with_name(base.name + ".1"))
+    with base.open("r+b") as f:
+        f.truncate(0)
+
+
+def event_ids(alerts: list[dict[str, Any]]) -> list[int]:
+    return [int(a["event"]["id"].removeprefix("ev-")) for a in alerts]
+
+
+def drain(tail: Tail, reader: AlertReader) -> list[int]:
+    alerts = []
+    for block in tail.poll():
+        alerts += [KibanaSignal().document(a) for a in reader.read(block)]
+    return event_ids(alerts)
+
+
+def new_tail(
+    base: Path, reader: AlertReader, start: Position | None = None, *, quiet: float = 2.0
+) -> Tail:
+    return Tail(
+        base, start or Position(), reader.summary, max_line=reader.max_line_bytes, quiet=quiet
+    )

@@ -5,83 +5,27 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
-import random
-import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 import zstandard
 
-from alerts_fixtures import KEYCHAIN, event_line, keychain_event, other_line, query_name, rule
+from alerts_fixtures import (
+    append,
+    drain,
+    event_ids,
+    hit,
+    new_tail,
+    other_line,
+    rotate_copytruncate,
+    rotate_rename,
+    rule,
+)
 from ecsquery.alerts.follow import Checkpoint, Position, Tail, follow
 from ecsquery.alerts.output import AlertSink, Bulk, Ndjson, already_written
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.signal import KibanaSignal
-
-NAME = query_name(rule().slug)
-
-
-def hit(i: int) -> bytes:
-    return event_line(NAME, keychain_event(i), counter=i, unix=1_700_000_000 + i) + b"\n"
-
-
-def append(path: Path, data: bytes) -> None:
-    with path.open("ab") as f:
-        f.write(data)
-
-
-def shift(base: Path) -> None:
-    """Make room for a new ``.1`` as osquery's LogRotate does: ``.N.zst`` → ``.N+1.zst``
-    (oldest first), then ``.1`` compressed to ``.2.zst`` (written whole, then ``.1`` removed)."""
-    numbered = sorted(
-        (int(p.name.rsplit(".", 2)[-2]), p) for p in base.parent.glob(base.name + ".*.zst")
-    )
-    for n, path in reversed(numbered):
-        path.rename(base.with_name(f"{base.name}.{n + 1}.zst"))
-    one = base.with_name(base.name + ".1")
-    if one.exists():
-        tmp = base.with_name(base.name + ".2.zst.tmp")
-        tmp.write_bytes(zstandard.ZstdCompressor().compress(one.read_bytes()))
-        tmp.rename(base.with_name(base.name + ".2.zst"))
-        one.unlink()
-
-
-def rotate_rename(base: Path) -> None:
-    shift(base)
-    base.rename(base.with_name(base.name + ".1"))
-
-
-def rotate_copytruncate(base: Path) -> None:
-    shift(base)
-    shutil.copyfile(base, base.with_name(base.name + ".1"))
-    with base.open("r+b") as f:
-        f.truncate(0)
-
-
-def event_ids(alerts: list[dict[str, Any]]) -> list[int]:
-    return [int(a["event"]["id"].removeprefix("ev-")) for a in alerts]
-
-
-def drain(tail: Tail, reader: AlertReader) -> list[int]:
-    alerts = []
-    for block in tail.poll():
-        alerts += [KibanaSignal().document(a) for a in reader.read(block)]
-    return event_ids(alerts)
-
-
-def new_tail(
-    base: Path, reader: AlertReader, start: Position | None = None, *, quiet: float = 2.0
-) -> Tail:
-    return Tail(
-        base, start or Position(), reader.summary, max_line=reader.max_line_bytes, quiet=quiet
-    )
 
 
 def test_tail_follows_rename_rotation_and_compression(tmp_path: Path) -> None:
@@ -267,70 +211,6 @@ def test_checkpoint_resume_in_process(tmp_path: Path) -> None:
     saved = orjson.loads(ck.read_bytes())
     assert saved["output"] == {"path": str(out.resolve()), "size": out.stat().st_size}
     assert len(saved["state"]["seen"]) == 41
-
-
-def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    """Kill the follower again and again while the log grows, rotates (osquery's rename +
-    zstd, and copy-truncate); all runs' output together holds every alert exactly once."""
-    base, out, ck = tmp_path / "osqueryd.results.log", tmp_path / "alerts.ndjson", tmp_path / "ck"
-    total, backlog, burst = 15000, 6000, 600
-    done = threading.Event()
-
-    def write(start: int) -> None:
-        append(base, b"".join(hit(i) + other_line(i) + b"\n" for i in range(start, start + burst)))
-
-    def writer() -> None:
-        for start in range(backlog, total, burst):
-            write(start)
-            if start % 1800 == 1200:
-                (rotate_rename if (start // 1800) % 2 else rotate_copytruncate)(base)
-            time.sleep(0.06)
-        done.set()
-
-    for start in range(0, backlog, burst):  # a backlog keeps the reader busy when it is killed
-        write(start)
-    command = [
-        str(Path(sys.executable).with_name("ecsquery")), "alerts", "--follow",
-        "--rules", str(KEYCHAIN), "--checkpoint", str(ck), "-o", str(out),
-        "--poll", "0.02", "--summary", "none", str(base),
-    ]  # fmt: skip
-    rng = random.Random(4)
-    thread = threading.Thread(target=writer)
-    kills, ahead = 0, 0
-    errors = tmp_path / "stderr"  # a gap is reported there at once, even by a run killed later
-    try:
-        while not done.is_set() or kills < 6:
-            with errors.open("ab") as stderr:
-                proc = subprocess.Popen(command, stderr=stderr)
-            if not thread.is_alive() and not done.is_set():
-                while not ck.exists():  # the first checkpoint names the live file: then rotate
-                    time.sleep(0.01)
-                thread.start()
-            time.sleep(rng.uniform(0.3, 0.8))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-            if out.stat().st_size > orjson.loads(ck.read_bytes())["output"]["size"]:
-                ahead += 1  # killed between writing alerts and checkpointing them
-    finally:
-        if thread.is_alive():
-            thread.join()
-    final = subprocess.run(
-        [*command, "--idle-exit", "1", "--summary", "json"],
-        timeout=60,
-        check=False,
-        stderr=subprocess.PIPE,
-    )
-    assert final.returncode == 0
-    print(f"{kills} kills, {ahead} between writing alerts and checkpointing them")
-    assert errors.read_text() == ""  # no killed run reported a gap (or anything else)
-    summary = orjson.loads(final.stderr)
-    assert summary["gaps"] == []
-    assert summary["source_errors"] == []
-    assert len(list(tmp_path.glob("*.zst"))) >= 2  # rotated and compressed under the reader
-    counts = Counter(event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()]))
-    assert sorted(counts) == list(range(total))
-    assert set(counts.values()) == {1}
 
 
 def test_crash_after_writing_before_checkpoint_writes_nothing_twice(tmp_path: Path) -> None:

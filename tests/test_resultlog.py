@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from alerts_fixtures import (
@@ -345,7 +345,11 @@ def _both_ways(data: bytes, rules: list[Rule], fmt: str) -> None:
         out = io.BytesIO()
         sink = AlertSink(out, fmt)
         if reference:
-            sink.write([sink.format.shape.document(alert) for alert in reader.read(data)])
+            try:
+                sink.write([sink.format.shape.document(alert) for alert in reader.read(data)])
+            except TypeError:  # beyond 64 bits in an array column: rows.decode_value keeps
+                event("the reference cannot encode")  # the int, the nester has orjson's float
+                return
         else:
             read_stream(reader, sink, io.BytesIO(data), "-")
         outs.append(out.getvalue())

@@ -21,36 +21,47 @@ STDIN = Path("-")
 
 
 def read_stream(reader: AlertReader, sink: AlertSink, stream: BinaryIO, source: str) -> None:
-    """Every line of one stream through the reader into the sink; read errors are reported."""
+    """Every line of one stream through the reader into the sink; read errors are reported
+    (the lines before the error are kept: a cut compressed file gives what it holds)."""
     splitter = LineSplitter(reader.max_line_bytes)
-    try:
-        for block in iter_blocks(stream, splitter, source):
-            for line_no, size in splitter.long_lines:
-                reader.summary.bad_line(
-                    f"line longer than {reader.max_line_bytes} bytes", source, line_no, f"{size}"
-                )
-            splitter.long_lines.clear()
-            sink.write_encoded(reader.read(block, sink.encode))
-    except (OSError, EOFError, zstandard.ZstdError) as exc:
-        reader.summary.source_errors.append(
-            f"{source}: stopped after line {splitter.line_no - 1}: {exc}"
-        )
+    blocks = iter_blocks(stream, splitter, source)
+    while True:
+        try:  # only reading: an error writing the alerts is not this input's fault
+            block = next(blocks, None)
+        except (OSError, EOFError, zstandard.ZstdError) as exc:
+            reader.summary.source_errors.append(
+                f"{source}: stopped after line {splitter.line_no - 1}: {exc}"
+            )
+            return
+        if block is None:
+            return
+        for line_no, size in splitter.long_lines:
+            reader.summary.bad_line(
+                f"line longer than {reader.max_line_bytes} bytes", source, line_no, f"{size}"
+            )
+        splitter.long_lines.clear()
+        sink.write_encoded(reader.read(block, sink.encode))
 
 
 def read_logs(
     reader: AlertReader, sink: AlertSink, paths: Iterable[Path], stdin: BinaryIO | None = None
-) -> None:
-    """Read each path (``-`` is ``stdin``), rotated sets oldest first, then sync the sink."""
+) -> int:
+    """Read each path (``-`` is ``stdin``), rotated sets oldest first, then sync the sink; the
+    number of inputs that could be opened."""
+    opened = 0
     for path in log_order(paths):
         if path == STDIN:
             if stdin is not None:
                 read_stream(reader, sink, stdin, "<stdin>")
+                opened += 1
             continue
         try:
             stream = open_log(path)
         except OSError as exc:
             reader.summary.source_errors.append(f"{path}: cannot open: {exc.strerror or exc}")
             continue
+        opened += 1
         with stream:
             read_stream(reader, sink, stream, str(path))
     sink.sync()
+    return opened

@@ -16,6 +16,7 @@ again: a restart that checkpoints halfway through them and dies must not forget 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -35,10 +36,12 @@ from ecsquery.alerts.sources import (
     FINGERPRINT_BYTES,
     Block,
     LineSplitter,
+    NotRegular,
     fingerprint,
     fingerprint_of,
     generations,
     open_generation,
+    open_regular,
     rotation_look,
 )
 from ecsquery.alerts.state import Checkpoint as Checkpoint  # re-exported: the CLI takes it here
@@ -51,7 +54,7 @@ GAP_QUIET = 2.0
 """Seconds the rotated files must stay as they are, with the generation being read still
 missing, before it is reported gone. A rotation can take long (compressing, copying, renaming
 one file after another): while anything in it moves, the generation may yet reappear."""
-POLL_BYTES = 2 * CHUNK
+POLL_BYTES = 8 * CHUNK
 """Bytes read from one log per poll; the checkpoint is written between polls."""
 
 
@@ -62,15 +65,28 @@ class Position:
     fingerprint: str | None = None
     offset: int = 0
     line: int = 1
+    rotated: tuple[str, ...] | None = None
+    """Before the live file's first line: the rotated generations there were when it was
+    opened empty. Any other found on restart was rotated meanwhile and is read first."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint, "offset": self.offset, "line": self.line}
+        data: dict[str, Any] = {"fingerprint": self.fingerprint, "offset": self.offset}
+        data["line"] = self.line
+        if self.rotated is not None:
+            data["rotated"] = list(self.rotated)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Position:
         if not data:
             return cls()
-        return cls(data.get("fingerprint"), int(data.get("offset", 0)), int(data.get("line", 1)))
+        rotated = data.get("rotated")
+        return cls(
+            data.get("fingerprint"),
+            int(data.get("offset", 0)),
+            int(data.get("line", 1)),
+            None if rotated is None else tuple(map(str, rotated)),
+        )
 
 
 class Tail:
@@ -93,6 +109,7 @@ class Tail:
         self.clock = clock
         """Seconds for ``quiet`` (a test passes its own, so it need not sleep)."""
         self._fp = start.fingerprint
+        self._known_start = start.rotated
         self._offset = start.offset
         """Offset in the current generation where ``_splitter`` started."""
         self._splitter = LineSplitter(max_line, start.line)
@@ -106,6 +123,17 @@ class Tail:
         self._path = base
         self._missing: tuple[float, frozenset[tuple[Any, ...]]] | None = None
         """Since when (monotonic) the generation is missing, and how the rotated files looked."""
+        self._refused: set[str] = set()
+        """Paths already reported as not regular files (a FIFO would block a read forever)."""
+        self._rotated: tuple[frozenset[tuple[Any, ...]], frozenset[str | None]] | None = None
+        """While the live file has no line yet: how the rotated files looked, and their
+        fingerprints, when it was opened empty (see ``_rotated_meanwhile``)."""
+
+    @property
+    def waiting(self) -> bool:
+        """The generation being read is missing and not yet reported gone: a cron run must not
+        exit now, or every later run would find it missing again and never report it."""
+        return self._missing is not None
 
     # -- position ---------------------------------------------------------------------------
 
@@ -114,7 +142,10 @@ class Tail:
             return Position(
                 self._fp, self._offset + self._splitter.consumed, self._splitter.line_no
             )
-        return self._done or Position()
+        done = self._done or Position()
+        if self._rotated is None:
+            return done
+        return dataclasses.replace(done, rotated=tuple(sorted(f for f in self._rotated[1] if f)))
 
     def _rebase(self) -> None:
         """Restart the splitter at the last whole line (before reopening a stream there)."""
@@ -166,6 +197,7 @@ class Tail:
             return False
         _log.warning("gap: %s", message)
         self.summary.gaps.append(message)
+        self._missing = None
         self._fp, self._offset, self._done, self._finished = None, 0, None, False
         self._splitter = LineSplitter(self.max_line)
         return self._open_path(self.base, live=True)
@@ -179,10 +211,17 @@ class Tail:
         self._rebase()
         try:
             if live:
-                stream: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115
+                stream: BinaryIO = open_regular(path)
                 found = fingerprint_of(os.pread(stream.fileno(), FINGERPRINT_BYTES, 0))
             else:
                 stream, found = open_generation(path)
+        except NotRegular as exc:
+            if str(path) not in self._refused:
+                self._refused.add(str(path))
+                message = f"{path}: not a regular file ({exc}); not followed"
+                _log.warning("%s", message)
+                self.summary.source_errors.append(message)
+            return False
         except (OSError, EOFError, zstandard.ZstdError):
             return False
         try:
@@ -202,6 +241,12 @@ class Tail:
         if not ready:
             stream.close()
             return False
+        if live and self._fp is None and self._offset == 0:
+            if self._known_start is not None:  # a restart: compare with what it saw then
+                self._rotated = (frozenset(), frozenset(self._known_start))
+                self._known_start = None
+            else:
+                self._rotated = (rotation_look(self.base), self._rotated_fps())
         _log.debug("reading %s from byte %d (line %d)", path, self._offset, self._splitter.line_no)
         self._stream, self._live, self._path, self._finished = stream, live, path, False
         self._head = bytearray()
@@ -228,6 +273,8 @@ class Tail:
             if self._stream is None and not self._open():
                 return
             assert self._stream is not None
+            if self._live and self._fp is None and self._rotated_meanwhile():
+                continue
             try:
                 data = self._stream.read(CHUNK)
             except (OSError, EOFError, zstandard.ZstdError):
@@ -266,6 +313,36 @@ class Tail:
         self._splitter.long_lines.clear()
         if block:
             yield Block(block, str(self._path), first, self._splitter.line_no - first)
+
+    def _rotated_fps(self) -> frozenset[str | None]:
+        return frozenset(fp for fp, path in self._chain() if path != self.base)
+
+    def _rotated_meanwhile(self) -> bool:
+        """Before the live file's first line is read: did a generation appear among the
+        rotated files since it was opened empty? Then lines were written to it and it was
+        copied and truncated (or renamed) between two polls: read that generation first.
+
+        Identity, not sizes: a copy-truncate leaves the live file as empty as it was, and lines
+        written after it would otherwise be taken for the start of the generation.
+        """
+        if self._rotated is None or self._offset + self._splitter.consumed:
+            return False
+        look, known = self._rotated
+        now = rotation_look(self.base)
+        if now == look:
+            return False
+        chain = self._chain()
+        new = [fp for fp, path in chain if path != self.base and fp not in known]
+        if not new:
+            self._rotated = (now, known)
+            return False
+        self._close()
+        self._rotated = None
+        self._fp, self._offset = new[-1], 0  # the oldest new one (newest first in the chain)
+        self._splitter = LineSplitter(self.max_line)
+        self._head = bytearray()
+        _log.debug("%s: a generation was rotated before its first line was read", self.base)
+        return True
 
     def _renamed(self) -> bool:
         """The live path now names another file (or none): our file was rotated away."""
@@ -338,6 +415,7 @@ def follow(
     poll: float = 1.0,
     idle_exit: float | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    quiet: float = GAP_QUIET,
 ) -> None:
     """Tail ``logs`` until stopped (or idle for ``idle_exit`` seconds), checkpointing as it goes."""
     saved = checkpoint.load() if checkpoint else None
@@ -351,8 +429,9 @@ def follow(
             guard = already_written(output, int(out.get("size", 0)), sink.format)
             guard.update(map(str, out.get("pending") or ()))
     keys = [str(p.resolve()) for p in logs]
+    summary, max_line = reader.summary, reader.max_line_bytes
     tails = [
-        Tail(p, Position.from_json(sources.get(k)), reader.summary, max_line=reader.max_line_bytes)
+        Tail(p, Position.from_json(sources.get(k)), summary, max_line=max_line, quiet=quiet)
         for p, k in zip(logs, keys, strict=True)
     ]
 
@@ -381,6 +460,10 @@ def follow(
     last = positions()
     idle_since = time.monotonic()
     try:
+        # A checkpoint before the first alert: it names the output's size now, so a run killed
+        # in its first poll (a backlog) leaves its alerts guarded, not repeated on restart; and
+        # a checkpoint that cannot be written fails here, before any alert is.
+        save()
         while not should_stop():
             for tail in tails:
                 for block in tail.poll():
@@ -390,7 +473,11 @@ def follow(
                 save()
                 last = now
                 idle_since = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+            elif (
+                idle_exit is not None
+                and time.monotonic() - idle_since >= idle_exit
+                and not any(tail.waiting for tail in tails)
+            ):
                 break
             else:
                 time.sleep(poll)

@@ -5,18 +5,19 @@ the live file is renamed to ``.1``, and ``.1`` is compressed with zstd to ``.2.z
 moves on (osquery/logger/logrotate.cpp); logrotate(8) makes ``.1`` and ``.2.gz`` instead. The
 format is therefore told by magic bytes, not by name, and a rotated set is read oldest first.
 
-A zstd file that is still being written (osquery compresses in place) must not pass for a
-finished one, so zstd is decoded frame by frame here and a cut frame raises ``TruncatedFile``,
-as ``gzip`` already does.
+Both compressions are decoded here (``Decompressed``), frame by frame and in bounded memory:
+a file that is cut, or still being written (osquery compresses in place), gives its whole
+lines and then raises ``TruncatedFile``; it never passes for a finished one.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import re
+import stat
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
@@ -25,7 +26,10 @@ import zstandard
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-CHUNK = 1 << 20
+CHUNK = 256 * 1024
+"""Bytes read at a time. Small enough to stay in the CPU's L2 cache between the passes a block
+gets (read, join, count, ``find``): skipping other queries' lines is ~1.5× faster than with
+1 MiB reads (measured with ``make bench``), and per-block costs are still negligible."""
 FINGERPRINT_BYTES = 4096
 
 _ROTATED = re.compile(r"^(?P<base>.+?)\.(?P<n>\d+)(?:\.(?:gz|zst))?$")
@@ -35,63 +39,79 @@ class TruncatedFile(EOFError):
     """A compressed file ends inside a frame: cut short, or still being written."""
 
 
-class ZstdStream(io.RawIOBase):
-    """Decompresses every frame of a zstd file; a frame cut short raises ``TruncatedFile``."""
+OUTPUT_LIMIT = 4 * CHUNK
+"""Most decompressed bytes one ``read`` makes, whatever the input: a 100 KB zstd file can hold
+gigabytes of newlines, and decompressing a read's input in one call would hold them all."""
+ZSTD_PIECE = 128
+"""Compressed bytes decoded per zstd call. zstd expands at most ~32768× (an RLE block: 4 bytes
+for 128 KiB), so a piece makes at most 4 MiB; zlib takes an output limit itself."""
 
-    def __init__(self, raw: BinaryIO, *, close_raw: bool = True) -> None:
+
+class Decompressed(io.RawIOBase):
+    """A gzip or zstd file's decompressed bytes, every member or frame, in bounded memory.
+
+    A read returns what has been decoded so far (at most ``OUTPUT_LIMIT`` bytes) before an
+    input that ends inside a frame raises ``TruncatedFile`` on the next read: the whole lines
+    of a cut file are kept, and a file still being written (osquery compresses in place) never
+    passes for a finished one.
+    """
+
+    def __init__(self, raw: BinaryIO, kind: str, *, close_raw: bool = True) -> None:
         self._raw = raw
         self._close_raw = close_raw
-        self._dctx = zstandard.ZstdDecompressor()
-        self._obj = self._dctx.decompressobj()
-        self._buf = bytearray()
-        self._in_frame = False
+        self._zstd = kind == "zstd"
+        self._dctx = zstandard.ZstdDecompressor() if self._zstd else None
+        self._obj: Any = None
+        self._in = b""
+        self._out = bytearray()
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
+    def _new(self) -> Any:
+        if self._dctx is not None:
+            return self._dctx.decompressobj()
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buf:
-            if self._eof:
-                return 0
-            data = self._raw.read(CHUNK)
-            if not data:
-                self._eof = True
-                if self._in_frame:
-                    raise TruncatedFile("zstd frame cut short")
-                return 0
-            self._feed(data)
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        del self._buf[:n]
+        while not self._out:
+            if not self._in:
+                if self._eof:
+                    return 0
+                self._in = self._raw.read(CHUNK)
+                if not self._in:
+                    self._eof = True
+                    if self._obj is not None:  # inside a frame or member
+                        what = "zstd frame" if self._zstd else "gzip member"
+                        raise TruncatedFile(f"{what} cut short")
+                    return 0
+            self._decode()
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        del self._out[:n]
         return n
 
-    def _feed(self, data: bytes) -> None:
-        while data:
-            self._in_frame = True
-            self._buf += self._obj.decompress(data)
-            if not self._obj.eof:
-                return
-            data = self._obj.unused_data
-            self._obj = self._dctx.decompressobj()
-            self._in_frame = False
+    def _decode(self) -> None:
+        """Some of ``_in`` into ``_out`` (bounded); a finished frame or member closes."""
+        obj = self._obj = self._obj or self._new()
+        try:
+            if self._zstd:
+                piece, self._in = self._in[:ZSTD_PIECE], self._in[ZSTD_PIECE:]
+                self._out += obj.decompress(piece)
+            else:
+                self._out += obj.decompress(self._in, OUTPUT_LIMIT)
+                self._in = obj.unconsumed_tail
+        except zlib.error as exc:
+            raise OSError(f"gzip: {exc}") from exc
+        if obj.eof:
+            self._in = obj.unused_data + self._in
+            self._obj = None
 
     def close(self) -> None:
         if self._close_raw:
             self._raw.close()
         super().close()
-
-
-class _Gzip(gzip.GzipFile):
-    """GzipFile that closes the file it reads (``gzip.GzipFile(fileobj=...)`` does not)."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        super().__init__(fileobj=raw, mode="rb")
-        self._raw = raw
-
-    def close(self) -> None:
-        super().close()
-        self._raw.close()
 
 
 def open_log(path: Path) -> BinaryIO:
@@ -116,28 +136,30 @@ def open_generation(path: Path) -> tuple[BinaryIO, str | None]:
     return _decompressed(raw), fingerprint_of(head)
 
 
-def _decompressed(raw: BinaryIO) -> BinaryIO:
-    magic = raw.read(4)
-    raw.seek(0)
+def _kind(raw: BinaryIO) -> str | None:
+    """ "gzip", "zstd" or None (plain), by magic bytes, without moving the stream: ``peek``
+    works on pipes too (``ecsquery alerts <(zstdcat x.zst)``)."""
+    peek = getattr(raw, "peek", None)
+    if peek is not None:
+        magic = peek(4)[:4]
+    else:
+        magic = raw.read(4)
+        raw.seek(0)
     if magic[:2] == GZIP_MAGIC:
-        return cast(BinaryIO, _Gzip(raw))
-    if magic == ZSTD_MAGIC:
-        return io.BufferedReader(ZstdStream(raw), CHUNK)
-    return raw
+        return "gzip"
+    return "zstd" if magic == ZSTD_MAGIC else None
+
+
+def _decompressed(raw: BinaryIO) -> BinaryIO:
+    kind = _kind(raw)
+    return raw if kind is None else cast(BinaryIO, Decompressed(raw, kind))
 
 
 def _head(raw: BinaryIO) -> bytes:
     """The first ``FINGERPRINT_BYTES`` decompressed bytes of an open file, which is left open
     at its start."""
-    magic = raw.read(4)
-    raw.seek(0)
-    stream: BinaryIO
-    if magic[:2] == GZIP_MAGIC:
-        stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))  # leaves raw open
-    elif magic == ZSTD_MAGIC:
-        stream = cast(BinaryIO, ZstdStream(raw, close_raw=False))
-    else:
-        stream = raw
+    kind = _kind(raw)
+    stream = raw if kind is None else cast(BinaryIO, Decompressed(raw, kind, close_raw=False))
     try:
         return read_fully(stream, FINGERPRINT_BYTES)
     finally:
@@ -245,6 +267,25 @@ def rotation_look(base: Path) -> frozenset[tuple[Any, ...]]:
     return frozenset(look)
 
 
+class NotRegular(OSError):
+    """A followed path that is not a regular file."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a live log without blocking (a FIFO would block ``open`` and every read) and
+    refuse anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular(f"mode {stat.filemode(info.st_mode)}")
+        os.set_blocking(fd, True)
+        return open(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Block(NamedTuple):
     """Whole lines read from one source: ``lines`` of them, the first being line ``first``."""
 
@@ -301,7 +342,13 @@ class LineSplitter:
             self.pending += data
             self._check_pending()
             return b"", self.line_no
-        block = bytes(self.pending) + data[: last + 1] if self.pending else data[: last + 1]
+        # one copy of the chunk, not two (slice, then concatenation): this is most of what
+        # skipping other queries' lines costs
+        block = (
+            b"".join((self.pending, memoryview(data)[: last + 1]))
+            if self.pending
+            else data[: last + 1]
+        )
         self.pending = bytearray(data[last + 1 :])
         first = self.line_no
         self.line_no += count_lines(block)

@@ -11,7 +11,9 @@ it in its checkpoint (``Checkpoint``, with the read positions) and resume exactl
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +78,12 @@ class ReaderState:
 
 
 class Checkpoint:
-    """The follow state on disk, replaced atomically (write, fsync, rename, fsync directory)."""
+    """The follow state on disk, replaced atomically (write, fsync, rename, fsync directory).
+
+    The new state is written to a fresh file made by ``mkstemp`` in the checkpoint's own
+    directory (``O_CREAT|O_EXCL``, mode 0600: it can be neither a planted symlink nor read by
+    other users — it names log paths and alert ids), then renamed over the checkpoint.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -90,17 +97,76 @@ class Checkpoint:
             raise SourceError(f"checkpoint {self.path} is unreadable: {exc}") from exc
         if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
             raise SourceError(f"checkpoint {self.path} is not an ecsquery checkpoint (version 1)")
+        problem = _shape_problem(data)
+        if problem:
+            raise SourceError(f"checkpoint {self.path} is damaged: {problem}")
         return data
 
     def save(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("wb") as f:
-            f.write(orjson.dumps({"version": CHECKPOINT_VERSION, **data}))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        directory = os.open(self.path.parent, os.O_RDONLY)
+        """Replace the checkpoint; ``SourceError`` (the old one left as it was) if it cannot."""
+        directory = self.path.parent
         try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        except OSError as exc:
+            raise SourceError(f"cannot write checkpoint {self.path}: {exc.strerror}") from exc
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(orjson.dumps({"version": CHECKPOINT_VERSION, **data}))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise SourceError(f"cannot write checkpoint {self.path}: {exc.strerror}") from exc
+
+
+def _shape_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with a checkpoint's types (None if nothing): a hand-edited or damaged
+    file must give a clear error, not a traceback halfway through resuming."""
+    sources, state, output = data.get("sources"), data.get("state"), data.get("output")
+    if not isinstance(sources, dict) or not isinstance(state, dict):
+        return "'sources' and 'state' must be objects"
+    for key, pos in sources.items():
+        if not isinstance(pos, dict):
+            return f"position of {key} is not an object"
+        fp, offset, line = pos.get("fingerprint"), pos.get("offset", 0), pos.get("line", 1)
+        rotated = pos.get("rotated", [])
+        if not (fp is None or isinstance(fp, str)) or not _count(offset) or not _count(line):
+            return f"position of {key} has wrong types"
+        if not isinstance(rotated, list) or not all(isinstance(r, str) for r in rotated):
+            return f"position of {key} has wrong types"
+    seen, runs, newest = state.get("seen", {}), state.get("runs", {}), state.get("newest", 0)
+    if not isinstance(seen, dict) or not all(type(v) is int for v in seen.values()):
+        return "'state.seen' must map ids to integers"
+    if not isinstance(runs, dict) or not all(_run(v) for v in runs.values()):
+        return "'state.runs' must map keys to [run, alerts, dropped]"
+    if type(newest) is not int:
+        return "'state.newest' must be an integer"
+    if output is not None and not (
+        isinstance(output, dict)
+        and isinstance(output.get("path"), str)
+        and _count(output.get("size", 0))
+        and all(isinstance(u, str) for u in output.get("pending") or ())
+    ):
+        return "'output' must be {path, size, pending}"
+    return None
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _run(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and _count(value[1])
+        and _count(value[2])
+    )

@@ -6,6 +6,7 @@ checkpoint (``follow.follow``). The summary goes to stderr so stdout stays pure 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import orjson
 from ecsquery.alerts.batch import STDIN, read_logs
 from ecsquery.alerts.follow import Checkpoint
 from ecsquery.alerts.follow import follow as follow_logs
-from ecsquery.alerts.output import AlertSink
+from ecsquery.alerts.output import AlertSink, Format
 from ecsquery.alerts.reader import DEFAULT_MAX_LINE, AlertReader
 from ecsquery.cli.options import (
     alert_format,
@@ -104,6 +105,37 @@ def alerts(
 
     reader = AlertReader(rules, max_line_bytes=max_line_bytes, pack=pack)
     to_file = output != STDIN
+    if to_file:  # created 0600: alerts hold command lines, not for every local user to read
+        try:
+            os.close(os.open(output, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror}") from exc
+    read = 0
+    try:
+        read = _run(reader, paths, output, out_format, live, checkpoint, follow, poll, idle_exit)
+    except OSError as exc:  # the output: a full disk, a closed pipe
+        where = output if to_file else "stdout"
+        raise click.ClickException(f"cannot write alerts to {where}: {exc.strerror}") from exc
+    if summary_fmt == "text":
+        click.echo(reader.summary.render(), err=True)
+    elif summary_fmt == "json":
+        click.echo(orjson.dumps(reader.summary.to_dict()).decode(), err=True)
+    if not live and not read:
+        raise click.ClickException("no input could be read")
+
+
+def _run(
+    reader: AlertReader,
+    paths: list[Path],
+    output: Path,
+    out_format: Format,
+    live: bool,
+    checkpoint: Path | None,
+    follow: bool,
+    poll: float,
+    idle_exit: float | None,
+) -> int:
+    """Batch or follow mode into ``output``; the number of inputs read (batch mode)."""
     stop = {"now": False}
 
     def request_stop(signum: int, frame: object) -> None:
@@ -122,7 +154,7 @@ def alerts(
                         sink,
                         paths,
                         checkpoint=Checkpoint(checkpoint) if checkpoint else None,
-                        output=output if to_file else None,
+                        output=output if output != STDIN else None,
                         poll=poll,
                         idle_exit=idle_exit if follow else 0.0,
                         should_stop=lambda: stop["now"],
@@ -130,11 +162,7 @@ def alerts(
                 finally:
                     for s, handler in previous.items():
                         signal.signal(s, handler)
-            else:
-                read_logs(reader, sink, paths, stdin=sys.stdin.buffer)
+                return len(paths)
+            return read_logs(reader, sink, paths, stdin=sys.stdin.buffer)
         except EcsqueryError as exc:
             raise click.ClickException(str(exc)) from exc
-    if summary_fmt == "text":
-        click.echo(reader.summary.render(), err=True)
-    elif summary_fmt == "json":
-        click.echo(orjson.dumps(reader.summary.to_dict()).decode(), err=True)

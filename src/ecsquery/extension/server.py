@@ -46,6 +46,8 @@ hostile: its connection is closed."""
 MAX_CLIENTS = 16
 """Connections served at once; more are closed on accept (counted), so clients that hold
 sockets open cannot make the extension start threads without bound."""
+REPLY_GRACE = 2.0
+"""Seconds a stopping server waits for the calls in flight (the ``shutdown`` reply) to finish."""
 
 
 def _ok(response: list[dict[str, str]]) -> ExtensionResponse:
@@ -158,6 +160,7 @@ class ExtensionServer:
         """Connections closed on accept because :data:`MAX_CLIENTS` were being served."""
         self.max_clients = max_clients
         self._slots = threading.BoundedSemaphore(max_clients)
+        self._threads: list[threading.Thread] = []
         self.processor = Processor(Handler(table, self.stop))
         self._listener: TSocket.TServerSocket | None = None
 
@@ -232,30 +235,19 @@ class ExtensionServer:
                 target=self._client, args=(conn,), name="ecsquery-client", daemon=True
             )
             thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         self.close()
+        # The call that stopped us (osqueryd's ``shutdown``) is still writing its reply: let
+        # the calls in flight finish (bounded), or the process exits with the reply unsent.
+        deadline = time.monotonic() + REPLY_GRACE
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _client(self, conn: Any) -> None:
         try:
             serve_client(conn, self.processor, self.stopped, 1 << 16)
         finally:
             self._slots.release()
-
-    def watch(self) -> threading.Thread:
-        """Ping the manager every ``interval``; when it is gone, stop (osqueryd respawns us)."""
-
-        def loop() -> None:
-            while not self.stopped.wait(self.interval):
-                try:
-                    with connect(self.manager_socket, max(self.interval, 1.0)) as manager:
-                        status = manager.ping()
-                    if status.code != 0:
-                        raise ConnectionError(f"ping status {status.code}")
-                except Exception as exc:
-                    self.stop(f"osquery core has gone away ({exc})")
-
-        thread = threading.Thread(target=loop, name="ecsquery-watcher", daemon=True)
-        thread.start()
-        return thread
 
     def stop(self, reason: str = "stopped") -> None:
         if not self.stopped.is_set():
