@@ -150,7 +150,8 @@ class Tail:
             return self._done
         if self._rotated is not None:
             return Position(rotated=tuple(sorted(f for f in self._rotated[1] if f)))
-        return Position(rotated=self._known_start)
+        # Never a bare Position() once started: on restart that means "skip what is there now".
+        return Position(rotated=self._known_start if self._known_start is not None else ())
 
     def _rebase(self) -> None:
         """Restart the splitter at the last whole line (before reopening a stream there)."""
@@ -371,7 +372,7 @@ class Tail:
         """After a generation is read to its end: open the next newer one, if there is one yet."""
         chain = self._chain()
         if self._fp is None:  # it never had a whole line: nothing to place, go to the live file
-            self._done, self._offset = None, 0
+            self._offset = 0  # (``_done`` still places the last finished generation)
             self._splitter = LineSplitter(self.max_line)
             return self._open_path(self.base, live=True)
         index = next((i for i, (fp, _) in enumerate(chain) if fp == self._fp), None)
