@@ -289,7 +289,7 @@ def test_empty_array_counts_as_missing() -> None:
 def test_a_lone_surrogate_in_an_array_column_is_replaced_not_fatal() -> None:
     """``json`` (the fallback for what orjson refuses) accepts ``"\\ud800"``; such a string
     could not be written as UTF-8, so the alert could not be encoded (found by a long
-    hypothesis run of test_fast). It becomes U+FFFD, as undecodable bytes do."""
+    hypothesis run of the random-lines test). It becomes U+FFFD, as undecodable bytes do."""
     row = keychain_event(1, event_category='["\\ud800"]', process_args='["a","\\udc00b"]')
     reader = AlertReader([KEYCHAIN_RULE])
     [alert] = reader.read(event_line(query_name(KEYCHAIN_RULE.slug), row))

@@ -16,7 +16,6 @@ again: a restart that checkpoints halfway through them and dies must not forget 
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import os
@@ -109,7 +108,12 @@ class Tail:
         self.clock = clock
         """Seconds for ``quiet`` (a test passes its own, so it need not sleep)."""
         self._fp = start.fingerprint
-        self._known_start = start.rotated
+        self._known_start = start.rotated if start.fingerprint is None else None
+        """Used once, by the first open of the live file (a finished generation's successor is
+        found by the chain's order instead). A fresh start knows the generations there now:
+        what is rotated after this moment is read, what was there before is not."""
+        if start == Position():
+            self._known_start = tuple(sorted(fp for fp, p in self._chain() if p != base and fp))
         self._offset = start.offset
         """Offset in the current generation where ``_splitter`` started."""
         self._splitter = LineSplitter(max_line, start.line)
@@ -142,10 +146,12 @@ class Tail:
             return Position(
                 self._fp, self._offset + self._splitter.consumed, self._splitter.line_no
             )
-        done = self._done or Position()
-        if self._rotated is None:
-            return done
-        return dataclasses.replace(done, rotated=tuple(sorted(f for f in self._rotated[1] if f)))
+        if self._done is not None:
+            return self._done
+        if self._rotated is not None:
+            return Position(rotated=tuple(sorted(f for f in self._rotated[1] if f)))
+        # Never a bare Position() once started: on restart that means "skip what is there now".
+        return Position(rotated=self._known_start if self._known_start is not None else ())
 
     def _rebase(self) -> None:
         """Restart the splitter at the last whole line (before reopening a stream there)."""
@@ -366,7 +372,7 @@ class Tail:
         """After a generation is read to its end: open the next newer one, if there is one yet."""
         chain = self._chain()
         if self._fp is None:  # it never had a whole line: nothing to place, go to the live file
-            self._done, self._offset = None, 0
+            self._offset = 0  # (``_done`` still places the last finished generation)
             self._splitter = LineSplitter(self.max_line)
             return self._open_path(self.base, live=True)
         index = next((i for i, (fp, _) in enumerate(chain) if fp == self._fp), None)

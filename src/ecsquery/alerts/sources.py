@@ -127,7 +127,7 @@ def open_generation(path: Path) -> tuple[BinaryIO, str | None]:
     the one fingerprinted: follow mode once read the rest of a newer generation in place of an
     older one that way, and lost the older one's end.
     """
-    raw = path.open("rb")
+    raw = io.BufferedReader(cast(io.FileIO, open_regular(path)))
     try:
         head = _head(raw)
     except BaseException:
@@ -197,8 +197,8 @@ def fingerprint_of(head: bytes) -> str | None:
 
 def fingerprint(path: Path) -> str | None:
     """``fingerprint_of`` a file's decompressed head; None if unreadable or still empty."""
-    try:
-        with path.open("rb") as raw:
+    try:  # never blocks: a FIFO planted among the rotated files is not a generation
+        with io.BufferedReader(cast(io.FileIO, open_regular(path))) as raw:
             return fingerprint_of(_head(raw))
     except (OSError, EOFError, zstandard.ZstdError):
         return None
