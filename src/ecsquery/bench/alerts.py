@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ecsquery import data
 from ecsquery.alerts.batch import read_stream
 from ecsquery.alerts.output import AlertSink
 from ecsquery.alerts.reader import AlertReader
@@ -48,14 +48,15 @@ class _Null:
         pass
 
 
-RULES = Path(__file__).resolve().parents[3] / "rules"
-"""The repository's rules/ (the bench runs from a checkout: ``make bench``)."""
+KEYCHAIN = "credential_access_dumping_keychain_security.yaml"
+"""The shipped rule the bench alerts on (package data, so the bench runs from any install)."""
 
 
 def _rule() -> Rule:
     """The shipped keychain rule itself (its ~4 KB investigation guide rides in every alert),
     with ``max_signals`` raised so every line of the bench log alerts."""
-    rule = load_rule(RULES / "credential_access_dumping_keychain_security.yaml")
+    with data.as_path(data.rules() / KEYCHAIN) as path:
+        rule = load_rule(path)
     return replace(rule, max_signals=LINES)
 
 
