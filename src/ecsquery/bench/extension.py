@@ -19,14 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecsquery.bench import Figure, extension_cost, median_seconds
+from ecsquery import data
+from ecsquery.bench import Figure, extension_cost, extension_pack, median_seconds
 from ecsquery.extension.table import GREATER_THAN
 from ecsquery.testing.standin import OsquerydStandin
 
 EVENTS = 50_000
 PART = "extension"
 BASE_TIME = 1_754_572_000.0
-SCHEMAS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "osquery-schema"
+SCHEMAS = data.files("bench", "osquery-schema")
+"""osquery's table specs for the stand-in (package data; provenance: tests/fixtures/SOURCES.md)."""
 
 _NAMES = ("security", "curl", "defaults", "osascript", "launchctl", "python3", "git", "ls")
 
@@ -103,6 +105,11 @@ def _peak_rss_mb(proc: subprocess.Popen[bytes]) -> float:
 
 
 def run() -> list[Figure]:
+    with data.as_path(SCHEMAS) as schemas:
+        return _run(schemas) + extension_pack.run()
+
+
+def _run(schemas: Path) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="eqb", dir="/tmp") as tmp:
         replay = Path(tmp) / "events.ndjson"
         with replay.open("w", encoding="utf-8") as out:
@@ -114,7 +121,7 @@ def run() -> list[Figure]:
             "ECSQUERY_REPLAY": str(replay),
             "ECSQUERY_WINDOW_EVENTS": str(EVENTS),
         }
-        with OsquerydStandin(Path(tmp) / "osquery.em", SCHEMAS) as osqueryd:
+        with OsquerydStandin(Path(tmp) / "osquery.em", schemas) as osqueryd:
             start = time.perf_counter()
             proc = osqueryd.spawn_extension([sys.executable, "-m", "ecsquery.extension"], env=env)
             try:
@@ -140,7 +147,7 @@ def run() -> list[Figure]:
                     proc.wait(10)
     columns = len(rows[0]) if rows else 0
     with tempfile.TemporaryDirectory(prefix="eqb", dir="/tmp") as tmp:
-        live = extension_cost.live_figures(Path(tmp), SCHEMAS)
+        live = extension_cost.live_figures(Path(tmp), schemas)
     return (
         extension_cost.run()
         + live

@@ -6,7 +6,7 @@ side with its baseline over the same input (best of several rounds, the machine 
 
 * eslogger lines through ``Pipeline.feed_line`` against stdlib ``json.loads`` of the same
   lines (realistic fork + exec + exit messages, ~3 KB with an environment, from the public
-  sample in tests/fixtures/eslogger);
+  sample, package data ``ecsquery/data/bench/eslogger``);
 * osquery-source rows (reply decode + normalize + row) against the pure-Python Thrift decode
   of the same reply (the zipapp cannot load Thrift's C codec);
 * the window's memory per event (tracemalloc over a filled window).
@@ -27,14 +27,15 @@ from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
+from ecsquery import data
 from ecsquery.bench import Figure
 from ecsquery.extension.normalize.osquery import COLUMNS_READ
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.window import Window
 
 PART = "extension"
-FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
-ESLOGGER = FIXTURES / "eslogger" / "mullvad_eslogger_exec_fork_exit.ndjson"
+ESLOGGER = data.files("bench", "eslogger", "mullvad_eslogger_exec_fork_exit.ndjson")
+"""The public eslogger sample (provenance in tests/fixtures/SOURCES.md), as package data."""
 ENV = [f"VAR_{i}=/Users/alice/Library/Application Support/tool{i}" for i in range(24)]
 
 

@@ -8,6 +8,9 @@ The files live here, under ``src/ecsquery/data/``; the checkout's top-level ``ru
     rules/      the shipped rules and their exceptions (the default ``--rules``)
     deploy/     the Mac's deploy files that ``ecsquery extension dist`` copies beside the .ext
     samples/    the bundled capture (``ecsquery replay --sample``, ``make run``)
+    bench/      ``make bench``'s inputs: osquery's table specs (``osquery-schema/``), the public
+                eslogger sample (``eslogger/``) and the Elastic rule corpus (``elastic-rules/``);
+                ``tests/fixtures/`` links to them, so tests read this one copy
 
 Each function returns a ``Traversable``; :func:`as_path` turns one into a real path for the
 code that needs ``pathlib`` (rule loading looks beside a rule for its exceptions file).

@@ -7,3 +7,5 @@ time >= (SELECT unix_time FROM time) - 540
   AND process_name IN ('curl', 'nscurl')
   AND NULLIF(process_args_count, '') <= 5
   AND (process_command_line GLOB '*ip-api.com*' OR process_command_line GLOB '*ipwho.is*' OR process_command_line GLOB '*checkip.dyndns.org*' OR process_command_line GLOB '*api.ipify.org*' OR process_command_line GLOB '*whatismyip.akamai.com*' OR process_command_line GLOB '*ifcfg.me*' OR process_command_line GLOB '*ifconfig.me*' OR process_command_line GLOB '*ident.me*' OR process_command_line GLOB '*icanhazip.com*' OR process_command_line GLOB '*ipecho.net*' OR process_command_line GLOB '*api.myip.com*' OR process_command_line GLOB '*checkip.amazonaws.com*' OR process_command_line GLOB '*wtfismyip.com*' OR process_command_line GLOB '*iplogger.*' OR process_command_line GLOB '*freegeoip.net*' OR process_command_line GLOB '*ipinfo.io*' OR process_command_line GLOB '*geoplugin.net*' OR process_command_line GLOB '*httpbin.org*' OR process_command_line GLOB '*myip.opendns.com*')
+  AND event_category GLOB '*"process"*'
+  AND event_type GLOB '*"start"*'

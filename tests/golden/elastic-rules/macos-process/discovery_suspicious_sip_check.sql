@@ -7,3 +7,5 @@ time >= (SELECT unix_time FROM time) - 540
   AND process_command_line GLOB '*enabled*'
   AND (process_parent_executable GLOB '/*.app/*' OR process_parent_executable GLOB '/Applications/*.app/*' OR process_parent_executable GLOB '/Volumes/*.app/*')
   AND NOT coalesce(process_parent_executable = '/Library/Application Support/Mosyle/MosyleMDM.app/Contents/MacOS/MosyleMDM', 0)
+  AND event_category GLOB '*"process"*'
+  AND event_type GLOB '*"start"*'
