@@ -59,6 +59,7 @@ def test_v9_exec_to_ecs_row() -> None:
         "process_args_count": "1",
         "process_command_line": "/bin/connection-checker",
         "process_working_directory": "/bin/mullvadvpn-app",
+        "process_env_vars": '["FOO=bar"]',  # eslogger's event.exec.env, exactly
         "process_code_signature_exists": "1",
         "process_code_signature_trusted": "0",  # ad-hoc signed: no certificate chain
         "process_code_signature_signing_id": "connection_checker-04fde7bdb8bceee3",
@@ -405,3 +406,48 @@ def test_columns_read_names_every_column_the_adapters_read() -> None:
     assert read - {"eid"} <= set(COLUMNS_READ["es_process_events"])
     read = set(re.findall(r'_(?:int|text|required)\(row, "(\w+)"\)', source[end:]))
     assert read <= set(COLUMNS_READ["process_events"]) | {"start_time"}  # processes: seed only
+
+
+def test_exec_env_is_capped_like_argv() -> None:
+    """``process.env_vars`` from eslogger's ``exec.env``: an element past ``ignore_above`` is
+    dropped (it could never match), the rest kept to the argv budget."""
+    message = json.loads(ESLOGGER[1])
+    long_var = "X=" + "y" * ARG_MAX_CHARS
+    many = [f"V{i:03d}=" + "z" * 195 for i in range(200)]  # 200 × 200 chars
+    message["event"]["exec"]["env"] = ["DYLD_INSERT_LIBRARIES=/tmp/x.dylib", long_var, *many]
+    [row], _ = rows(json.dumps(message))
+    kept = json.loads(row["process_env_vars"])
+    assert kept[0] == "DYLD_INSERT_LIBRARIES=/tmp/x.dylib" and long_var not in kept
+    assert sum(map(len, kept)) <= ARGS_MAX_CHARS < sum(map(len, kept)) + 200
+    assert kept[1:] == many[: len(kept) - 1]
+
+
+def test_es_process_events_env_is_left_empty() -> None:
+    """osquery's ``env`` is the variables joined by spaces, and a value may hold spaces: it
+    cannot be split back exactly, so that source never fills ``process.env_vars``."""
+    assert "env" not in COLUMNS_READ["es_process_events"]
+    event = osquery_normalizer.from_es_process_row(es_row(env="A=1 B=two words"))
+    assert event is not None and event.env == ()
+
+
+def test_previous_executable_is_the_pids_image_before_the_exec() -> None:
+    """``process.previous.executable`` on an exec: the image the tree held for that pid (the
+    fork child's inherited image, or the earlier exec), none for a pid the tree never saw."""
+    fork = json.loads(json.dumps(V10_FORK))
+    child = fork["event"]["fork"]["child"]
+    first = json.loads(ESLOGGER[1])
+    first["event"]["exec"]["target"]["audit_token"]["pid"] = child["audit_token"][5]
+    first["event"]["exec"]["target"]["audit_token"]["pidversion"] = child["audit_token"][7] + 1
+    second = json.loads(json.dumps(first))
+    second["global_seq_num"] += 1
+    second["event"]["exec"]["target"]["executable"]["path"] = "/bin/zsh"
+    second["event"]["exec"]["target"]["audit_token"]["pidversion"] += 1
+    served, _ = rows(json.dumps(fork), json.dumps(first), json.dumps(second))
+    previous = {r["process_executable"]: r["process_previous_executable"] for r in served}
+    assert previous == {
+        child["executable"]["path"]: "",  # the fork
+        "/bin/connection-checker": child["executable"]["path"],
+        "/bin/zsh": "/bin/connection-checker",
+    }
+    [alone], _ = rows(ESLOGGER[1])
+    assert alone["process_previous_executable"] == ""

@@ -64,8 +64,17 @@ def test_every_family_rule_imports(path: Path, tmp_path: Path) -> None:
     ("body", "reason"),
     [
         ('type = "esql"\nlanguage = "esql"\nquery = "from logs-*"', "ES|QL rule"),
-        ('type = "threshold"\nlanguage = "kuery"\nquery = "x:1"', "threshold rule"),
-        ('type = "new_terms"\nlanguage = "kuery"\nquery = "x:1"', "new_terms rule"),
+        (
+            'type = "threshold"\nlanguage = "kuery"\nquery = "x:1"\n'
+            'threshold = {field = ["host.id"], value = 20}',
+            "threshold rule: ",
+        ),
+        (
+            'type = "new_terms"\nlanguage = "kuery"\nquery = "process.name:x"\n'
+            'new_terms = {field = "new_terms_fields", value = ["file.path"],'
+            ' history_window_start = [{field = "history_window_start", value = "now-7d"}]}',
+            "new_terms rule: ",
+        ),
         ('type = "machine_learning"', "machine_learning rule"),
         ('type = "threat_match"\nlanguage = "kuery"\nquery = "x:1"', "threat_match rule"),
         ('type = "query"\nlanguage = "lucene"\nquery = "x:1"', "language 'lucene'"),

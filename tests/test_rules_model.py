@@ -7,6 +7,7 @@ minutes. Each is now one error naming the rule file and the field.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from ecsquery.cli import main
 from ecsquery.errors import RuleLoadError
 from ecsquery.rules.load import load_rule
+from ecsquery.rules.model import NewTermsParams, ThresholdParams
 
 RULE = """rule_id: r-1
 name: R
@@ -87,3 +89,86 @@ def test_an_alias_of_a_scalar_is_still_read(tmp_path: Path) -> None:
     path = write(tmp_path, "author: [&me Elastic]\nfalse_positives: [*me]\n")
     rule = load_rule(path)
     assert (rule.author, rule.false_positives) == (("Elastic",), ("Elastic",))
+
+
+NEW_TERMS = (
+    "new_terms:\n  field: new_terms_fields\n  value: {fields}\n  history_window_start:\n"
+    "  - {{field: history_window_start, value: '{start}'}}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule_type", "extra", "message"),
+    [
+        ("threshold", "", "missing [rule.threshold]: a threshold rule needs one"),
+        ("new_terms", "", "missing [rule.new_terms]: a new_terms rule needs one"),
+        ("query", "threshold: {field: [], value: 5}\n", "threshold: only a threshold rule"),
+        ("threshold", "threshold: {field: [], value: 0}\n", "threshold: value 0 must be ≥ 1"),
+        ("threshold", "threshold: {field: [], value: true}\n", "threshold.value: expected an"),
+        ("threshold", "threshold: {field: [''], value: 5}\n", "threshold: a field name is empty"),
+        (
+            "threshold",
+            "threshold: {field: [], value: 5, cardinality: [{field: user.id, value: -1}]}\n",
+            "cardinality values ≥ 0",
+        ),
+        ("threshold", "threshold: [host.id]\n", "expected a table, found a list"),
+        ("new_terms", NEW_TERMS.format(fields="[]", start="now-7d"), "1 to 3 field names"),
+        (
+            "new_terms",
+            NEW_TERMS.format(fields="[a, b, c, d]", start="now-7d"),
+            "1 to 3 field names, got ['a', 'b', 'c', 'd']",
+        ),
+        (
+            "new_terms",
+            NEW_TERMS.format(fields="[host.id]", start="now-400d"),
+            "history_window_start 'now-400d' is out of range (1 second to 366 days)",
+        ),
+        (
+            "new_terms",
+            NEW_TERMS.format(fields="[host.id]", start="2024-01-01"),
+            "history_window_start '2024-01-01' is not",
+        ),
+        (
+            "new_terms",
+            NEW_TERMS.format(fields="[host.id]", start="now-1w"),
+            "history_window_start: cannot read duration 'now-1w'",
+        ),
+    ],
+)
+def test_threshold_and_new_terms_are_checked_at_load(
+    tmp_path: Path, rule_type: str, extra: str, message: str
+) -> None:
+    """Kibana's ranges (``threshold_attributes.schema.yaml``: value ≥ 1, cardinality ≥ 0;
+    ``new_terms_attributes.schema.yaml``: 1 to 3 fields), a lookback no longer than any other,
+    and each table only on its own rule type: otherwise the rule would run as a plain query."""
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE.replace("type: query", f"type: {rule_type}") + extra, encoding="utf-8")
+    with pytest.raises(RuleLoadError) as caught:
+        load_rule(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_threshold_and_new_terms_load_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        RULE.replace("type: query", "type: new_terms")
+        + NEW_TERMS.format(fields="[host.id, process.executable]", start="now-5d"),
+        encoding="utf-8",
+    )
+    rule = load_rule(path)
+    assert rule.new_terms == NewTermsParams(("host.id", "process.executable"), "now-5d")
+    assert rule.new_terms.history_seconds == 5 * 86400
+    assert rule.to_mapping()["new_terms"] == {
+        "field": "new_terms_fields",
+        "value": ["host.id", "process.executable"],
+        "history_window_start": [{"field": "history_window_start", "value": "now-5d"}],
+    }
+    path.write_text(
+        RULE.replace("type: query", "type: threshold")
+        + "threshold: {field: host.id, value: 20, cardinality: [{field: user.id, value: 3}]}\n",
+        encoding="utf-8",
+    )
+    rule = load_rule(path)
+    assert rule.threshold == ThresholdParams(("host.id",), 20, (("user.id", 3),))
+    assert "threshold" not in replace(rule, type="query", threshold=None).to_mapping()

@@ -6,15 +6,22 @@ The counts are the issue's before/after table; a change in them is a change in w
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ecsquery.errors import RefusedRule
+import pytest
+import yaml
+
+from ecsquery.errors import RefusedRule, RuleLoadError
 from ecsquery.extension.ecs import iso_timestamp
+from ecsquery.rules.compile import compile_rule
 from ecsquery.rules.importer import import_rules
-from ecsquery.rules.model import Rule
+from ecsquery.rules.load import load_rule
+from ecsquery.rules.model import Rule, ThresholdParams
+from ecsquery.rules.render import render_packs
 from ecsquery.rules.sql.multi import compile_multi, multi_kind
 from multi_support import NOW, Table
 
@@ -105,15 +112,54 @@ def test_compiled_sequences_run_on_osquery_sqlite() -> None:
     assert table.run(sql, spread, "osquery") == []
 
 
-def test_import_writes_no_yaml_that_would_lose_threshold_or_new_terms(tmp_path: Path) -> None:
-    stems = [
-        "credential_access_potential_macos_ssh_bruteforce",
-        "execution_shell_execution_via_apple_scripting",
-    ]
-    results = import_rules([CORPUS / f"{s}.toml" for s in stems], tmp_path)
-    assert [(r.slug, r.status) for r in results] == [(stems[0], "refused"), (stems[1], "compiled")]
-    assert "does not carry [rule.threshold]" in results[0].reason
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stems[1]}.yaml"]
+def test_imported_yaml_loads_back_and_compiles_to_the_same_sql(tmp_path: Path) -> None:
+    """Every compiled class is written as YAML (the model carries ``threshold`` and
+    ``new_terms``), loads back as the same rule, and ``compile_rule`` routes it to the same
+    multi-event SQL as the TOML; the packs render that SQL verbatim in every format."""
+    results = import_rules(PATHS, tmp_path)
+    written = {r.slug: r for r in results if r.status == "compiled"}
+    assert sorted(written) == COMPILED_SLUGS
+    assert sorted(p.stem for p in tmp_path.iterdir()) == COMPILED_SLUGS
+    compiled = []
+    for slug, result in sorted(written.items()):
+        assert result.written is not None and result.rule is not None
+        data = tomllib.loads(result.source.read_text("utf-8"))["rule"]
+        loaded = load_rule(result.written)
+        assert loaded == result.rule
+        assert (loaded.threshold is not None, loaded.new_terms is not None) == (
+            data["type"] == "threshold",
+            data["type"] == "new_terms",
+        )
+        again = compile_rule(loaded)
+        assert again.sql == compile_multi(result.rule, data).sql, slug
+        compiled.append(again)
+    sequence = next(c for c in compiled if c.rule.slug == "execution_git_exploit_cve_2025_48384")
+    assert "WITH RECURSIVE" in sequence.sql
+    threshold = next(c for c in compiled if c.rule.type == "threshold")
+    assert "HAVING count(*) >= 20" in threshold.sql
+    files = {f.path.as_posix(): f.text for f in render_packs(compiled)}
+    osquery = json.loads(files["osquery/ecsquery.conf"])["queries"]
+    fleet = [d for d in yaml.safe_load_all(files["fleet/ecsquery.yml"]) if d]
+    kibana = json.loads(files["kibana/ecsquery.json"])["queries"]
+    for c in compiled:
+        assert osquery[c.rule.slug]["query"] == c.sql
+        assert kibana[c.rule.slug]["query"] == c.sql
+    fleet_sql = {d["spec"]["name"]: d["spec"]["query"] for d in fleet if d["kind"] == "query"}
+    assert sorted(fleet_sql.values()) == sorted(c.sql for c in compiled)
+
+
+def test_threshold_and_new_terms_yaml_is_not_a_plain_query(tmp_path: Path) -> None:
+    """Before the model carried them, a hand-written threshold rule compiled as its plain
+    query: now it is the GROUP BY, and a threshold rule without its table is a load error."""
+    data = tomllib.loads(
+        (CORPUS / "credential_access_potential_macos_ssh_bruteforce.toml").read_text("utf-8")
+    )["rule"]
+    rule = Rule.from_mapping(data, slug="t")
+    assert rule.threshold == ThresholdParams(("host.id",), 20)
+    assert compile_rule(rule).sql == compile_multi(rule, data).sql
+    plain = {k: v for k, v in data.items() if k != "threshold"}
+    with pytest.raises(RuleLoadError, match=r"missing \[rule.threshold\]"):
+        Rule.from_mapping(plain, slug="t")
 
 
 def test_window_covers_interval_plus_maxspan() -> None:

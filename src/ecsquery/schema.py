@@ -96,6 +96,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("process_args_count", "process.args_count", L),
     _c("process_command_line", "process.command_line"),
     _c("process_working_directory", "process.working_directory"),
+    _c("process_env_vars", "process.env_vars", array=True),
+    _c("process_previous_executable", "process.previous.executable"),
     _c("process_exit_code", "process.exit_code", L),
     _c("process_code_signature_exists", "process.code_signature.exists", B),
     _c("process_code_signature_trusted", "process.code_signature.trusted", B),

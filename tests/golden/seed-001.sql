@@ -15,6 +15,8 @@ SELECT
   process_args_count,
   process_command_line,
   process_working_directory,
+  process_env_vars,
+  process_previous_executable,
   process_exit_code,
   process_code_signature_exists,
   process_code_signature_trusted,

@@ -97,6 +97,10 @@ def build_document(
         process["working_directory"] = proc.cwd
     if event.exit_code is not None:
         process["exit_code"] = event.exit_code
+    if event.env:
+        process["env_vars"] = list(event.env)
+    if event.previous_executable:
+        process["previous"] = {"executable": event.previous_executable}
     if event.parent is not None:
         process["parent"] = _ref_fields(event.parent, tree.get(event.parent))
     effective = tree.effective_parent(event)

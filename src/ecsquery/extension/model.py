@@ -82,6 +82,11 @@ class ProcEvent(NamedTuple):
     """ESF's responsible process (the app that asked for the launch)."""
     exit_code: int | None = None
     source: str = ""
+    env: tuple[str, ...] = ()
+    """An exec's environment (``KEY=value``), capped by :func:`within_budget`; sources without an
+    exact list (osquery's space-joined ``env`` column) leave it empty."""
+    previous_executable: str = ""
+    """An exec's image before it (same pid), filled by the process tree's ``observe``."""
 
 
 ARG_MAX_CHARS = 1024
@@ -92,6 +97,24 @@ it from the args changes no rule's answer."""
 ARGS_MAX_CHARS = 16 * 1024
 """The argv kept per process, in characters (an attacker can exec 256 KiB argvs in a loop).
 Past it the remaining elements are dropped: a deliberate difference from Elastic Defend."""
+
+
+def within_budget(items: tuple[str, ...]) -> tuple[str, ...]:
+    """``items`` (an argv or an environment) without the elements longer than
+    :data:`ARG_MAX_CHARS` (``keyword`` with ``ignore_above: 1024`` in the endpoint-package
+    mapping, for ``process.args`` and ``process.env_vars`` alike: they never match), and the
+    rest kept up to :data:`ARGS_MAX_CHARS` characters in all (past it: a deliberate
+    difference)."""
+    kept: list[str] = []
+    total = 0
+    for item in items:
+        if len(item) > ARG_MAX_CHARS:
+            continue
+        total += len(item)
+        if total > ARGS_MAX_CHARS:
+            break
+        kept.append(item)
+    return items if len(kept) == len(items) else tuple(kept)
 
 
 def capped(proc: Proc) -> Proc | None:
@@ -107,14 +130,5 @@ def capped(proc: Proc) -> Proc | None:
             break
     else:
         return None
-    kept: list[str] = []
-    total = 0
-    for arg in args:
-        if len(arg) > ARG_MAX_CHARS:
-            continue
-        total += len(arg)
-        if total > ARGS_MAX_CHARS:
-            break
-        kept.append(arg)
     line = " ".join(args)[:ARGS_MAX_CHARS]
-    return proc._replace(args=tuple(kept), args_count=len(args), command_line=line)
+    return proc._replace(args=within_budget(args), args_count=len(args), command_line=line)

@@ -92,7 +92,14 @@ class ProcessTree:
                 proc = _fill(proc, parent)
             self.add(proc)
         elif event.action is Action.EXEC:
+            before = self.get(Ref(proc.pid))  # the pid's image until this exec
             self.add(proc)
+            if (
+                before is not None
+                and before.executable
+                and (proc.pidversion is None or before.pidversion != proc.pidversion)
+            ):
+                event = event._replace(previous_executable=before.executable)
         else:
             known = self.get(proc.ref)
             if known is not None:

@@ -54,6 +54,20 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
 def compile_rule(rule: Rule, fields: FieldTable | None = None) -> CompiledRule:
     """Parse, normalize and compile one rule; every error names the rule.
 
+    Multi-event rules (EQL sequences, threshold, ES|QL, new_terms) go to
+    ``rules.sql.multi.compile_multi``; the others are single-event queries.
+    """
+    from ecsquery.rules.sql.multi import compile_multi, multi_kind  # it builds on this module
+
+    data = rule.to_mapping()
+    if multi_kind(data):
+        return compile_multi(rule, data, fields)
+    return compile_single(rule, fields)
+
+
+def compile_single(rule: Rule, fields: FieldTable | None = None) -> CompiledRule:
+    """A single-event rule's query (or a new_terms rule's, which runs as one) compiled.
+
     Exceptions join the query as ``AND NOT (...)`` before the passes, so their fields are
     resolved, and their values compiled and evaluated, exactly like the rule's own.
     """

@@ -1,11 +1,12 @@
 """Elastic detection-rules TOML → our rule YAML, refusing what osquery cannot run.
 
 Refusal is decided before compiling where the rule's *shape* already says no (a rule type other
-than ``query``/``eql``, a sequence, an event category other than process, another OS), so the
-reason is about the rule and not about a field deep inside it. What passes is compiled with the
-real compiler: a field the extension cannot supply or a construct without exact semantics is a
-refusal too (``UnmappedField``, ``UnsupportedConstruct``), while a query our parser cannot read
-is an *error* (Elastic's rules are valid, so that is our gap, and the batch exits non-zero).
+than ``query``/``eql`` or a multi-event class, an EQL ``sample``, an event category other than
+process, another OS), so the reason is about the rule and not about a field deep inside it.
+What passes is compiled with the real compiler: a field the extension cannot supply or a
+construct without exact semantics is a refusal too (``UnmappedField``, ``UnsupportedConstruct``),
+while a query our parser cannot read is an *error* (Elastic's rules are valid, so that is our
+gap, and the batch exits non-zero).
 
 The YAML is written so that ``load_rule`` reads back exactly the same ``Rule``; ``rule_yaml``
 checks that round trip itself instead of trusting the dumper with quoting.
@@ -31,7 +32,7 @@ from ecsquery.errors import (
 from ecsquery.rules.lang.ast import And, Equals, Expr, Query
 from ecsquery.rules.load import slug_for
 from ecsquery.rules.model import Rule
-from ecsquery.rules.sql.multi import check_writable, compile_multi, multi_kind
+from ecsquery.rules.sql.multi import multi_kind
 
 Status = Literal["compiled", "refused", "skipped", "error"]
 
@@ -39,9 +40,6 @@ RUNNABLE_TYPES = {"query": "kuery", "eql": "eql"}
 """Rule type → the one query language we compile for it."""
 
 _TYPE_REASONS = {
-    "esql": "ES|QL rule (aggregating pipelines have no single-event SQL form)",
-    "threshold": "threshold rule (counts events across a window)",
-    "new_terms": "new_terms rule (needs history of previously seen values)",
     "machine_learning": "machine_learning rule (runs an ML job, has no query)",
     "threat_match": "threat_match rule (joins events with an indicator index)",
     "saved_query": "saved_query rule (the query lives in Kibana, not in the file)",
@@ -230,9 +228,7 @@ def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> Imp
                 refused, source=str(path), rule=str(data.get("rule_id") or "") or None
             )
         rule = Rule.from_mapping(data, slug=slug, source=str(path))
-        compiled = compile_multi(rule, data) if multi_kind(data) else compile_rule(rule)
-        if out_dir is not None:
-            check_writable(data)
+        compiled = compile_rule(rule)  # multi-event rules too: the model carries their tables
         if rule.language == "kuery":
             refused = _kql_category_refusal(compiled.query)
             if refused:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ecsquery.errors import RuleLoadError
 from ecsquery.rules.exceptions import ExceptionItem
@@ -34,6 +34,8 @@ MAX_SIGNALS = 10_000
 Elastic's promotion rules raise ``max_signals`` to that order, never to 10**20."""
 RISK_SCORES = range(0, 101)
 """Elastic's ``risk_score`` is an integer from 0 to 100."""
+MAX_NEW_TERMS_FIELDS = 3
+"""Kibana's ``NewTermsFields`` holds 1 to 3 fields (``new_terms_attributes.schema.yaml``)."""
 
 
 def duration_seconds(text: str) -> int:
@@ -72,6 +74,130 @@ def _check_ranges(rule: Rule, where: str) -> None:
             f"risk_score: {rule.risk_score} is out of range (0 to 100)",
             source=where,
             rule=rule.rule_id,
+        )
+
+
+def _check_multi(rule: Rule, where: str) -> None:
+    """A threshold or new_terms rule has its parameters, in Kibana's ranges
+    (``threshold_attributes.schema.yaml``: value ≥ 1, cardinality value ≥ 0;
+    ``new_terms_attributes.schema.yaml``: 1 to 3 fields, a history window start), and no other
+    rule type carries them (Kibana's schema rejects them there; here they would be ignored)."""
+
+    def fail(message: str) -> RuleLoadError:
+        return RuleLoadError(message, source=where, rule=rule.rule_id)
+
+    for key, value in (("threshold", rule.threshold), ("new_terms", rule.new_terms)):
+        if value is None and rule.type == key:
+            raise fail(f"missing [rule.{key}]: a {key} rule needs one")
+        if value is not None and rule.type != key:
+            raise fail(f"{key}: only a {key} rule has one, not a {rule.type} rule")
+    if rule.threshold is not None:
+        t = rule.threshold
+        if t.value < 1 or any(v < 0 for _, v in t.cardinality):
+            raise fail(f"threshold: value {t.value} must be ≥ 1, cardinality values ≥ 0")
+        if not all(t.field) or not all(f for f, _ in t.cardinality):
+            raise fail("threshold: a field name is empty")
+    if rule.new_terms is not None:
+        n = rule.new_terms
+        if not 1 <= len(n.fields) <= MAX_NEW_TERMS_FIELDS or not all(n.fields):
+            raise fail(f"new_terms: 1 to {MAX_NEW_TERMS_FIELDS} field names, got {list(n.fields)}")
+        if not n.history_window_start.startswith("now-"):
+            raise fail(
+                f"new_terms: history_window_start {n.history_window_start!r} is not 'now-7d'"
+            )
+        try:
+            seconds = duration_seconds(n.history_window_start)
+        except RuleLoadError as exc:
+            raise fail(f"new_terms: history_window_start: {exc.message}") from exc
+        if not 0 < seconds <= MAX_DURATION:
+            raise fail(
+                f"new_terms: history_window_start {n.history_window_start!r} is out of range"
+                f" (1 second to {MAX_DURATION // 86400} days)"
+            )
+
+
+def _items(value: Any) -> list[Any]:
+    """One value or a list of them (Kibana's ``ThresholdField`` is a string or an array)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _scalar(value: Any, key: str) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise TypeError(f"{key}: expected a string, found a {type(value).__name__}")
+    return str(value)
+
+
+def _integer(value: Any, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{key}: expected an integer, found a {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class ThresholdParams:
+    """A threshold rule's ``[rule.threshold]``: bucket fields (none = one bucket), the event
+    count a bucket needs, and optionally a field whose distinct values it needs too."""
+
+    field: tuple[str, ...]
+    value: int
+    cardinality: tuple[tuple[str, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Elastic's shape (detection-rules TOML, Kibana's API), read back by ``from_mapping``."""
+        out: dict[str, Any] = {"field": list(self.field), "value": self.value}
+        if self.cardinality:
+            out["cardinality"] = [{"field": f, "value": v} for f, v in self.cardinality]
+        return out
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ThresholdParams:
+        cardinality = tuple(
+            (
+                _scalar(c["field"], "threshold.cardinality.field"),
+                _integer(c["value"], "threshold.cardinality.value"),
+            )
+            for c in _items(data.get("cardinality"))
+        )
+        return cls(
+            tuple(_scalar(f, "threshold.field") for f in _items(data.get("field"))),
+            _integer(data["value"], "threshold.value"),
+            cardinality,
+        )
+
+
+@dataclass(frozen=True)
+class NewTermsParams:
+    """A new_terms rule's ``[rule.new_terms]``: the term fields and how far back a tuple counts
+    as seen (``history_window_start``, a lookback like ``now-7d``)."""
+
+    fields: tuple[str, ...]
+    history_window_start: str
+
+    @property
+    def history_seconds(self) -> int:
+        return duration_seconds(self.history_window_start)
+
+    def to_dict(self) -> dict[str, Any]:
+        """detection-rules' TOML shape (``field = "new_terms_fields"`` and a list of one
+        ``history_window_start`` entry), read back by ``from_mapping``."""
+        return {
+            "field": "new_terms_fields",
+            "value": list(self.fields),
+            "history_window_start": [
+                {"field": "history_window_start", "value": self.history_window_start}
+            ],
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> NewTermsParams:
+        history = _items(data.get("history_window_start"))
+        if len(history) != 1:
+            raise ValueError("new_terms: expected one history_window_start entry")
+        return cls(
+            tuple(_scalar(f, "new_terms.value") for f in _items(data.get("value"))),
+            _scalar(history[0]["value"], "new_terms.history_window_start"),
         )
 
 
@@ -129,6 +255,18 @@ class Threat:
         return cls(str(data["framework"]), ref(data["tactic"]), techniques)
 
 
+_P = TypeVar("_P", ThresholdParams, NewTermsParams)
+
+
+def _params(cls: type[_P], value: Any) -> _P | None:
+    """A rule type's parameter table, or None when the rule has none."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table, found a {type(value).__name__}")
+    return cls.from_mapping(value)
+
+
 @dataclass(frozen=True)
 class Rule:
     """An Elastic detection rule. ``slug`` names its pack query (``pack_ecsquery_<slug>``)."""
@@ -155,6 +293,10 @@ class Rule:
     setup: str = ""
     false_positives: tuple[str, ...] = ()
     threat: tuple[Threat, ...] = ()
+    threshold: ThresholdParams | None = None
+    """``[rule.threshold]`` of a threshold rule (and only of one)."""
+    new_terms: NewTermsParams | None = None
+    """``[rule.new_terms]`` of a new_terms rule (and only of one)."""
     exceptions: tuple[ExceptionItem, ...] = ()
     """Allowlist items from ``<slug>.exceptions.yaml`` and the directory's defaults (``load``)."""
     source: str = field(default="", compare=False)
@@ -236,11 +378,14 @@ class Rule:
                 setup=text("setup"),
                 false_positives=strs("false_positives"),
                 threat=tuple(Threat.from_mapping(t) for t in data.get("threat") or ()),
+                threshold=_params(ThresholdParams, data.get("threshold")),
+                new_terms=_params(NewTermsParams, data.get("new_terms")),
                 source=source,
             )
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise RuleLoadError(f"malformed rule: {exc!r}", source=source or slug) from exc
         _check_ranges(rule, source or slug)
+        _check_multi(rule, source or slug)
         return rule
 
     def to_mapping(self) -> dict[str, Any]:
@@ -267,4 +412,6 @@ class Rule:
             "setup": self.setup,
             "false_positives": list(self.false_positives),
             "threat": [t.to_dict() for t in self.threat],
+            **({"threshold": self.threshold.to_dict()} if self.threshold else {}),
+            **({"new_terms": self.new_terms.to_dict()} if self.new_terms else {}),
         }

@@ -4,8 +4,9 @@ new_terms rules (the single-event path stays ``rules.compile.compile_rule``).
 ``multi_kind`` tells from a rule's raw ``[rule]`` table whether it is one of them;
 ``compile_multi`` compiles it to a ``CompiledRule`` (so packs render it like any other rule),
 raising ``RefusedRule`` whose message starts with the class (``EQL sequence (multi-event): ``
-...) and names the construct or field that stops it. ``params`` is the raw table: threshold and
-new_terms settings are not carried by ``Rule`` yet (see the README's multi-event section).
+...) and names the construct or field that stops it. ``params`` is the rule's table in
+Elastic's key names (``Rule.to_mapping()``, or a detection-rules TOML ``[rule]``): threshold
+and new_terms settings are read from its ``threshold``/``new_terms`` keys.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecsquery.errors import EcsqueryError, RefusedRule, UnmappedField, UnsupportedConstruct
-from ecsquery.rules.compile import CompiledRule, compile_rule, compile_where, parse_rule_query
+from ecsquery.rules.compile import CompiledRule, compile_single, compile_where, parse_rule_query
 from ecsquery.rules.exceptions import apply_exceptions
 from ecsquery.rules.lang.ast import Const, Query
 from ecsquery.rules.lang.eql import parse_sequence
@@ -42,22 +43,6 @@ def multi_kind(data: Mapping[str, Any]) -> str | None:
     if rule_type == "eql" and _SEQUENCE.match(str(data.get("query", ""))):
         return "sequence"
     return rule_type if rule_type in ("threshold", "esql", "new_terms") else None
-
-
-UNCARRIED = frozenset({"threshold", "new_terms"})
-"""Classes whose parameters (``[rule.threshold]``, ``[rule.new_terms]``) ``Rule`` does not
-carry yet: their YAML would load back as a plain single-event query, a silent difference."""
-
-
-def check_writable(data: Mapping[str, Any]) -> None:
-    """Refuse to write our YAML for a rule whose class parameters the model would drop."""
-    kind = multi_kind(data)
-    if kind in UNCARRIED:
-        raise RefusedRule(
-            f"{CLASS_NAMES[kind]}: compiles, but the rule model does not carry"
-            f" [rule.{kind}] yet, so no YAML is written (see --dry-run)",
-            rule=str(data.get("rule_id") or ""),
-        )
 
 
 def _sequence(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> CompiledRule:
@@ -88,7 +73,7 @@ def _new_terms(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> Com
     if not history:
         raise UnsupportedConstruct("new_terms", "the rule has no history_window_start")
     duration_seconds(str(history[0]["value"]))  # readable, or RuleLoadError names it
-    return compile_rule(rule, fields)
+    return compile_single(rule, fields)
 
 
 def _esql(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> CompiledRule:
