@@ -138,6 +138,9 @@ class AlertParts(NamedTuple):
     """The nested event, host rules applied; ``host`` and ``event`` always present. Shared:
     shapes copy what they add to, never change it."""
     osquery: dict[str, Any]
+    multi: dict[str, Any] | None = None
+    """What a multi-event rule's alert adds (``alerts.multi``): ``{"sequence": {...}}`` or
+    ``{"threshold": {...}}`` in ecsquery's words; each shape writes it its own way."""
 
 
 P = TypeVar("P")

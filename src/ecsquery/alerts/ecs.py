@@ -23,6 +23,12 @@ fields follow ECS (elastic/ecs ``schemas/``: ``event.yml``, ``rule.yml``, ``thre
   table says, the result line's coordinates under ``osquery.*`` and the investigation guide
   (``ecsquery.rule.note``, beside ``rule.reference``) under the custom ``ecsquery`` namespace.
 
+A multi-event rule's alert adds its part under ``ecsquery`` (``alerts.multi``): a sequence's
+building block ``ecsquery.sequence`` = ``{id, index, building_block_type: "default"}`` (Kibana's
+``kibana.alert.group.id``/``.index`` and ``building_block_type``), its shell ``{id, length,
+alerts}`` (the building blocks' ids); a threshold bucket ``ecsquery.threshold`` = ``{terms,
+count, from, cardinality}`` (Kibana's ``kibana.alert.threshold_result``).
+
 The document id is the alert's stable id (``alert.hit_uuid``: rule, host, event), so the
 ``_bulk`` ``create`` of an alert sent twice is refused instead of indexed twice.
 
@@ -185,12 +191,12 @@ class EcsAlert(Shape[EcsPart]):
             "@timestamp": alert.original,
             **part.head,
             **self._hit(alert, part),
-            "ecsquery": {"alert_id": alert.uuid, "rule": part.ecsquery_rule},
+            "ecsquery": {"alert_id": alert.uuid, "rule": part.ecsquery_rule, **(alert.multi or {})},
         }
 
     def ndjson(self, alert: AlertParts) -> bytes:
         part = self.part(alert.rule)
-        if part.head_json is None:
+        if part.head_json is None or alert.multi:
             return orjson.dumps(self.document(alert), option=LINE)
         hit = orjson.dumps(self._hit(alert, part))
         return b"".join(

@@ -10,6 +10,7 @@ of other queries cost no Python at all.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 
 from ecsquery.alerts.alert import AlertFactory, AlertParts, hit_uuid
+from ecsquery.alerts.multi import THRESHOLD_MARKER, MultiAlerts
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
 from ecsquery.alerts.sources import Block
 from ecsquery.alerts.state import ReaderState
@@ -55,12 +57,21 @@ class AlertReader:
     ) -> None:
         self.index = QueryIndex(rules, pack)
         self.factory = AlertFactory(fields)
+        self.multi = MultiAlerts(self.factory)
+        """Sequence and threshold rows (``alerts.multi``)."""
         self.state = state if state is not None else ReaderState()
         self.summary = summary if summary is not None else Summary()
         self.max_line_bytes = max_line_bytes
         self.marker = marker
         """Pre-filter needle (``resultlog.MARKER``); None parses every line (other tables)."""
         self._horizon = {r.rule_id: r.lookback_seconds + r.interval_seconds for r in rules}
+        self._needles = (
+            re.compile(re.escape(marker) + b"|" + THRESHOLD_MARKER)
+            if marker is not None and any(r.type == "threshold" for r in rules)
+            else None
+        )
+        """With threshold rules, whose bucket rows lack the table's columns, the pre-filter
+        looks for either needle (a regex: slower than ``bytes.find``, so only then)."""
 
     def read(self, block: Block | bytes, encode: Encoder | None = None) -> list[Any]:
         """The alerts of a block of whole lines (the last one may lack its newline), in order:
@@ -86,7 +97,10 @@ class AlertReader:
             return out
         marker, read_line = self.marker, self._line
         find, size, pos = data.find, len(data), 0
-        while (hit := find(marker, pos)) >= 0:
+        seek = (
+            (lambda at: find(marker, at)) if self._needles is None else _seeker(self._needles, data)
+        )
+        while (hit := seek(pos)) >= 0:
             start = data.rfind(b"\n", 0, hit) + 1
             end = find(b"\n", hit)
             if end < 0:
@@ -161,12 +175,20 @@ class AlertReader:
         build = self.factory.parts
         counts = summary.rows
         made = 0
+        steps: list[dict[str, Any]] = []
         for action, row in rows:
             counts[action] += 1
             if action == "removed":
                 continue
             if not isinstance(row, dict):
                 summary.bad_rows["row is not an object"] += 1
+                continue
+            if "sequence_id" in row:  # a sequence's step: alerted when its group is whole
+                steps.append(row)
+                continue
+            if "threshold_events" in row:
+                emit = _emitter(out, encode)
+                self.multi.threshold_row(rule, row, info, action, state, summary, horizon, emit)
                 continue
             uuid = hit_uuid(run_key, row)
             if uuid in seen:
@@ -182,6 +204,27 @@ class AlertReader:
             made += 1
         if made:
             summary.alerts[(rule.name, rule.severity)] += made
+        if steps:
+            emit = _emitter(out, encode)
+            action = "snapshot" if rows[0][0] == "snapshot" else "added"
+            self.multi.sequence_rows(rule, steps, info, action, state, summary, horizon, emit)
+
+
+def _seeker(needles: re.Pattern[bytes], data: bytes) -> Callable[[int], int]:
+    """``bytes.find`` of any of ``needles`` from a position, -1 if none."""
+
+    def seek(at: int) -> int:
+        found = needles.search(data, at)
+        return -1 if found is None else found.start()
+
+    return seek
+
+
+def _emitter(out: list[Any], encode: Encoder | None) -> Callable[[AlertParts], None]:
+    """Appends an alert to ``out``, through ``encode`` if given."""
+    if encode is None:
+        return out.append
+    return lambda alert: out.append(encode(alert))
 
 
 @contextmanager

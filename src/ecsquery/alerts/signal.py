@@ -45,6 +45,23 @@ def rule_fields(rule: Rule) -> dict[str, Any]:
     }
 
 
+def multi_fields(multi: dict[str, Any]) -> dict[str, Any]:
+    """Kibana's fields for a multi-event rule's alert (``AlertParts.multi``): a sequence's
+    building block and shell (``build_alert_group_from_sequence.ts``), a threshold bucket's
+    ``kibana.alert.threshold_result``."""
+    out: dict[str, Any] = {}
+    sequence = multi.get("sequence")
+    if sequence is not None:
+        out["kibana.alert.group.id"] = sequence["id"]
+        if "index" in sequence:
+            out["kibana.alert.group.index"] = sequence["index"]
+            out["kibana.alert.building_block_type"] = sequence["building_block_type"]
+    threshold = multi.get("threshold")
+    if threshold is not None:
+        out["kibana.alert.threshold_result"] = threshold
+    return out
+
+
 class SignalPart(NamedTuple):
     """The rule's fields, as a dict and as JSON bytes."""
 
@@ -74,6 +91,7 @@ class KibanaSignal(Shape[SignalPart]):
             "kibana.alert.original_time": alert.original,
             "kibana.alert.reason": alert.reason,
             "kibana.alert.uuid": alert.uuid,
+            **(multi_fields(alert.multi) if alert.multi else {}),
             **doc,
             "event": {**doc["event"], "kind": "signal"},
             "osquery": alert.osquery,

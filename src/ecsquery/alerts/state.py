@@ -35,7 +35,14 @@ class ReaderState:
     """``rule_id\\x1fhost`` → [run, alerts made in it, hits dropped in it]."""
     newest: int = 0
     """Newest ``unixTime`` seen: the log's own clock (never the wall clock)."""
+    pending: dict[str, list[Any]] = field(default_factory=dict)
+    """``rule_id\x1fhost\x1fsequence_id`` → [run, {step: row}]: a sequence's step rows
+    read so far (event-format logs write one row a line; a block can end mid-run)."""
+    thresholds: dict[str, list[int]] = field(default_factory=dict)
+    """``rule_id\x1fhost\x1fterms`` → [newest event ms that alerted, log time (unix s) after
+    which it is forgotten]: Kibana's threshold signal history."""
     _prune_at: int = 0
+    _buckets_swept: int = 64
 
     def advance(self, unix_time: int | None) -> None:
         """Move the log clock on; sweep expired ids now and then.
@@ -63,8 +70,27 @@ class ReaderState:
         entry[1] += 1
         return True
 
+    def last_signal(self, key: str) -> int | None:
+        """The newest event (ms) of bucket ``key`` that alerted, None if none still remembered."""
+        entry = self.thresholds.get(key)
+        return entry[0] if entry is not None and entry[1] >= self.newest else None
+
+    def remember_signal(self, key: str, ms: int, forget_at: int) -> None:
+        """Record a bucket's alert; sweep forgotten buckets when the table doubles."""
+        thresholds = self.thresholds
+        thresholds[key] = [ms, forget_at]
+        if len(thresholds) >= 2 * self._buckets_swept:
+            live = {k: v for k, v in thresholds.items() if v[1] >= self.newest}
+            self.thresholds = live
+            self._buckets_swept = max(64, len(live))
+
     def to_json(self) -> dict[str, Any]:
-        return {"seen": self.seen, "runs": self.runs, "newest": self.newest}
+        out: dict[str, Any] = {"seen": self.seen, "runs": self.runs, "newest": self.newest}
+        if self.pending:
+            out["pending"] = self.pending
+        if self.thresholds:
+            out["thresholds"] = self.thresholds
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ReaderState:
@@ -72,9 +98,33 @@ class ReaderState:
             seen={str(k): int(v) for k, v in dict(data.get("seen", {})).items()},
             runs={str(k): list(v) for k, v in dict(data.get("runs", {})).items()},
             newest=int(data.get("newest", 0)),
+            pending=_pending(data.get("pending")),
+            thresholds=_thresholds(data.get("thresholds")),
         )
         state._prune_at = state.newest + PRUNE_EVERY
         return state
+
+
+def _pending(data: Any) -> dict[str, list[Any]]:
+    """A checkpoint's partial sequences; entries of the wrong shape are dropped (they only
+    delay rows that osquery's next snapshot or the re-read rest of the run brings again)."""
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(k): [v[0], v[1]]
+        for k, v in data.items()
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], dict)
+    }
+
+
+def _thresholds(data: Any) -> dict[str, list[int]]:
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(k): [v[0], v[1]]
+        for k, v in data.items()
+        if isinstance(v, list) and len(v) == 2 and all(type(i) is int for i in v)
+    }
 
 
 class Checkpoint:
