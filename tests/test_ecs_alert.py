@@ -323,6 +323,10 @@ def test_replay_to_ecs_alerts_to_security_alerts(
     assert not evaluate(external.where, endpoint)
     plain = {**docs[0], "event": {**docs[0]["event"], "kind": "event"}}
     assert not evaluate(ours.where, plain) and not evaluate(external.where, plain)
+    # a sequence's building block rides under its shell alert: ours does not promote it
+    block = {**docs[0], "ecsquery": {**docs[0]["ecsquery"], "sequence": {"id": "s", "index": 0,
+             "building_block_type": "default"}}}  # fmt: skip
+    assert not evaluate(ours.where, block)
     assert set(SEVERITY_SCORES) == {"low", "medium", "high", "critical"}
     low = {**docs[0], "event": {**docs[0]["event"], "severity": 21, "risk_score": 5.0}}
     assert _promoted(promotion, low) == ("low", 5)

@@ -383,7 +383,10 @@ def test_kibana_rules_promotion_rule() -> None:
         promotion["rule_id"] == kibana.PROMOTION_RULE_ID == "8bd665a8-7575-5b20-83f2-cfbe90ea0fee"
     )
     assert promotion["index"] == ["logs-ecsquery.alert-*"]
-    assert promotion["query"] == "event.kind: alert and data_stream.dataset: ecsquery.alert"
+    assert promotion["query"] == (
+        "event.kind: alert and data_stream.dataset: ecsquery.alert"
+        " and not ecsquery.sequence.building_block_type: *"
+    )
     assert promotion["rule_name_override"] == "message"
     assert promotion["timestamp_override"] == "event.ingested"
     assert promotion["severity_mapping"] == [
