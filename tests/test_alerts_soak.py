@@ -152,15 +152,8 @@ def soak(tmp_path: Path, seconds: float, mode: str, seed: int) -> dict[str, Any]
     return result
 
 
-CRON_OPEN = pytest.mark.xfail(
-    strict=False,
-    reason="open: about 1 in 6 short cron soaks lost the oldest generations before the last "
-    "fix (a bare position after a generation with no whole line); not yet shown gone",
-)
-
-
 @pytest.mark.soak
-@pytest.mark.parametrize("mode", ["ndjson", "bulk", pytest.param("cron", marks=CRON_OPEN)])
+@pytest.mark.parametrize("mode", ["ndjson", "bulk", "cron"])
 def test_soak(tmp_path: Path, mode: str) -> None:
     seconds = SECONDS or 4.0
     result = soak(tmp_path, seconds, mode, seed={"ndjson": 1, "bulk": 2, "cron": 3}[mode])

@@ -329,3 +329,64 @@ def test_restart_that_checkpoints_mid_guard_then_dies_writes_nothing_twice(
     run(AlertSink)
     ids = event_ids([orjson.loads(line) for line in out.read_bytes().splitlines()])
     assert ids == list(range(30))
+
+
+def test_copy_truncate_while_the_next_live_file_is_opened(tmp_path: Path, monkeypatch: Any) -> None:
+    """The rotated generations an empty live file starts among are taken before it is opened:
+    taken after, a copy-truncate in between (lines written, copied to ``.1``, cut) put the new
+    ``.1`` among them, and its lines were never read."""
+    from ecsquery.alerts import follow as follow_module
+
+    base = tmp_path / "r.log"
+    append(base, b"".join(hit(i) for i in range(3)))
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    assert drain(tail, reader) == [0, 1, 2]
+    rotate_rename(base)
+    base.touch()  # the next live file, still empty when the tail moves on to it
+    opened = follow_module.open_regular
+    calls = []
+
+    def open_then_rotate(path: Path) -> Any:
+        stream = opened(path)
+        if not calls:  # right after the open, before the tail looks at the rotated files
+            append(base, b"".join(hit(i) for i in range(3, 6)))
+            rotate_copytruncate(base)
+        calls.append(path)
+        return stream
+
+    monkeypatch.setattr(follow_module, "open_regular", open_then_rotate)
+    ids = drain(tail, reader)
+    ids += drain(tail, reader)
+    assert ids == [3, 4, 5] and calls
+    assert reader.summary.gaps == []
+
+
+def test_copy_truncate_between_the_rotation_check_and_the_read(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """An empty live file is checked for a rotation after it is read, not before: checked
+    before, a copy-truncate and new lines in between were read as the generation's start and
+    the copy (the oldest generation, found by the cron soak) was never read."""
+    base = tmp_path / "r.log"
+    base.touch()
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    assert drain(tail, reader) == []
+    check = Tail._rotated_meanwhile
+    rotated: list[bool] = []
+
+    def check_then_rotate(self: Tail) -> bool:
+        moved = check(self)
+        if not rotated:
+            rotated.append(True)
+            append(base, b"".join(hit(i) for i in range(3)))
+            rotate_copytruncate(base)
+            append(base, b"".join(hit(i) for i in range(3, 5)))
+        return moved
+
+    monkeypatch.setattr(Tail, "_rotated_meanwhile", check_then_rotate)
+    ids = drain(tail, reader)
+    ids += drain(tail, reader)
+    assert ids == [0, 1, 2, 3, 4] and rotated
+    assert reader.summary.gaps == []

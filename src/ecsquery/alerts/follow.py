@@ -16,7 +16,6 @@ again: a restart that checkpoints halfway through them and dies must not forget 
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import time
@@ -42,6 +41,7 @@ from ecsquery.alerts.sources import (
     open_generation,
     open_regular,
     rotation_look,
+    skip,
 )
 from ecsquery.alerts.state import Checkpoint as Checkpoint  # re-exported: the CLI takes it here
 from ecsquery.alerts.state import ReaderState
@@ -182,7 +182,7 @@ class Tail:
 
     def _open(self) -> bool:
         """Open the generation holding the position; False to try again at the next poll."""
-        if self._fp is None:
+        if self._fp is None and not self._rotated_since_start():
             return self._open_path(self.base, live=True)
         for fp, path in self._chain():
             if fp == self._fp:
@@ -215,6 +215,12 @@ class Tail:
         file actually opened: a rotation may have moved another generation to the name since.
         """
         self._rebase()
+        before: tuple[frozenset[tuple[Any, ...]], frozenset[str | None]] | None = None
+        if live and self._fp is None and self._offset == 0:  # the rotated files before the open
+            if self._known_start is not None:  # a restart: as the last run saw them
+                before = (frozenset(), frozenset(self._known_start))
+            else:  # (taken after the open, a copy-truncate in between would be missed)
+                before = (rotation_look(self.base), self._rotated_fps())
         try:
             if live:
                 stream: BinaryIO = open_regular(path)
@@ -241,18 +247,14 @@ class Tail:
                     stream.seek(self._offset)
                     self._ino = (info.st_dev, info.st_ino)
             else:
-                ready = _skip(stream, self._offset) >= self._offset
+                ready = skip(stream, self._offset) >= self._offset
         except (OSError, EOFError, zstandard.ZstdError):
             ready = False
         if not ready:
             stream.close()
             return False
-        if live and self._fp is None and self._offset == 0:
-            if self._known_start is not None:  # a restart: compare with what it saw then
-                self._rotated = (frozenset(), frozenset(self._known_start))
-                self._known_start = None
-            else:
-                self._rotated = (rotation_look(self.base), self._rotated_fps())
+        if before is not None:
+            self._rotated, self._known_start = before, None
         _log.debug("reading %s from byte %d (line %d)", path, self._offset, self._splitter.line_no)
         self._stream, self._live, self._path, self._finished = stream, live, path, False
         self._head = bytearray()
@@ -279,13 +281,13 @@ class Tail:
             if self._stream is None and not self._open():
                 return
             assert self._stream is not None
-            if self._live and self._fp is None and self._rotated_meanwhile():
-                continue
             try:
                 data = self._stream.read(CHUNK)
             except (OSError, EOFError, zstandard.ZstdError):
                 self._close()  # compressed copy still being written, or gone: reopen later
                 return
+            if self._live and self._fp is None and self._rotated_meanwhile():
+                continue  # after the read: a copy-truncate just before it gave it the new lines
             if data and self._live and self._truncated(len(data)):
                 data = b""  # read after a copy-truncate: maybe the new content; use the copy
             if data:
@@ -337,17 +339,29 @@ class Tail:
         now = rotation_look(self.base)
         if now == look:
             return False
+        if not self._to_oldest_new(known):
+            self._rotated = (now, known)
+            return False
+        _log.debug("%s: a generation was rotated before its first line was read", self.base)
+        return True
+
+    def _rotated_since_start(self) -> bool:
+        """On a restart before the live file's first line: read what was rotated since first,
+        even with no live file (a rename, until the next line), or a cron run reads nothing."""
+        return self._known_start is not None and self._to_oldest_new(self._known_start)
+
+    def _to_oldest_new(self, known: tuple[str, ...] | frozenset[str | None]) -> bool:
+        """To the start of the oldest rotated generation not in ``known`` (the chain leads on
+        from there); False if there is none."""
         chain = self._chain()
         new = [fp for fp, path in chain if path != self.base and fp not in known]
         if not new:
-            self._rotated = (now, known)
             return False
         self._close()
-        self._rotated = None
+        self._rotated = self._known_start = None
         self._fp, self._offset = new[-1], 0  # the oldest new one (newest first in the chain)
         self._splitter = LineSplitter(self.max_line)
         self._head = bytearray()
-        _log.debug("%s: a generation was rotated before its first line was read", self.base)
         return True
 
     def _renamed(self) -> bool:
@@ -395,20 +409,6 @@ class Tail:
             self._splitter = LineSplitter(self.max_line, self._done.line)
             return False
         return True
-
-
-def _skip(stream: BinaryIO, count: int) -> int:
-    """Move ``count`` bytes into a stream (seek a plain file, read through a compressed one)."""
-    if isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO):
-        size = os.fstat(stream.fileno()).st_size
-        return stream.seek(min(count, size))
-    skipped = 0
-    while skipped < count:
-        data = stream.read(min(CHUNK, count - skipped))
-        if not data:
-            break
-        skipped += len(data)
-    return skipped
 
 
 def follow(

@@ -267,6 +267,20 @@ def rotation_look(base: Path) -> frozenset[tuple[Any, ...]]:
     return frozenset(look)
 
 
+def skip(stream: BinaryIO, count: int) -> int:
+    """Move ``count`` bytes into a stream (seek a plain file, read through a compressed one)."""
+    if isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO):
+        size = os.fstat(stream.fileno()).st_size
+        return stream.seek(min(count, size))
+    skipped = 0
+    while skipped < count:
+        data = stream.read(min(CHUNK, count - skipped))
+        if not data:
+            break
+        skipped += len(data)
+    return skipped
+
+
 class NotRegular(OSError):
     """A followed path that is not a regular file."""
 
