@@ -112,9 +112,12 @@ def soak(tmp_path: Path, seconds: float, mode: str, seed: int) -> dict[str, Any]
     base.touch()
     rng = random.Random(seed)
     writer = Writer(base, seconds, seed)
-    kills = runs = 0
+    kills = runs = extra = 0
     errors = tmp_path / "stderr"
-    while writer.is_alive() or not runs:
+    # Until the writer is done, and (a cron run often exits before its kill comes) until at
+    # least two runs were killed, with a bound: the short soak must exercise a kill either way.
+    while writer.is_alive() or not runs or (kills < 2 and extra < 40):
+        extra += not writer.is_alive() and runs > 0
         with errors.open("ab") as stderr:
             proc = subprocess.Popen(command, stderr=stderr)
         runs += 1

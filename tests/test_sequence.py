@@ -16,9 +16,9 @@ import pytest
 from ecsquery.errors import RuleSyntaxError, UnsupportedConstruct
 from ecsquery.extension.ecs import iso_timestamp
 from ecsquery.rules.lang.ast import And, Equals, FieldRef, Query
-from ecsquery.rules.lang.eql import parse_sequence
 from ecsquery.rules.lang.multi import Sequence, Step
 from ecsquery.rules.lang.passes import run_passes
+from ecsquery.rules.lang.sequence import parse_sequence
 from ecsquery.rules.sql.multi_sequence import compile_sequence
 from ecsquery.testing.multi import sequences
 from multi_support import FIELDS, NOW, Table, agree_on_streams, slow

@@ -20,7 +20,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,6 +43,7 @@ from ecsquery.alerts.sources import (
     skip,
 )
 from ecsquery.alerts.state import Checkpoint as Checkpoint  # re-exported: the CLI takes it here
+from ecsquery.alerts.state import Position as Position  # re-exported with Checkpoint
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
 
@@ -55,37 +55,6 @@ missing, before it is reported gone. A rotation can take long (compressing, copy
 one file after another): while anything in it moves, the generation may yet reappear."""
 POLL_BYTES = 8 * CHUNK
 """Bytes read from one log per poll; the checkpoint is written between polls."""
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where reading stopped: after byte ``offset`` of the generation ``fingerprint``."""
-
-    fingerprint: str | None = None
-    offset: int = 0
-    line: int = 1
-    rotated: tuple[str, ...] | None = None
-    """Before the live file's first line: the rotated generations there were when it was
-    opened empty. Any other found on restart was rotated meanwhile and is read first."""
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"fingerprint": self.fingerprint, "offset": self.offset}
-        data["line"] = self.line
-        if self.rotated is not None:
-            data["rotated"] = list(self.rotated)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Position:
-        if not data:
-            return cls()
-        rotated = data.get("rotated")
-        return cls(
-            data.get("fingerprint"),
-            int(data.get("offset", 0)),
-            int(data.get("line", 1)),
-            None if rotated is None else tuple(map(str, rotated)),
-        )
 
 
 class Tail:

@@ -220,3 +220,34 @@ def _run(value: Any) -> bool:
         and _count(value[1])
         and _count(value[2])
     )
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where reading stopped: after byte ``offset`` of the generation ``fingerprint``."""
+
+    fingerprint: str | None = None
+    offset: int = 0
+    line: int = 1
+    rotated: tuple[str, ...] | None = None
+    """Before the live file's first line: the rotated generations there were when it was
+    opened empty. Any other found on restart was rotated meanwhile and is read first."""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"fingerprint": self.fingerprint, "offset": self.offset}
+        data["line"] = self.line
+        if self.rotated is not None:
+            data["rotated"] = list(self.rotated)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Position:
+        if not data:
+            return cls()
+        rotated = data.get("rotated")
+        return cls(
+            data.get("fingerprint"),
+            int(data.get("offset", 0)),
+            int(data.get("line", 1)),
+            None if rotated is None else tuple(map(str, rotated)),
+        )

@@ -19,8 +19,8 @@ from ecsquery.errors import EcsqueryError, RefusedRule, UnmappedField, Unsupport
 from ecsquery.rules.compile import CompiledRule, compile_single, compile_where, parse_rule_query
 from ecsquery.rules.exceptions import apply_exceptions
 from ecsquery.rules.lang.ast import Const, Query
-from ecsquery.rules.lang.eql import parse_sequence
 from ecsquery.rules.lang.esql import parse_esql
+from ecsquery.rules.lang.sequence import parse_sequence
 from ecsquery.rules.model import Rule, duration_seconds
 from ecsquery.rules.sql.multi_esql import compile_esql
 from ecsquery.rules.sql.multi_sequence import HOST_CONSTANT, compile_sequence, step_condition
