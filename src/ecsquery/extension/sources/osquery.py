@@ -209,6 +209,8 @@ class OsquerySource(Source):
         try:
             step()
         except Exception as exc:
+            if self.stopping.is_set():  # ``stop`` closed the socket under this call: no fault
+                return
             self.pipeline.stats.add(f"errors.{self.name}")
             if what not in self._failing:
                 self._failing.add(what)
