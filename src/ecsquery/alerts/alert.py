@@ -23,6 +23,7 @@ re-read rotated file or a restart after a crash — gets the same id.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -121,6 +122,15 @@ class RulePart:
         """Top-level names the hit's nested event can have (from the field table): a shape
         whose pre-encoded rule part holds one of them encodes such alerts whole."""
         self.shaped: dict[Shape[Any], Any] = {}
+
+    def members(self, fields: dict[str, Any], spliced: Iterable[str] = ()) -> bytes | None:
+        """``fields`` encoded once as JSON object members, ``,``-framed for splicing into a
+        hit's bytes; None when a hit's own top-level field could replace one of them (or of
+        ``spliced``, the shape's other spliced keys), so only encoding the whole document
+        gives its bytes."""
+        if self.tops & (fields.keys() | set(spliced)):
+            return None
+        return b"," + orjson.dumps(fields)[1:-1] + b","
 
 
 class AlertParts(NamedTuple):

@@ -173,8 +173,7 @@ class EcsAlert(Shape[EcsPart]):
             "risk_score": float(r.risk_score),
         }
         ours = {"slug": r.slug, "note": r.note}
-        spliced = head.keys() | {"osquery", "ecsquery"}
-        head_json = None if rule.tops & spliced else b"," + orjson.dumps(head)[1:-1] + b","
+        head_json = rule.members(head, ("osquery", "ecsquery"))
         return EcsPart(head, event, ours, head_json, orjson.dumps(ours))
 
     @staticmethod

@@ -80,9 +80,7 @@ class KibanaSignal(Shape[SignalPart]):
 
     def rule_part(self, rule: RulePart) -> SignalPart:
         static = rule_fields(rule.rule)
-        # "," + members + "," : the hit's dict (never empty) then goes on without its "{".
-        json = None if rule.tops & static.keys() else b"," + orjson.dumps(static)[1:-1] + b","
-        return SignalPart(static, json)
+        return SignalPart(static, rule.members(static))
 
     @staticmethod
     def _hit(alert: AlertParts) -> dict[str, Any]:
