@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 TABLE = "ecs_process_events"
-"""Name of the extension's table, as the packs query it."""
+"""Name of the extension's process table, as the packs query it (``PROCESS_TABLE.name``)."""
 
 TIME_COLUMN = "time"
 """Unix seconds of the source event: the lookback window and osquery's constraint column."""
@@ -46,7 +46,7 @@ class OsqueryType(Enum):
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the ECS process-events table and the ECS field it carries."""
+    """One column of an ECS events table and the ECS field it carries."""
 
     name: str
     type: OsqueryType
@@ -79,7 +79,7 @@ def _c(
 
 K, L, B, D = EcsType.KEYWORD, EcsType.LONG, EcsType.BOOLEAN, EcsType.DATE
 
-COLUMNS: tuple[Column, ...] = (
+_EVENT: tuple[Column, ...] = (
     _c(TIME_COLUMN, None, L),
     _c("timestamp", "@timestamp", D),
     _c("event_category", "event.category", array=True),
@@ -88,6 +88,10 @@ COLUMNS: tuple[Column, ...] = (
     _c("event_id", "event.id"),
     _c("host_os_type", "host.os.type"),
     _c("host_name", "host.name"),
+)
+"""Columns every table has: the source time, the event's identity and the host."""
+
+_PROCESS: tuple[Column, ...] = (
     _c("process_pid", "process.pid", L),
     _c("process_entity_id", "process.entity_id"),
     _c("process_executable", "process.executable"),
@@ -120,6 +124,51 @@ COLUMNS: tuple[Column, ...] = (
     _c("user_effective_id", "user.effective.id"),
     _c("group_id", "group.id"),
 )
+"""The process (for file and network events: the actor) and its user, from the process tree."""
+
+_FILE: tuple[Column, ...] = (
+    _c("file_path", "file.path"),
+    _c("file_name", "file.name"),
+    _c("file_extension", "file.extension"),
+    _c("file_directory", "file.directory"),
+    _c("file_original_path", "file.Ext.original.path"),
+    _c("file_original_name", "file.Ext.original.name"),
+)
+"""The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend."""
+
+_NETWORK: tuple[Column, ...] = (
+    _c("source_ip", "source.ip"),
+    _c("source_port", "source.port", L),
+    _c("destination_ip", "destination.ip"),
+    _c("destination_port", "destination.port", L),
+    _c("network_transport", "network.transport"),
+    _c("network_type", "network.type"),
+    _c("network_direction", "network.direction"),
+)
+"""The connection's two ends, as Elastic Defend's network events carry them."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table the extension serves: its name, the ECS event category it carries, its columns.
+
+    Every table starts with the shared event and process columns (defined once above), so a
+    rule's ``process.*`` condition compiles the same on any of them.
+    """
+
+    name: str
+    category: str
+    columns: tuple[Column, ...]
+
+
+PROCESS_TABLE = Table(TABLE, "process", _EVENT + _PROCESS)
+FILE_TABLE = Table("ecs_file_events", "file", _EVENT + _PROCESS + _FILE)
+NETWORK_TABLE = Table("ecs_network_events", "network", _EVENT + _PROCESS + _NETWORK)
+TABLES: tuple[Table, ...] = (PROCESS_TABLE, FILE_TABLE, NETWORK_TABLE)
+"""Every table the extension serves, the process table first."""
+
+COLUMNS: tuple[Column, ...] = PROCESS_TABLE.columns
+"""The process table's columns (the table single-category code and older packs know)."""
 
 
 class FieldTable:
