@@ -11,14 +11,16 @@ import pytest
 from ecsquery.errors import UnsupportedConstruct
 from ecsquery.rules.lang import esql
 from ecsquery.rules.lang.esql import parse_esql
-from ecsquery.rules.sql.multi_esql import compile_esql
+from ecsquery.rules.sql.multi_esql import compile_esql, regex_parts
 from ecsquery.testing.multi import esql_rows
 from multi_support import FIELDS, Table, agree_on_streams, slow
 
-STREAMS = 500  # per shape: 2,000 for the class
+STREAMS = 300  # per shape: 2,100 for the class
 SLOW_STREAMS = 10_000
 TABLE = Table()
 FROM = "FROM logs-endpoint.events.process-* METADATA _id, _index\n"
+LONG_REGEX = r".*(a\s?\s?\s?\s?\s?\s?|c\d?\d?\d?\d?\d?\d?\d?|u\w?\w?\w?\w?\w?\w?).*"
+"""Three alternatives, over 256 bytes once translated: two ``regex_match`` calls."""
 
 SHAPES = {
     "filter": FROM + '| WHERE process.name IN ("a", "b") AND NOT (to_lower(user.name) LIKE "al*")\n'
@@ -33,17 +35,33 @@ SHAPES = {
     "| KEEP n, d, first, process.entity_id",
     "nulls_and_arrays": FROM + '| WHERE process.args IS NOT NULL AND (process.args == "-e"'
     ' OR process.parent.entity_id IS NULL OR process.name RLIKE "[ab]")',
+    "mv_expand_stats": FROM + "| MV_EXPAND process.args\n"
+    '| WHERE process.args != "x" OR process.args IS NULL\n'
+    "| KEEP process.args, process.name, data_stream.dataset\n"
+    "| STATS n = count(*), v = values(process.name), ds = values(data_stream.dataset)"
+    " BY process.args",
+    "mv_expand_rows": FROM + "| MV_EXPAND process.args\n| MV_EXPAND process.args\n"
+    '| EVAL arg = CASE(process.args == "-e", "E", process.args IS NULL, "none", "other")\n'
+    '| WHERE data_stream.dataset == "endpoint.events.process" AND data_stream.type == "logs"',
+    "long_rlike": FROM + f'| WHERE process.name RLIKE """{LONG_REGEX}"""',
 }
+
+
+def row_names(pipeline: esql.Pipeline) -> list[str]:
+    """The per-event columns compared: MV_EXPAND'ed fields and EVAL names."""
+    names = [c.field for c in pipeline.commands if isinstance(c, esql.MvExpand)]
+    names += [n for c in pipeline.commands if isinstance(c, esql.Eval) for n, _ in c.assignments]
+    return list(dict.fromkeys(names))
 
 
 def sql_rows(pipeline: esql.Pipeline, docs: list[dict[str, Any]], missing: str) -> list[Any]:
     rows = TABLE.run(compile_esql(pipeline, FIELDS, 600), docs, missing)  # type: ignore[arg-type]
     if pipeline.stats is None:
-        names = [n for c in pipeline.commands if isinstance(c, esql.Eval) for n, _ in c.assignments]
+        names = row_names(pipeline)
         return sorted(json.dumps([r["event_id"], *(r[n] for n in names)]) for r in rows)
     out = []
     for row in rows:
-        row = {k: sorted(json.loads(v)) if k == "v" else v for k, v in row.items()}
+        row = {k: sorted(json.loads(v)) if k in ("v", "ds") else v for k, v in row.items()}
         out.append(json.dumps(row, sort_keys=True))
     return sorted(out)
 
@@ -51,9 +69,10 @@ def sql_rows(pipeline: esql.Pipeline, docs: list[dict[str, Any]], missing: str) 
 def reference_rows(pipeline: esql.Pipeline, docs: list[dict[str, Any]]) -> list[Any]:
     rows = esql_rows(pipeline, docs)
     if pipeline.stats is None:
-        names = [n for c in pipeline.commands if isinstance(c, esql.Eval) for n, _ in c.assignments]
+        names = row_names(pipeline)
         return sorted(json.dumps([r["event.id"], *(r[n] for n in names)]) for r in rows)
-    keep = next((c.patterns for c in pipeline.commands if isinstance(c, esql.Keep)), None)
+    after = pipeline.commands[pipeline.commands.index(pipeline.stats) :]  # type: ignore[arg-type]
+    keep = next((c.patterns for c in after if isinstance(c, esql.Keep)), None)
     return sorted(
         json.dumps({k: v for k, v in r.items() if keep is None or k in keep}, sort_keys=True)
         for r in rows
@@ -63,7 +82,6 @@ def reference_rows(pipeline: esql.Pipeline, docs: list[dict[str, Any]]) -> list[
 @pytest.mark.parametrize(
     ("text", "construct"),
     [
-        ("FROM logs-endpoint.events.process-* | MV_EXPAND process.args", "MV_EXPAND"),
         ("FROM logs-endpoint.events.process-* | LIMIT 5", "LIMIT"),
         ("FROM logs-endpoint.events.network-*", "FROM logs-endpoint.events.network-*"),
         ('FROM logs-* | WHERE process.name == "a"', "FROM logs-*"),
@@ -84,6 +102,90 @@ def test_refused_by_name(text: str, construct: str) -> None:
 def test_wide_source_pinned_to_process_events_and_non_mac_sources() -> None:
     parse_esql('FROM logs-* | WHERE event.category == "process" and event.type == "start"')
     parse_esql("FROM logs-endpoint.events.process-*, logs-system.security-* | KEEP process.name")
+
+
+@pytest.mark.parametrize(
+    ("text", "construct", "reason"),
+    [
+        (
+            '| MV_EXPAND _ignored | WHERE _ignored == "process.command_line"',
+            "metadata field _ignored",
+            "depends on the cluster's mappings",
+        ),
+        ('| WHERE _id == "x"', "metadata field _id", "an Elasticsearch document's metadata"),
+        ('| WHERE agent.id == "x"', "field", "'agent.id' (one unknown value per host)"),
+        ("| EVAL d = data_stream.namespace", "field", "outside STATS ... BY"),
+        ("| EVAL a = process.name | MV_EXPAND a", "MV_EXPAND", "computed column 'a'"),
+        (
+            "| STATS n = count(*) BY process.name | MV_EXPAND process.name",
+            "MV_EXPAND after STATS",
+            "",
+        ),
+        ("| MV_EXPAND file.path", "field", "'file.path' has no column"),
+    ],
+)
+def test_compile_refuses_by_name(text: str, construct: str, reason: str) -> None:
+    pipeline = parse_esql(FROM + text)
+    with pytest.raises(UnsupportedConstruct) as err:
+        compile_esql(pipeline, FIELDS, 60)
+    assert err.value.construct == construct
+    assert reason in err.value.message
+
+
+def test_long_rlike_is_split_at_its_top_level_alternatives() -> None:
+    parts = regex_parts(LONG_REGEX)
+    assert [len(p.encode()) for p in parts] == [165, 121]
+    word = r"[0-9A-Z\x5fa-z]?"
+    assert parts[1] == r"^(?:[\s\S]*(?:u" + word * 6 + r")[\s\S]*)$"
+    assert regex_parts("a|b") == ["^(?:a|b)$"]
+    with pytest.raises(UnsupportedConstruct, match="256 bytes"):
+        regex_parts("(" + "a" * 300 + ")")  # one alternative: nothing to split
+
+
+def test_data_stream_constants_and_host_constants_in_stats() -> None:
+    sql = compile_esql(
+        parse_esql(
+            FROM + "| STATS d = values(data_stream.dataset), n = values(data_stream.namespace)"
+            " BY agent.id, data_stream.type"
+        ),
+        FIELDS,
+        60,
+    )
+    rows = TABLE.run(sql, [], "null")
+    assert rows == []
+    docs = [{"time": 1_700_000_000 - 5, "event": {"id": "e1"}, "process": {"name": "a"}}]
+    (row,) = TABLE.run(sql, docs, "null")
+    assert row == {
+        "agent.id": "host",
+        "data_stream.type": "logs",
+        "d": '["endpoint.events.process"]',
+        "n": '["host"]',
+    }
+
+
+def test_keep_before_stats_does_not_hide_the_aggregates() -> None:
+    pipeline = parse_esql(FROM + "| KEEP process.name | STATS n = count(*) BY process.name")
+    docs = [{"time": 1_700_000_000 - 5, "event": {"id": "e1"}, "process": {"name": "a"}}]
+    assert TABLE.run(compile_esql(pipeline, FIELDS, 60), docs, "null") == [
+        {"process.name": "a", "n": 1}
+    ]
+
+
+def test_mv_expand_keeps_distinct_elements_and_a_row_without_any() -> None:
+    pipeline = parse_esql(FROM + "| MV_EXPAND process.args")
+    docs = [
+        {"time": 1_700_000_000 - 5, "event": {"id": "e1"}, "process": {"args": ["x", "-e", "x"]}},
+        {"time": 1_700_000_000 - 5, "event": {"id": "e2"}, "process": {"args": []}},
+    ]
+    for missing in ("null", "empty"):
+        rows = TABLE.run(compile_esql(pipeline, FIELDS, 60), docs, missing)  # type: ignore[arg-type]
+        got = sorted((r["event_id"], r["process.args"] or "") for r in rows)
+        assert got == [("e1", "-e"), ("e1", "x"), ("e2", "")]
+    assert sorted((r["event.id"], r["process.args"] or "") for r in esql_rows(pipeline, docs)) == [
+        ("e1", "-e"),
+        ("e1", "x"),
+        ("e2", ""),
+    ]
 
 
 def test_to_lower_only_against_ascii_text() -> None:

@@ -29,11 +29,12 @@ CORPUS = Path(__file__).parent / "fixtures" / "elastic-rules-multi"
 PATHS = sorted(CORPUS.glob("*.toml"))
 
 
-EXPECTED_COMPILED = {"sequence": 5, "threshold": 1, "new_terms": 5, "esql": 2}
+EXPECTED_COMPILED = {"sequence": 5, "threshold": 1, "new_terms": 5, "esql": 4}
 """Before this work every one of the 53 was refused by class."""
 COMPILED_SLUGS = [
     "credential_access_grep_recursive_credential_discovery",
     "credential_access_high_volume_of_pbpaste",
+    "credential_access_multi_cloud_cli_token_harvesting",
     "credential_access_potential_macos_ssh_bruteforce",
     "defense_evasion_whitespace_padding_command_line",
     "discovery_of_accounts_or_groups_via_builtin_tools",
@@ -44,6 +45,7 @@ COMPILED_SLUGS = [
     "execution_nodejs_pre_or_post_install_script_execution",
     "execution_python_shell_spawn_first_occurrence",
     "execution_shell_execution_via_apple_scripting",
+    "execution_suspicious_python_command_execution",
     "persistence_curl_execution_via_shell_profile",
 ]
 

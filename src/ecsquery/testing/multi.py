@@ -25,6 +25,13 @@ Threshold (Kibana's threshold rule docs): group the matching events by the field
 new_terms (Kibana docs "New terms rule"): an event alerts when its tuple of term values was
 not seen in any matching event from the history window start up to before the run's window;
 an array field contributes each of its values (every combination is a term tuple).
+
+ES|QL (Elasticsearch docs "ES|QL" commands and functions, "multivalued fields"): commands run
+one after the other over the rows; ``MV_EXPAND f`` turns a row into one row per value of
+``f`` — a keyword array's values are distinct (Elasticsearch removes duplicates on write) —
+or one row with ``f`` null when it has no value. A document read from a data stream carries
+its name's parts (``type-dataset-namespace``, Elastic's data stream naming scheme) as
+``data_stream.type``/``data_stream.dataset``.
 """
 
 from __future__ import annotations
@@ -186,9 +193,18 @@ def new_terms(
 _MULTI = object()  # a multi-valued field: null for comparisons and scalar functions
 
 
+def _data_stream(pattern: str) -> dict[str, str]:
+    """``data_stream.*`` of every document in the data streams ``pattern`` names."""
+    kind, dataset, _namespace = pattern.split("-", 2)
+    return {"data_stream.type": kind, "data_stream.dataset": dataset}
+
+
 def _esql_value(doc: Doc, name: str) -> Any:
     if name == "@timestamp":
         return event_ms(doc)
+    stream = _data_stream(esql.PROCESS_SOURCE)
+    if name in stream:
+        return stream[name]
     raw = get_path(doc, name)
     items = [
         v for v in (raw if isinstance(raw, list | tuple) else [raw]) if v is not None and v != ""
@@ -284,6 +300,12 @@ def esql_rows(pipeline: esql.Pipeline, docs: Iterable[Doc]) -> list[dict[str, An
             for doc, env in rows:
                 for name, value in command.assignments:
                     env[name] = _scalar(esql_eval(value, doc, env))
+        elif isinstance(command, esql.MvExpand):
+            rows = [
+                (doc, {**env, command.field: value})
+                for doc, env in rows
+                for value in _expanded(doc, env, command.field)
+            ]
         elif isinstance(command, esql.Stats):
             groups: dict[tuple[Any, ...], list[tuple[Doc, dict[str, Any]]]] = defaultdict(list)
             for doc, env in rows:
@@ -298,6 +320,16 @@ def esql_rows(pipeline: esql.Pipeline, docs: Iterable[Doc]) -> list[dict[str, An
     if stats_done:
         return out
     return [{"event.id": get_path(d, "event.id"), **e} for d, e in rows]
+
+
+def _expanded(doc: Doc, env: Mapping[str, Any], name: str) -> list[Any]:
+    """The values ``MV_EXPAND name`` makes rows of: each distinct one once, or ``[None]``."""
+    if name in env:
+        return [env[name]]
+    raw = get_path(doc, name)
+    items = raw if isinstance(raw, list | tuple) else [raw]
+    present = list(dict.fromkeys(v for v in items if v is not None and v != ""))
+    return present or [None]
 
 
 def _aggregate(call: esql.Call, members: list[tuple[Doc, dict[str, Any]]]) -> Any:

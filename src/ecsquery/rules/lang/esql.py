@@ -1,15 +1,18 @@
-"""ES|QL rule queries → a small plan: one source, then WHERE / EVAL / STATS ... BY / KEEP / SORT.
+"""ES|QL rule queries → a small plan: one source, then WHERE / EVAL / MV_EXPAND / STATS ... BY /
+KEEP / SORT.
 
 The subset ecsquery compiles to SQL (``rules/sql/multi_esql.py``) and evaluates in Python
 (``testing/multi.py``). Everything else is refused by name while parsing: other commands
-(``MV_EXPAND``, ``LIMIT``, ``DISSECT``...), functions outside ``FUNCTIONS``/``AGGREGATES``,
+(``LIMIT``, ``DISSECT``...), functions outside ``FUNCTIONS``/``AGGREGATES``,
 sources other than Elastic Defend's process events, arithmetic.
 
 Semantics are ES|QL's (Elasticsearch docs "ES|QL" reference): three-valued logic (a
 comparison with null is null; WHERE keeps rows whose condition is true); a multi-valued field
 is null for comparisons and scalar functions; ``LIKE``/``RLIKE`` are case-sensitive, match the
 whole string, ``*``/``?`` and ``\\`` escape for LIKE, Lucene regex for RLIKE; ``KQL("...")``
-is a KQL query over the row with KQL's own semantics, never null.
+is a KQL query over the row with KQL's own semantics, never null. ``MV_EXPAND f`` makes one
+row per value of ``f`` (a keyword array's values are distinct, as Elasticsearch stores them),
+and one row with ``f`` null when it has none (ES|QL docs, "MV_EXPAND" and "multivalued fields").
 """
 
 from __future__ import annotations
@@ -129,12 +132,19 @@ class Keep:
     patterns: tuple[str, ...]
 
 
-Command: TypeAlias = Where | Eval | Stats | Keep
+@dataclass(frozen=True)
+class MvExpand:
+    field: str
+
+
+Command: TypeAlias = Where | Eval | Stats | Keep | MvExpand
 
 
 @dataclass(frozen=True)
 class Pipeline:
     commands: tuple[Command, ...]
+    sources: tuple[str, ...] = (PROCESS_SOURCE,)
+    """The FROM index patterns (data stream names ``type-dataset-namespace``)."""
 
     @property
     def stats(self) -> Stats | None:
@@ -156,8 +166,8 @@ def parse_esql(text: str) -> Pipeline:
         if isinstance(command, Stats) and any(isinstance(c, Stats) for c in commands):
             raise UnsupportedConstruct("second STATS", "one aggregation only", pos=pos_of(node))
         commands.append(command)
-    _sources(source, commands[0] if commands else None)
-    return Pipeline(tuple(commands))
+    names = _sources(source, commands[0] if commands else None)
+    return Pipeline(tuple(commands), names)
 
 
 def _pins_process(command: Command | None) -> bool:
@@ -168,10 +178,10 @@ def _pins_process(command: Command | None) -> bool:
     return Cmp("==", Field("event.category"), Lit("process")) in terms
 
 
-def _sources(node: Tree[Token], first: Command | None) -> None:
-    names = [str(t) for t in node.children if isinstance(t, Token)]
+def _sources(node: Tree[Token], first: Command | None) -> tuple[str, ...]:
+    names = tuple(str(t) for t in node.children if isinstance(t, Token))
     if len(names) == 1 and names[0] in WIDE_SOURCES and _pins_process(first):
-        return
+        return names
     if PROCESS_SOURCE not in names or any(
         n not in NON_MAC_SOURCES and n != PROCESS_SOURCE for n in names
     ):
@@ -180,6 +190,7 @@ def _sources(node: Tree[Token], first: Command | None) -> None:
             f"only {PROCESS_SOURCE} is served on the host",
             pos=pos_of(node),
         )
+    return names
 
 
 def _command(node: Tree[Token]) -> Command | None:
@@ -200,6 +211,8 @@ def _command(node: Tree[Token]) -> Command | None:
             return Stats(tuple(named), tuple((_name(b), _expr(b)) for b in by))
         case "keep_cmd":
             return Keep(tuple(str(k.children[0]) for k in kids if isinstance(k, Tree)))
+        case "mv_expand_cmd":
+            return MvExpand(_field_name(str(kids[0])))
         case "sort_cmd":
             return None  # order of the rows does not change which rows alert
         case "other_cmd":

@@ -10,12 +10,29 @@ lookback window (EVAL names are substituted as expressions); ``STATS ... BY`` is
 commands after it are a WHERE over the grouped rows. Without STATS a row is one event: every
 table column plus the EVAL columns (alerts carry the whole event, as Kibana's do for
 non-aggregating ES|QL rules); with STATS a row is the BY keys and the aggregates, named as in
-the query, filtered by the last ``KEEP``.
+the query, filtered by a ``KEEP`` after the STATS. ``MV_EXPAND f`` of an array column is a
+``LEFT JOIN json_each`` keeping each distinct present element once (no element: one row, f
+NULL); later commands see ``f`` as that element.
+
+Fields without a column: ``data_stream.type``/``data_stream.dataset`` are constants of the
+source, ``logs-endpoint.events.process-*`` (a data stream is named ``type-dataset-namespace``
+and its ``data_stream.*`` fields are ``constant_keyword``s of that name: Elastic's "Data
+streams" naming scheme, elastic/endpoint-package ``package/endpoint/data_stream/process``
+``manifest.yml`` ``dataset: endpoint.events.process``, ``fields/fields.yml`` at 19941229);
+``host.id``/``host.hostname``/``agent.id``/``data_stream.namespace`` are one value for every
+event of the host (the agent's policy fixes the namespace), unknown here: allowed only as
+STATS keys and aggregate arguments, where a constant groups as Elasticsearch's value does.
+Metadata fields (``_ignored``, ``_id``...) are refused by name.
+
+RLIKE: a pattern whose translation is over osquery's 256-byte ``--regex_max_size`` is split at
+its top-level ``|`` (inside a leading ``.*(`` and trailing ``).*``) into several
+``regex_match`` calls ORed together: ``X(A|B)Y`` matches exactly when ``XAY`` or ``XBY`` does.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import itertools
 from collections.abc import Callable
 
 from ecsquery.errors import UnsupportedConstruct
@@ -27,8 +44,17 @@ from ecsquery.rules.sql.compiler import Compiler
 from ecsquery.rules.sql.multi_sequence import EVENT_MS, HOST_CONSTANT
 from ecsquery.schema import TABLE, TIME_COLUMN, FieldTable
 
-HOST_FIELDS = HOST_CONSTANT | {"agent.id"}
-"""Per-host constants without a column (NULL in the output; the reader knows the host)."""
+HOST_FIELDS = HOST_CONSTANT | {"agent.id", "data_stream.namespace"}
+"""Per-host constants without a column (``'host'`` in the output; the reader knows the host)."""
+SOURCE_TYPE, SOURCE_DATASET, _ = esql.PROCESS_SOURCE.split("-")
+SOURCE_FIELDS = {"data_stream.type": SOURCE_TYPE, "data_stream.dataset": SOURCE_DATASET}
+"""Constants of the process data stream (``logs``, ``endpoint.events.process``)."""
+METADATA = {
+    "_ignored": "which fields Elasticsearch ignored at index time depends on the cluster's "
+    "mappings (process.command_line is a wildcard field: ignored only under an "
+    "index.mapping.ignore_above, e.g. logsdb's 8191), not on the event",
+}
+"""Metadata fields refused with a reason (others: the generic 'metadata field')."""
 
 
 def ident(name: str) -> str:
@@ -42,16 +68,27 @@ class _Scope:
         self.fields = fields
         self.names: dict[str, str] = {}
         self.lowered: set[str] = set()  # names bound to to_lower(...)
+        self.host_constants = False  # True while compiling STATS keys and aggregates
+        self.expanded: set[str] = set()  # names bound to an MV_EXPAND element
 
     def field(self, name: str) -> str:
         if name in self.names:
             return self.names[name]
         if name == "@timestamp":
             return EVENT_MS
+        if name in SOURCE_FIELDS:
+            return literals.quote(SOURCE_FIELDS[name], None)
         column = self.fields.by_ecs(name)
         if column is None:
             if name in HOST_FIELDS:
+                if not self.host_constants:
+                    raise UnsupportedConstruct(
+                        "field", f"{name!r} (one unknown value per host) outside STATS ... BY"
+                    )
                 return "'host'"
+            if name.startswith("_"):
+                reason = METADATA.get(name, "an Elasticsearch document's metadata")
+                raise UnsupportedConstruct(f"metadata field {name}", reason)
             raise UnsupportedConstruct("field", f"{name!r} has no column in the table")
         if column.array:
             value = f"NULLIF({column.name}, '')"
@@ -97,13 +134,76 @@ def _like(scope: _Scope, node: esql.Like) -> str:
     _ascii_only(scope, node.left, [node.pattern], "RLIKE" if node.regex else "LIKE")
     value = scope.sql(node.left)
     if node.regex:
-        ecma = literals.quote(regex.translate(node.pattern, False, None), None)
-        found = f"regex_match({value}, {ecma}, 0) IS NOT NULL"
-        cond = f"(CASE WHEN {value} IS NULL THEN NULL ELSE {found} END)"
+        found = " OR ".join(
+            f"regex_match({value}, {literals.quote(p, None)}, 0) IS NOT NULL"
+            for p in regex_parts(node.pattern)
+        )
+        cond = f"(CASE WHEN {value} IS NULL THEN NULL ELSE ({found}) END)"
     else:
         glob = literals.glob(Pattern.parse(node.pattern, "*?", escape="\\"), False)
         cond = f"({value} GLOB {literals.quote(glob, None)})"
     return f"(NOT {cond})" if node.negated else cond
+
+
+def regex_parts(pattern: str) -> list[str]:
+    """osquery patterns whose ORed matches are the Lucene ``pattern``'s full match: one when
+    it fits ``regex.MAX_BYTES``, else its top-level alternatives packed into as few as fit."""
+    try:
+        return [regex.translate(pattern, False, None)]
+    except UnsupportedConstruct as exc:
+        split = _alternatives(pattern)
+        if split is None:
+            raise exc from None
+        head, alternatives, tail = split
+    parts: list[str] = []
+    group: list[str] = []
+    for alternative in alternatives:
+        trial = [*group, alternative]
+        try:
+            regex.translate(f"{head}({'|'.join(trial)}){tail}", False, None)
+            group = trial
+        except UnsupportedConstruct:
+            if not group:
+                raise
+            parts.append(regex.translate(f"{head}({'|'.join(group)}){tail}", False, None))
+            group = [alternative]
+    parts.append(regex.translate(f"{head}({'|'.join(group)}){tail}", False, None))
+    return parts
+
+
+def _alternatives(pattern: str) -> tuple[str, list[str], str] | None:
+    """``pattern`` as ``head (a|b|…) tail`` with ``head``/``tail`` ``.*`` or empty, split at
+    the ``|`` outside groups, classes, quotes and escapes; None when it has no such shape."""
+    head = ".*" if pattern.startswith(".*") else ""
+    tail = ".*" if pattern.endswith(".*") and not pattern.endswith("\\.*") else ""
+    body = pattern[len(head) : len(pattern) - len(tail)]
+    if head or tail:
+        if not (body.startswith("(") and body.endswith(")")):
+            return None
+        body = body[1:-1]
+    cuts, depth, i, in_class = [-1], 0, 0, False
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            i += 1
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == '"':
+            end = body.find('"', i + 1)
+            i = len(body) if end < 0 else end
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+            if depth < 0:
+                return None  # "(a)|(b)": the outer parentheses were not one group
+        elif ch == "|" and depth == 0:
+            cuts.append(i)
+        i += 1
+    if depth or in_class or len(cuts) == 1:
+        return None
+    cuts.append(len(body))
+    return head, [body[a + 1 : b] for a, b in itertools.pairwise(cuts)], tail
 
 
 def _in(scope: _Scope, node: esql.In) -> str:
@@ -203,10 +303,35 @@ def _aggregate(scope: _Scope, call: esql.Call) -> str:
     }[call.name]
 
 
+def _mv_expand(scope: _Scope, name: str, joins: list[str]) -> None:
+    """Bind ``name`` to one distinct present element per row (``LEFT JOIN json_each``)."""
+    if name in scope.names:
+        if name in scope.expanded:
+            return  # a second MV_EXPAND of a single value changes nothing
+        raise UnsupportedConstruct("MV_EXPAND", f"of the computed column {name!r}")
+    column = scope.fields.by_ecs(name)
+    if column is None or not column.array:
+        scope.sql(esql.Field(name))  # refused by name if it has no column
+        return  # a single-valued column: one row, as is
+    alias = f"mv{len(joins) + 1}"
+    array = f"(CASE WHEN json_valid({column.name}) THEN {column.name} END)"
+    first = (
+        f"NOT EXISTS (SELECT 1 FROM json_each({array}) AS d"
+        f" WHERE d.key < {alias}.key AND d.value = {alias}.value)"
+    )
+    joins.append(
+        f"LEFT JOIN json_each({array}) AS {alias}"
+        f" ON {alias}.type = 'text' AND {alias}.value <> '' AND {first}"
+    )
+    scope.names[name] = f"{alias}.value"
+    scope.expanded.add(name)
+
+
 def compile_esql(pipeline: esql.Pipeline, fields: FieldTable, lookback_seconds: int) -> str:
     scope = _Scope(fields)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
     before: list[str] = [window]
+    joins: list[str] = []
     keep: tuple[str, ...] = ()
     stats: esql.Stats | None = None
     extra: list[str] = []
@@ -222,26 +347,37 @@ def compile_esql(pipeline: esql.Pipeline, fields: FieldTable, lookback_seconds: 
                 if stats:
                     raise UnsupportedConstruct("EVAL after STATS", "not in the subset")
                 scope.names[name] = f"({scope.sql(value)})"
+                scope.expanded.discard(name)
                 if isinstance(value, esql.Call) and value.name == "to_lower":
                     scope.lowered.add(name)
                 extra.append(name)
+        elif isinstance(command, esql.MvExpand):
+            if stats:
+                raise UnsupportedConstruct("MV_EXPAND after STATS", "not in the subset")
+            _mv_expand(scope, command.field, joins)
         elif isinstance(command, esql.Keep):
-            keep = command.patterns
+            if stats is not None:  # before STATS, KEEP only narrows what STATS may read
+                keep = command.patterns
         elif isinstance(command, esql.Stats):
             stats = command
             grouped = _Scope(fields)
             grouped.names = {n: ident(n) for n, _ in (*command.aggregates, *command.by)}
+            scope.host_constants = True
             aggregates = [f"{_aggregate(scope, c)} AS {ident(n)}" for n, c in command.aggregates]
             keys = [f"{scope.sql(v)} AS {ident(n)}" for n, v in command.by]
+            scope.host_constants = False
             after_scope = grouped
     where = "\n  AND ".join(before)
+    source = "\n".join([TABLE, *joins])
     if stats is None:
-        columns = ", ".join([*fields.names, *(f"{scope.names[n]} AS {ident(n)}" for n in extra)])
-        return f"SELECT {columns}\nFROM {TABLE}\nWHERE {where}"
+        expanded = [n for n in scope.expanded if n not in extra]
+        shown = [*(f"{scope.names[n]} AS {ident(n)}" for n in [*expanded, *extra])]
+        columns = ", ".join([*fields.names, *shown])
+        return f"SELECT {columns}\nFROM {source}\nWHERE {where}"
     names = [n for n, _ in (*stats.by, *stats.aggregates)]
     shown = [n for n in names if not keep or any(fnmatch.fnmatchcase(n, p) for p in keep)]
     group = f"\n  GROUP BY {', '.join(ident(n) for n, _ in stats.by)}" if stats.by else ""
-    inner = f"SELECT {', '.join([*keys, *aggregates])}\n  FROM {TABLE}\n  WHERE {where}{group}"
+    inner = f"SELECT {', '.join([*keys, *aggregates])}\n  FROM {source}\n  WHERE {where}{group}"
     conditions = [
         after_scope.sql(c.condition)
         for c in pipeline.commands[pipeline.commands.index(stats) + 1 :]
