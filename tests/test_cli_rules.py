@@ -163,3 +163,29 @@ def test_check_diff(runner: CliRunner) -> None:
 def test_check_diff_needs_two_files(runner: CliRunner) -> None:
     result = runner.invoke(main, ["check", "--diff", str(RULES)])
     assert result.exit_code == 1 and "exactly two rule files" in result.stderr
+
+
+def test_render_refuses_an_extension_window_shorter_than_the_rules_need(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """The shipped rules read 540 s (``from`` = now-9m): the shipped 900 s window is enough,
+    a 300 s one is refused before any pack is written."""
+    config = tmp_path / "ecsquery.toml"
+    config.write_text("[extension]\nwindow_seconds = 300\n")
+    config.chmod(0o600)
+    args = ["render", "--rules", str(RULES), "--out", str(tmp_path / "p")]
+    result = runner.invoke(main, [*args, "--extension-config", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {config}: window_seconds = 300 is shorter than the 540 s that rule"
+        " credential_access_dumping_keychain_security needs (its lookback; for a sequence at"
+        " least interval + maxspan); no packs written"
+    )
+    assert not (tmp_path / "p").exists()
+    config.write_text("[extension]\nwindow_seconds = 900\n")
+    result = runner.invoke(main, [*args, "--extension-config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "the extension's window_seconds must be at least 540"
+        " (credential_access_dumping_keychain_security)\n"
+    )

@@ -6,6 +6,7 @@ of tracebacks; a value that loaded but served nothing (``window_events = 0``) wa
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -137,3 +138,40 @@ def test_the_shipped_flags_enable_osquerys_extension_watchdog(tmp_path: Path) ->
         "--watchdog_utilization_limit=10",
         "--watchdog_latency_limit=12",
     } <= lines
+
+
+def _pack(path: Path, lookbacks: dict[str, int]) -> Path:
+    queries = {n: {"query": "SELECT 1", "ecsquery": {"lookback": s}} for n, s in lookbacks.items()}
+    path.write_text(json.dumps({"queries": queries}))
+    path.chmod(0o600)
+    return path
+
+
+def test_a_window_shorter_than_a_loaded_packs_lookback_is_refused(tmp_path: Path) -> None:
+    """The extension's window must serve every row a pack query asks for (``time >= now -
+    lookback``): a shorter one refuses to start, naming the query, the pack and the seconds."""
+    pack = _pack(tmp_path / "ecsquery.conf", {"short": 540, "long_rule": 1200})
+    env = {"ECSQUERY_EXTENSION_CONFIG": os.devnull, "ECSQUERY_PACKS": str(pack)}
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert str(err.value) == (
+        f"setting 'window_seconds': 900 s is shorter than the 1200 s lookback of 'long_rule'"
+        f" in {pack}; raise it to at least 1200"
+    )
+    settings = load_settings({**env, "ECSQUERY_WINDOW_SECONDS": "1200"})
+    assert settings.packs == (str(pack),)
+    assert load_settings({"ECSQUERY_EXTENSION_CONFIG": os.devnull}).packs == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("[1, 2]", "no queries"), ("{nope", r"not an osquery pack \(Expecting")],
+)
+def test_a_pack_that_is_not_an_osquery_pack_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    pack = tmp_path / "p.conf"
+    pack.write_text(text)
+    pack.chmod(0o600)
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"ECSQUERY_EXTENSION_CONFIG": os.devnull, "ECSQUERY_PACKS": str(pack)})

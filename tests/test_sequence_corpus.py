@@ -175,3 +175,28 @@ def test_window_covers_interval_plus_maxspan() -> None:
     assert window_seconds(rule) == 540  # from=now-9m already covers 5 m + maxspan 1 m
     short = Rule.from_mapping({**data, "from": "now-5m"}, slug="p")
     assert window_seconds(short) == 360
+
+
+def test_rules_window_is_the_longest_rule_need() -> None:
+    """The window the loaded rules need is the largest ``window_seconds``: 7,140 s for the
+    compiled corpus (three new_terms rules run hourly over ``from`` = now-119m, beyond the
+    shipped 900 s window), 540 s for its sequences, 600 s once one sequence is 5 m + 5 m."""
+    from ecsquery.rules.sql.multi import rules_window
+
+    rules = [r.rule for r in import_rules(PATHS, None) if r.rule is not None]
+    assert rules_window([]) == (0, None)
+    needed, longest = rules_window(rules)
+    assert (needed, longest and longest.slug) == (
+        7140,
+        "discovery_of_accounts_or_groups_via_builtin_tools",
+    )
+    assert sum(r.lookback_seconds == 7140 for r in rules) == 3
+    sequences = [r for r in rules if multi_kind({"type": r.type, "query": r.query}) == "sequence"]
+    assert len(sequences) == 5 and rules_window(sequences)[0] == 540
+    data = tomllib.loads((CORPUS / "execution_git_exploit_cve_2025_48384.toml").read_text())["rule"]
+    wide = Rule.from_mapping(
+        {**data, "from": "now-6m", "query": data["query"].replace("maxspan=1m", "maxspan=5m")},
+        slug="git_5m",
+    )
+    assert rules_window([*sequences, wide]) == (600, wide)
+

@@ -13,12 +13,14 @@ import click
 
 from ecsquery.cli.options import DEFAULT_RULES, existing_paths, rule_sources, rules_option
 from ecsquery.errors import EcsqueryError
+from ecsquery.extension.config import load_settings
 from ecsquery.rules.compile import CompiledRule, compile_rule, compile_rules
 from ecsquery.rules.drift import diff_compiled
 from ecsquery.rules.importer import ImportResult, import_rules
 from ecsquery.rules.load import load_rule, load_rules, rule_paths
 from ecsquery.rules.model import Rule
 from ecsquery.rules.render import FORMATS, render_packs, write_packs
+from ecsquery.rules.sql.multi import rules_window
 
 DEFAULT_PACKS = Path("packs")
 
@@ -100,17 +102,42 @@ def _check_diff(paths: tuple[Path, ...]) -> None:
     type=click.Choice(FORMATS),
     help="Pack format (repeatable; default: all).",
 )
-def render(rules_dirs: tuple[Path, ...], out: Path, formats: tuple[str, ...]) -> None:
+@click.option(
+    "--extension-config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The extension's ecsquery.toml: refuse to render if its window_seconds is shorter "
+    "than the rules need.",
+)
+def render(
+    rules_dirs: tuple[Path, ...],
+    out: Path,
+    formats: tuple[str, ...],
+    extension_config: Path | None,
+) -> None:
     """Compile the rules and render osquery, Fleet and Kibana packs.
 
     Nothing is written unless every rule compiles: a pack silently missing a rule would
-    look deployed and detect nothing.
+    look deployed and detect nothing; nor when --extension-config's window is too short.
     """
     compiled, errors, n_files = _compile_all(rule_sources(rules_dirs))
     if errors:
         _fail(errors, f"{len(errors)} errors in {n_files} rule files; no packs written")
     if not compiled:
         raise click.ClickException("no rules found; no packs written")
+    needed, longest = rules_window(c.rule for c in compiled)
+    slug = longest.slug if longest else ""
+    if extension_config is not None:
+        try:
+            settings = load_settings({"ECSQUERY_EXTENSION_CONFIG": str(extension_config)})
+        except EcsqueryError as exc:
+            raise click.ClickException(f"{exc}; no packs written") from None
+        if settings.window_seconds < needed:
+            raise click.ClickException(
+                f"{extension_config}: window_seconds = {settings.window_seconds:g} is shorter"
+                f" than the {needed} s that rule {slug} needs (its lookback; for a sequence at"
+                " least interval + maxspan); no packs written"
+            )
+    click.echo(f"the extension's window_seconds must be at least {needed} ({slug})", err=True)
     try:
         files = render_packs(compiled, formats or FORMATS)
     except EcsqueryError as exc:

@@ -13,6 +13,7 @@ runs as, and not group- or world-writable (:func:`unsafe_file`).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import stat
@@ -65,6 +66,9 @@ class Settings:
     seed_processes: bool = True
     window_seconds: float = DEFAULT_MAX_AGE
     window_events: int = DEFAULT_MAX_EVENTS
+    packs: tuple[str, ...] = ()
+    """osquery pack files (``ecsquery render``'s ``osquery/ecsquery.conf``) whose queries the
+    window must serve: each query's ``ecsquery.lookback`` ≤ ``window_seconds`` (:func:`check`)."""
     tree_size: int = 16_384
     eslogger_command: tuple[str, ...] = COMMAND
     replay: tuple[str, ...] = ()
@@ -82,6 +86,7 @@ _ENV = {
     "seed_processes": "ECSQUERY_SEED_PROCESSES",
     "window_seconds": "ECSQUERY_WINDOW_SECONDS",
     "window_events": "ECSQUERY_WINDOW_EVENTS",
+    "packs": "ECSQUERY_PACKS",
     "tree_size": "ECSQUERY_TREE_SIZE",
     "eslogger_command": "ECSQUERY_ESLOGGER_COMMAND",
     "replay": "ECSQUERY_REPLAY",
@@ -104,7 +109,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(default, tuple):
             if isinstance(value, str):
                 sep = " " if name == "eslogger_command" else ","
-                sep = os.pathsep if name == "replay" else sep
+                sep = os.pathsep if name in ("replay", "packs") else sep
                 return tuple(part for part in value.split(sep) if part)
             return tuple(str(v) for v in value)
         if isinstance(default, int):
@@ -185,7 +190,29 @@ def check(settings: Settings) -> Settings:
             f"setting 'eslogger_command': {command[0] if command else ''!r} is not an absolute"
             " path (a bare name would be looked up in PATH)"
         )
+    check_packs(settings)
     return settings
+
+
+def check_packs(settings: Settings) -> None:
+    """Refuse a window shorter than a loaded rule reads: a query asking for ``time >= now -
+    lookback`` over a window of fewer seconds would silently miss the oldest events."""
+    for path in settings.packs:
+        try:
+            pack = json.loads(read_config(Path(path)))
+        except ValueError as exc:
+            raise ConfigError(f"setting 'packs': {path}: not an osquery pack ({exc})") from exc
+        queries = pack.get("queries") if isinstance(pack, dict) else None
+        if not isinstance(queries, dict):
+            raise ConfigError(f"setting 'packs': {path}: not an osquery pack (no queries)")
+        for name, query in sorted(queries.items()):
+            meta = query.get("ecsquery") if isinstance(query, dict) else None
+            lookback = meta.get("lookback") if isinstance(meta, dict) else None
+            if isinstance(lookback, int) and lookback > settings.window_seconds:
+                raise ConfigError(
+                    f"setting 'window_seconds': {settings.window_seconds:g} s is shorter than the"
+                    f" {lookback} s lookback of {name!r} in {path}; raise it to at least {lookback}"
+                )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

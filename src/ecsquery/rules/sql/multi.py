@@ -12,7 +12,7 @@ and new_terms settings are read from its ``threshold``/``new_terms`` keys.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ecsquery.errors import EcsqueryError, RefusedRule, UnmappedField, UnsupportedConstruct
@@ -101,6 +101,17 @@ def window_seconds(rule: Rule) -> int:
         return rule.lookback_seconds
     maxspan_ms = parse_sequence(rule.query).maxspan_ms or 0
     return max(rule.lookback_seconds, rule.interval_seconds + -(-maxspan_ms // 1000))
+
+
+def rules_window(rules: Iterable[Rule]) -> tuple[int, Rule | None]:
+    """The seconds of events the extension's window must keep for all of ``rules`` (the
+    maximum of :func:`window_seconds`), and the rule that needs the most (None if no rules)."""
+    best: tuple[int, Rule | None] = (0, None)
+    for rule in rules:
+        seconds = window_seconds(rule)
+        if seconds > best[0]:
+            best = (seconds, rule)
+    return best
 
 
 def compile_multi(
