@@ -200,3 +200,32 @@ def test_rules_window_is_the_longest_rule_need() -> None:
     )
     assert rules_window([*sequences, wide]) == (600, wide)
 
+
+def test_bench_multi_runs_every_compiled_sequence_threshold_and_esql_rule() -> None:
+    """``make bench``'s multi-event part times these 10 rules; on its event mix (here 8,000
+    rows, deterministic) five of them fire, sequences and threshold among them."""
+    from ecsquery.bench import multi
+    from ecsquery.schema import FieldTable
+
+    rules = multi.corpus_rules()
+    assert sorted(r.slug for r in rules) == [
+        "credential_access_grep_recursive_credential_discovery",
+        "credential_access_high_volume_of_pbpaste",
+        "credential_access_multi_cloud_cli_token_harvesting",
+        "credential_access_potential_macos_ssh_bruteforce",
+        "defense_evasion_whitespace_padding_command_line",
+        "execution_git_exploit_cve_2025_48384",
+        "execution_nodejs_pre_or_post_install_script_execution",
+        "execution_shell_execution_via_apple_scripting",
+        "execution_suspicious_python_command_execution",
+        "persistence_curl_execution_via_shell_profile",
+    ]
+    conn = multi.database(multi.docs(8000), FieldTable())
+    hits = {r.slug: len(conn.execute(compile_rule(r).sql).fetchall()) for r in rules}
+    assert {slug: n for slug, n in hits.items() if n} == {
+        "credential_access_high_volume_of_pbpaste": 85,  # step rows of runs=5 sequences
+        "credential_access_potential_macos_ssh_bruteforce": 1,  # one host bucket >= 20
+        "defense_evasion_whitespace_padding_command_line": 84,
+        "execution_git_exploit_cve_2025_48384": 2,  # one two-step sequence
+        "execution_nodejs_pre_or_post_install_script_execution": 120,
+    }
