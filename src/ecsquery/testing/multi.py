@@ -206,9 +206,8 @@ def _esql_value(doc: Doc, name: str) -> Any:
     if name in stream:
         return stream[name]
     raw = get_path(doc, name)
-    items = [
-        v for v in (raw if isinstance(raw, list | tuple) else [raw]) if v is not None and v != ""
-    ]
+    listed = raw if isinstance(raw, list | tuple) else [raw]
+    items = list(dict.fromkeys(v for v in listed if v is not None and v != ""))  # a keyword set
     if not items:
         return None
     return items[0] if len(items) == 1 else _MULTI

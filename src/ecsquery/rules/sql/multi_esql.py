@@ -2,8 +2,9 @@
 
 SQL's three-valued logic is ES|QL's, so conditions compile to plain SQL and NULL flows as
 ES|QL's null: a missing field (``''`` or NULL in osquery's rows) is NULL, a multi-valued field
-is NULL for comparisons and functions (an array column with exactly one element is that
-element), ``IS NULL`` is about the field having no value at all. Dates are milliseconds.
+is NULL for comparisons and functions (an array column with exactly one distinct present
+element is that element: Elasticsearch stores a keyword array as a set), ``IS NULL`` is
+about the field having no value at all. Dates are milliseconds.
 
 The query's shape: ``WHERE``/``EVAL`` before ``STATS`` filter and extend the rows of the
 lookback window (EVAL names are substituted as expressions); ``STATS ... BY`` is a GROUP BY;
@@ -90,10 +91,10 @@ class _Scope:
                 reason = METADATA.get(name, "an Elasticsearch document's metadata")
                 raise UnsupportedConstruct(f"metadata field {name}", reason)
             raise UnsupportedConstruct("field", f"{name!r} has no column in the table")
-        if column.array:
-            value = f"NULLIF({column.name}, '')"
+        if column.array:  # one distinct present element is that value (keywords are a set)
             return (
-                f"(CASE WHEN json_array_length({value}) = 1 THEN json_extract({value}, '$[0]') END)"
+                f"(SELECT CASE WHEN count(DISTINCT value) = 1 THEN min(value) END"
+                f" FROM json_each(NULLIF({column.name}, '')) WHERE value <> '')"
             )
         return f"NULLIF({column.name}, '')"
 
@@ -222,8 +223,8 @@ def _is_null(scope: _Scope, node: esql.IsNull) -> str:
     if isinstance(left, esql.Field) and left.name not in scope.names:
         column = scope.fields.by_ecs(left.name)
         if column is not None and column.array:  # multi-valued is not null
-            value = f"coalesce(json_array_length(NULLIF({column.name}, '')), 0) = 0"
-            return f"(NOT {value})" if node.negated else f"({value})"
+            value = f"EXISTS (SELECT 1 FROM json_each(NULLIF({column.name}, '')) WHERE value <> '')"
+            return f"({value})" if node.negated else f"(NOT {value})"
     return f"({scope.sql(left)} IS {'NOT ' if node.negated else ''}NULL)"
 
 
