@@ -75,3 +75,28 @@ def test_a_file_rule_alerts_on_a_recorded_file_event_and_not_on_its_near_miss(
     result = replay([_capture(tmp_path, CRONTAB, CRONTAB_BY_CRONTAB)], [rule])
     hits = [(a["event"]["id"], a["file"]["path"]) for a in result.alerts]
     assert hits == [("e1", "/private/var/at/tabs/root")]  # crontab(1) itself is excluded
+
+
+def _accepted(i: int, source_ip: str) -> dict[str, Any]:
+    """The Ollama connection again, at minute ``i``, from ``source_ip``."""
+    return {
+        **CONNECTION,
+        "@timestamp": f"2025-03-04T10:0{i}:00.000Z",
+        "event": {**CONNECTION["event"], "id": f"e{i}"},
+        "source": {"ip": source_ip, "port": 50123},
+    }
+
+
+def test_a_network_rule_with_cidr_match_alerts_only_on_an_outside_address(
+    tmp_path: Path,
+) -> None:
+    """The Ollama API rule: a connection accepted from a public address alerts; from a private
+    one, also written IPv4-mapped (the same address to Elasticsearch), it does not."""
+    rule = _rule("initial_access_ollama_api_external_access")
+    docs = [
+        _accepted(3, "203.0.113.9"),
+        _accepted(4, "192.168.1.5"),
+        _accepted(5, "::FFFF:10.0.0.9"),
+    ]
+    result = replay([_capture(tmp_path, *docs)], [rule])
+    assert [(a["event"]["id"], a["source"]["ip"]) for a in result.alerts] == [("e3", "203.0.113.9")]
