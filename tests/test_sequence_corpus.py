@@ -207,7 +207,7 @@ def test_rules_window_is_the_longest_rule_need() -> None:
     )
     assert sum(r.lookback_seconds == 7140 for r in rules) == 3
     sequences = [r for r in rules if multi_kind({"type": r.type, "query": r.query}) == "sequence"]
-    assert len(sequences) == 5 and rules_window(sequences)[0] == 540
+    assert len(sequences) == 15 and rules_window(sequences)[0] == 540
     data = tomllib.loads((CORPUS / "execution_git_exploit_cve_2025_48384.toml").read_text())["rule"]
     wide = Rule.from_mapping(
         {**data, "from": "now-6m", "query": data["query"].replace("maxspan=1m", "maxspan=5m")},
