@@ -10,7 +10,8 @@ The files live here, under ``src/ecsquery/data/``; the checkout's top-level ``ru
     samples/    the bundled capture (``ecsquery replay --sample``, ``make run``)
     bench/      ``make bench``'s inputs: osquery's table specs (``osquery-schema/``), the public
                 eslogger sample (``eslogger/``) and the Elastic rule corpus (``elastic-rules/``);
-                ``tests/fixtures/`` links to them, so tests read this one copy
+                ``tests/fixtures/`` links to them, so tests read this one copy; and a copy of
+                the Mac corpus (``elastic-rules-mac/``, the whole-pack bench's input)
 
 Each function returns a ``Traversable``; :func:`as_path` turns one into a real path for the
 code that needs ``pathlib`` (rule loading looks beside a rule for its exceptions file).
