@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -29,6 +30,9 @@ from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources.eslogger import COMMAND, EsloggerSource
 from ecsquery.extension.table import GREATER_THAN, EcsProcessTable
 from ecsquery.extension.window import Window
+from ecsquery.rules.compile import compile_rule
+from ecsquery.rules.load import load_rule
+from ecsquery.schema import COLUMNS, TABLE
 from ecsquery.testing.standin import OsquerydStandin
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -36,6 +40,7 @@ SCHEMAS = FIXTURES / "osquery-schema"
 ESLOGGER = FIXTURES / "eslogger" / "mullvad_eslogger_exec_fork_exit.ndjson"
 EXTENSION = [sys.executable, "-m", "ecsquery.extension"]
 NOW = int(time.time())
+KEYCHAIN = "credential_access_dumping_keychain_security.toml"
 YEARS = str(10**10)  # the eslogger samples span a year; the window is 15 minutes by default
 
 
@@ -493,3 +498,45 @@ def test_zipapp_on_python39_polls_osquery_5_9_and_leaves_when_deregistered(
         log = proc.stderr.read().decode()
     assert "osquery 5.9.1 writes es_process_events.cmdline unquoted" in log
     assert log.rstrip().endswith(f"extension {uuid} not registered with osquery core")
+
+
+# -- a pack query as osqueryd runs it: SQLite's planner, colsUsed, hits_only -----------------
+
+
+def test_pack_query_through_osqueryds_planner_reads_wide_rows_for_hits_only(
+    sockdir: Path,
+) -> None:
+    """The compiled rule over the real socket, on an SQLite virtual table that calls
+    ``generate`` as osqueryd's does: the first call (``hits_only``'s subquery) asks for the
+    conditions' columns only, the second for every column of the one hit second."""
+    rule = compile_rule(load_rule(FIXTURES / "elastic-rules" / KEYCHAIN))
+    with OsquerydStandin(sockdir / "osquery.em", SCHEMAS) as osqueryd:
+        osqueryd.insert("es_process_events", [
+            es(500, 7, "/bin/zsh", ["-zsh"], 1, 1, time=NOW - 40),
+            es(600, 3, "/usr/bin/security", ["security", "dump-keychain", "-d"], 500, 7,
+               time=NOW - 20),
+            es(601, 1, "/usr/bin/security", ["security", "list-keychains"], 500, 7,
+               time=NOW - 20),
+        ])  # fmt: skip
+        proc = osqueryd.spawn_extension(EXTENSION, env=env(), stderr=subprocess.PIPE)
+        try:
+            uuid = osqueryd.wait_for_extension("ecsquery")
+            until(lambda: len(osqueryd.generate(uuid, TABLE)) == 3)
+            rows, contexts = osqueryd.run_sql(uuid, TABLE, rule.sql, now=NOW)
+        finally:
+            stop(proc)
+    names = [c.name for c in COLUMNS]
+    assert [json.loads(r[names.index("process_args")]) for r in rows] == [
+        ["security", "dump-keychain", "-d"]
+    ]
+    inner, outer = (json.loads(c) for c in contexts)  # no call for seconds without a hit
+    subquery = rule.sql.split("\n  AND time IN (\n", 1)[1]
+    read = sorted(n for n in names if re.search(rf"\b{n}\b", subquery))
+    assert inner["colsUsed"] == read
+    assert "process_env_vars" not in read and len(read) < len(names)
+    assert outer["colsUsed"] == sorted(names)
+    times = next(c["list"] for c in outer["constraints"] if c["name"] == "time")
+    lookback = {"op": 32, "expr": str(NOW - rule.rule.lookback_seconds)}  # time >= now - 540
+    assert times == [lookback, {"op": 2, "expr": str(NOW - 20)}]  # the hit's second
+    pushed = {c["name"]: c["list"] for c in inner["constraints"] if c["list"]}
+    assert pushed["time"] == [lookback] and pushed["host_os_type"] == [{"op": 2, "expr": "macos"}]

@@ -56,8 +56,9 @@ def test_columns_are_the_field_table() -> None:
     table = table_with([])
     assert table.name() == "ecs_process_events"
     assert table.columns() == [(c.name, c.type.value) for c in COLUMNS]
-    # INDEX | OPTIMIZED: osquery passes an IN list whole, in one generate
-    assert table.routes()[0] == {"id": "column", "name": "time", "type": "BIGINT", "op": "9"}
+    # INDEX only on time (an IN per value: hits_only), INDEX | OPTIMIZED elsewhere (IN whole)
+    assert table.routes()[0] == {"id": "column", "name": "time", "type": "BIGINT", "op": "1"}
+    assert table.routes()[1] == {"id": "column", "name": "timestamp", "type": "TEXT", "op": "9"}
 
 
 def test_time_constraints_each_operator() -> None:

@@ -48,3 +48,15 @@ WHERE time >= (SELECT unix_time FROM time) - 540
   AND event_category GLOB '*"process"*'
   AND event_type GLOB '*start*'
   AND process_args GLOB '*/var/db/SystemKey"*'
+  AND time IN (
+    SELECT time
+    FROM ecs_process_events
+    WHERE time >= (SELECT unix_time FROM time) - 540
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'process')
+      AND host_os_type = 'macos'
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_type, '')) WHERE value IN ('start', 'process_started'))
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(process_args, '')) WHERE value IN ('/private/var/db/SystemKey', '/var/db/SystemKey'))
+      AND NOT coalesce(process_effective_parent_executable = '/Library/Elastic/Endpoint/elastic-endpoint.app/Contents/MacOS/elastic-endpoint', 0)
+      AND event_category GLOB '*"process"*'
+      AND event_type GLOB '*start*'
+      AND process_args GLOB '*/var/db/SystemKey"*')

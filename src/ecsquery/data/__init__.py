@@ -10,7 +10,8 @@ The files live here, under ``src/ecsquery/data/``; the checkout's top-level ``ru
     samples/    the bundled capture (``ecsquery replay --sample``, ``make run``)
     bench/      ``make bench``'s inputs: osquery's table specs (``osquery-schema/``), the public
                 eslogger sample (``eslogger/``) and the Elastic rule corpus (``elastic-rules/``, the
-                multi-event rules in ``elastic-rules-multi/``);
+                multi-event rules in ``elastic-rules-multi/``, every single-event Mac rule in
+                ``elastic-rules-mac/``, the whole-pack bench's input);
                 ``tests/fixtures/`` links to them, so tests read this one copy
 
 Each function returns a ``Traversable``; :func:`as_path` turns one into a real path for the

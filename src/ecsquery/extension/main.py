@@ -26,7 +26,7 @@ from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
 from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
 from ecsquery.extension.pipeline import Pipeline
-from ecsquery.extension.server import ExtensionServer, idle_while_core_answers
+from ecsquery.extension.server import ExtensionServer
 from ecsquery.extension.sources import Source
 from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.sources.osquery import OsquerySource
@@ -117,7 +117,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING)
         logging.getLogger("thrift").setLevel(logging.CRITICAL)
         log.error("%s", exc)
-        idle_while_core_answers(args.socket, args.interval)  # one line, not a respawn loop
+        liveness.idle_while_core_answers(args.socket, args.interval)  # one line, not a respawn loop
         return 1
     level = settings.log_level or ("INFO" if args.verbose else "WARNING")
     logging.basicConfig(level=level.upper(), format="ecsquery.ext %(levelname)s %(message)s")

@@ -116,23 +116,6 @@ class Processor(Extension.Processor):  # type: ignore[misc]
         oprot.trans.flush()
 
 
-def idle_while_core_answers(manager_socket: str, interval: float) -> None:
-    """Return once osqueryd's manager at ``manager_socket`` stops answering ``ping``.
-
-    For an extension that must not run (a refused setting): osqueryd's watcher respawns an
-    extension whose process exits (``WatcherRunner::watchExtensions``, osquery/osquery
-    ``osquery/core/watcher.cpp`` at a5b14f63d), so exiting would log the same error every few
-    seconds. Staying alive, unregistered, logs it once; the process still ends with osqueryd.
-    """
-    while True:
-        try:
-            with connect(manager_socket, max(interval, 1.0)) as manager:
-                manager.ping()
-        except Exception:
-            return
-        time.sleep(max(interval, 0.1))
-
-
 class ExtensionServer:
     """Registers with the manager at ``manager_socket`` and serves until stopped."""
 

@@ -31,6 +31,18 @@ here only has to be a *superset* of the answer, and is made exact where it can b
   IS, …) is left to SQLite.
 
 Time is found by bisection: the window is time-ordered, so ``time`` bounds cost O(log n).
+
+Only the columns in ``colsUsed`` are served. osquery sends it to extensions since 3.2.6
+(commit 1ea714a32, so every 5.x): ``xBestIndex`` turns SQLite's ``colUsed`` mask into the
+names (``virtual_table.cpp`` l. 807-829; bit 63 stands for every later column), ``xFilter``
+puts them in the context (l. 990-997) and ``setRequestFromContext`` writes them next to
+``colsUsedBitset`` (``tables.cpp`` l. 76-86). A column left out of a row is what osquery's own
+tables do (``isColumnUsed``) and reads as NULL (``DynamicTableRow::get_column``,
+``osquery/sql/dynamic_table_row.cpp`` l. 104-108), which SQLite never asks for. A context
+without ``colsUsed`` (an older caller) gets every column. A pack query selects every column for
+the alert, so its own ``generate`` still gets them all; the compiler's ``time IN (SELECT
+time ...)`` (``rules/sql/pushdown.py`` ``hits_only``) is the ``generate`` that reads only the
+conditions' columns.
 """
 
 from __future__ import annotations
@@ -58,7 +70,19 @@ GLOB = 66
 
 INDEX, OPTIMIZED = 1, 8
 """``ColumnOptions`` (``osquery/core/sql/column.h`` l. 43, 71): every column is indexed, and
-an ``IN`` list reaches one ``generate`` whole instead of one call per value."""
+an ``IN`` list reaches one ``generate`` whole instead of one call per value, except on
+:data:`PER_VALUE_COLUMNS`."""
+
+PER_VALUE_COLUMNS = frozenset({TIME_COLUMN})
+"""Columns declared ``INDEX`` only, so SQLite calls ``xFilter`` once per ``IN`` value.
+
+The pack's ``time IN (SELECT time ...)`` (``rules/sql/pushdown.py`` ``hits_only``) usually
+has no values. Handed whole (``OPTIMIZED``), an empty list still reaches ``xFilter``, which
+then adds no constraint for it (osquery 5.23 ``a5b14f63d``, ``osquery/sql/virtual_table.cpp``
+l. 955-960: the loop over ``sqlite3_vtab_in_first`` adds nothing), so ``generate`` would
+serve every row of the lookback the other constraints leave, with every column. Value by
+value, an empty list makes no call and each hit second one small one."""
+
 
 _ORDER: dict[int, Callable[[Any, Any], bool]] = {
     GREATER_THAN: operator.gt,
@@ -77,6 +101,12 @@ class Selection:
 
     columns: tuple[int, ...]
     entries: list[Entry]
+
+
+def column_options(name: str) -> int:
+    """The ``ColumnOptions`` a column is registered with (osquery reads them per column,
+    ``osquery/core/tables.cpp`` l. 347-352)."""
+    return INDEX if name in PER_VALUE_COLUMNS else INDEX | OPTIMIZED
 
 
 def parse_context(context: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -272,8 +302,10 @@ class EcsProcessTable:
 
     def routes(self) -> list[dict[str, str]]:
         """The column broadcast osquery reads at registration (osquery-python's format)."""
-        op = str(INDEX | OPTIMIZED)
-        return [{"id": "column", "name": n, "type": t, "op": op} for n, t in self.columns()]
+        return [
+            {"id": "column", "name": n, "type": t, "op": str(column_options(n))}
+            for n, t in self.columns()
+        ]
 
     def select(self, context: str | Mapping[str, Any] | None) -> Selection:
         return select(self.window, parse_context(context), self._columns)

@@ -17,7 +17,7 @@ from ecsquery.rules.lang.ast import Expr, Query
 from ecsquery.rules.lang.passes import optimize, run_passes, table_for_query
 from ecsquery.rules.model import Rule
 from ecsquery.rules.sql.compiler import Compiler, select
-from ecsquery.rules.sql.pushdown import pushdown_terms
+from ecsquery.rules.sql.pushdown import hits_only, pushdown_terms
 from ecsquery.schema import FieldTable
 
 
@@ -49,7 +49,7 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
         normal = run_passes(query, table)
         compiler = Compiler(table)
         terms = compiler.conjuncts(normal.where) + pushdown_terms(normal.where, table)
-        sql = select(table, terms, rule.lookback_seconds)
+        sql = hits_only(select(table, terms, rule.lookback_seconds))
     except EcsqueryError as exc:
         raise exc.with_rule(rule.rule_id, rule.source) from None
     return CompiledRule(rule, normal, " AND ".join(terms) or "1", sql)

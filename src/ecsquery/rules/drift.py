@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsquery.rules.compile import CompiledRule
+from ecsquery.rules.sql.pushdown import without_hits_only
 
 _TEXT_KEYS = ("description", "note", "setup")
 _SKIP_KEYS = ("query",)  # shown as its own diff
@@ -122,6 +123,7 @@ def diff_compiled(old: CompiledRule, new: CompiledRule) -> Drift:
         old,
         new,
         _unified(old.rule.query, new.rule.query, old_name, new_name),
-        _unified(old.sql, new.sql, old_name, new_name),
+        # hits_only's subquery repeats the conditions: each change is shown once
+        _unified(without_hits_only(old.sql), without_hits_only(new.sql), old_name, new_name),
         changes,
     )

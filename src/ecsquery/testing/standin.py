@@ -6,7 +6,8 @@ answers ``query`` from SQLite tables that have osquery's ``es_process_events``,
 ``process_events`` and ``processes`` schemas, and calls an extension's table the way osqueryd's
 ``xFilter`` does: ``call("table", name, {"action": "generate", "context": <JSON>})`` with a
 constraint list for *every* column (in column-name order, empty when unconstrained), plus
-``colsUsed`` and ``colsUsedBitset`` (see ``TablePlugin::setRequestFromContext``).
+``colsUsed`` and ``colsUsedBitset`` (see ``TablePlugin::setRequestFromContext``). ``run_sql``
+runs a pack query over an extension's table as osqueryd's SQLite would.
 
 It is a stand-in, not an emulator: no SQL runs over the extension's rows here (that is SQLite's
 job inside osqueryd), and ``query`` runs plain SQLite, without osquery's extra functions.
@@ -347,12 +348,49 @@ class OsquerydStandin:
         constraints: Constraints | None = None,
         cols_used: Iterable[str] | None = None,
     ) -> list[dict[str, str]]:
-        """``SELECT`` from an extension table as osqueryd's xFilter asks for it."""
-        context = build_context(self.table_columns(uuid, table), constraints, cols_used)
+        """``SELECT`` from an extension table as osqueryd's xFilter asks for it: with
+        ``colsUsed`` always (osquery sends it since 3.2.6), every column unless told."""
+        columns = self.table_columns(uuid, table)
+        used = [name for name, _ in columns] if cols_used is None else cols_used
+        context = build_context(columns, constraints, used)
         reply = self.call(uuid, "table", table, {"action": "generate", "context": context})
         if reply.status.code != 0:
             raise RuntimeError(f"generate failed: {reply.status.message}")
         return list(reply.response)
+
+    def run_sql(
+        self, uuid: int, table: str, sql: str, now: int | None = None
+    ) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Run ``sql`` over extension ``uuid``'s ``table`` as osqueryd does, on a real SQLite
+        virtual table whose planner hands ``generate`` (over Thrift) the constraints and
+        ``colsUsed`` osquery's would (:mod:`ecsquery.testing.vtab`); ``time.unix_time`` is
+        ``now``. Returns the rows and every ``generate`` context sent, in order."""
+        from ecsquery.osquery_sqlite import sql_value
+        from ecsquery.schema import OsqueryType
+        from ecsquery.testing import vtab  # it builds on this module
+
+        routes = self.registered[uuid]["registry"]["table"][table]
+        columns = [
+            vtab.VtabColumn(r["name"], r["type"], int(r.get("op") or 0))
+            for r in routes
+            if r.get("id") == "column"
+        ]
+
+        def serve(context: str) -> tuple[int, vtab.Getter]:
+            reply = self.call(uuid, "table", table, {"action": "generate", "context": context})
+            if reply.status.code != 0:
+                raise RuntimeError(f"generate failed: {reply.status.message}")
+            rows = list(reply.response)
+
+            def get(row: int, column: int) -> object:
+                text = rows[row].get(columns[column].name)  # missing: NULL, as osquery
+                return None if text is None else sql_value(text, OsqueryType(columns[column].type))
+
+            return len(rows), get
+
+        module = vtab.OsqueryModule(table, columns, serve)
+        conn = vtab.connect(module, int(time.time()) if now is None else now)
+        return conn.execute(sql).fetchall(), module.contexts
 
     def spawn_extension(
         self,

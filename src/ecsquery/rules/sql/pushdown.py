@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import json
 
+from ecsquery.errors import Pos
 from ecsquery.rules.lang.ast import And, Equals, Expr, Match, Or
 from ecsquery.rules.sql import literals
-from ecsquery.schema import FieldTable
+from ecsquery.schema import TIME_COLUMN, Column, FieldTable
 
 MIN_RUN = 3
 """A shorter literal run filters too little to be worth a term."""
@@ -54,27 +55,53 @@ def _common(alternatives: list[list[str]]) -> str:
     return ""
 
 
-def _array_term(node: Equals | Match, fields: FieldTable) -> str | None:
-    """The GLOB on the array column's JSON text that every hit of ``node`` satisfies."""
-    column = fields.by_ecs(node.field.name)
-    if column is None or not column.array:
-        return None
+def _runs(node: Equals | Match, array: bool) -> list[list[str]] | None:
+    """Per alternative (a value or a pattern) of ``node``, the texts every match of it contains,
+    as they are written in the column (an array column's JSON text escapes them)."""
     if isinstance(node, Equals):
         if not all(isinstance(v, str) and v for v in node.values):
             return None
-        alternatives = [['"' + _escaped(str(v)) + '"'] for v in node.values]
-    else:
-        alternatives = [
-            [_escaped(part) for part in pattern.parts if isinstance(part, str)]
-            for pattern in node.patterns
-        ]
-    if not alternatives:
-        return None
-    common = _common(alternatives)
+        values = [str(v) for v in node.values]
+        return [['"' + _escaped(v) + '"'] if array else [v] for v in values]
+    return [
+        [_escaped(part) if array else part for part in pattern.parts if isinstance(part, str)]
+        for pattern in node.patterns
+    ]
+
+
+def _run_term(
+    column: Column, alternatives: list[list[str]], case_insensitive: bool, pos: Pos | None
+) -> str | None:
+    """``column GLOB '*<run>*'`` for the longest text every alternative contains."""
+    common = _common(alternatives) if alternatives else ""
     if len(common) < MIN_RUN:
         return None
-    needle = _glob(common, node.case_insensitive)
-    return f"{column.name} GLOB {literals.quote('*' + needle + '*', node.pos)}"
+    needle = _glob(common, case_insensitive)
+    return f"{column.name} GLOB {literals.quote('*' + needle + '*', pos)}"
+
+
+def _text_column(node: Expr, fields: FieldTable) -> Column | None:
+    if not isinstance(node, (Equals, Match)):
+        return None
+    column = fields.by_ecs(node.field.name)
+    return None if column is None or column.numeric else column
+
+
+def _term(node: Equals | Match, fields: FieldTable) -> str | None:
+    """The GLOB every hit of a top-level ``node`` satisfies, where SQLite cannot pass ``node``
+    itself: any term on an array column (``json_each``), and on a scalar column an OR of
+    GLOBs (several case-insensitive values or several patterns; one of them, or a
+    case-sensitive ``=``/IN, reaches ``generate`` as it is)."""
+    column = _text_column(node, fields)
+    if column is None:
+        return None
+    alternatives = node.values if isinstance(node, Equals) else node.patterns
+    if not column.array and (
+        len(alternatives) < 2 or (isinstance(node, Equals) and not node.case_insensitive)
+    ):
+        return None
+    runs = _runs(node, column.array)
+    return None if runs is None else _run_term(column, runs, node.case_insensitive, node.pos)
 
 
 def _scalar_values(node: Expr, column: str, fields: FieldTable) -> set[str] | None:
@@ -110,6 +137,37 @@ def _or_term(node: Or, fields: FieldTable) -> str | None:
         else:
             listed = ", ".join(literals.quote(v, node.pos) for v in sorted(union))
             return f"{column.name} IN ({listed})"
+    return _or_run_term(node, fields)
+
+
+def _branch_terms(branch: Expr, column: Column, fields: FieldTable) -> list[Equals | Match]:
+    terms = branch.children if isinstance(branch, And) else (branch,)
+    return [
+        t for t in terms if isinstance(t, (Equals, Match)) and _text_column(t, fields) == column
+    ]
+
+
+def _or_run_term(node: Or, fields: FieldTable) -> str | None:
+    """The GLOB on one TEXT column that every branch of an OR implies: each branch has a
+    top-level term on the column, and all their values and patterns share a long text."""
+    first = node.children[0]
+    for candidate in first.children if isinstance(first, And) else (first,):
+        column = _text_column(candidate, fields)
+        if column is None:
+            continue
+        alternatives: list[list[str]] = []
+        case_insensitive = False
+        for branch in node.children:
+            found = _branch_terms(branch, column, fields)
+            runs = _runs(found[0], column.array) if found else None
+            if runs is None:
+                break
+            alternatives += runs
+            case_insensitive |= found[0].case_insensitive
+        else:
+            term = _run_term(column, alternatives, case_insensitive, node.pos)
+            if term is not None:
+                return term
     return None
 
 
@@ -118,7 +176,7 @@ def pushdown_terms(where: Expr, fields: FieldTable) -> list[str]:
     terms: list[str] = []
     for node in where.children if isinstance(where, And) else (where,):
         if isinstance(node, (Equals, Match)):
-            term = _array_term(node, fields)
+            term = _term(node, fields)
         elif isinstance(node, Or):
             term = _or_term(node, fields)
         else:
@@ -126,3 +184,42 @@ def pushdown_terms(where: Expr, fields: FieldTable) -> list[str]:
         if term is not None:
             terms.append(term)
     return terms
+
+
+KEY_COLUMN = TIME_COLUMN
+"""The column the outer query takes its hits' rows by: ``time``, which every hit has (the
+lookback compares it), so a NULL never loses a hit; a hit's second brings the other events of
+that second along, which SQLite's re-check drops."""
+
+
+def hits_only(sql: str) -> str:
+    """The pack query ``sql`` with ``AND time IN (SELECT time <its own FROM and WHERE>)``.
+
+    A pack query selects every column for the alert, so osquery's ``colsUsed`` (sent to
+    extensions since osquery 3.2.6, commit 1ea714a32; every 5.x) is the whole table and each
+    ``generate`` reply carries every column of every row its constraints leave, the
+    environment included: 36 MB for one rule of the bench pack. The subquery reads only the
+    columns the conditions use (SQLite's ``colUsed``, which osquery 5.23 ``a5b14f63d`` turns
+    into ``colsUsed`` in ``osquery/sql/virtual_table.cpp`` l. 807-829 and sends with the
+    context, ``osquery/core/tables.cpp`` l. 76-86); the outer query's ``time IN (...)`` then
+    reaches its ``generate`` as ``time = <second>`` constraints, and only the seconds that hold
+    a hit travel with every column.
+
+    Exact: the outer query keeps every term, so the IN is one more necessary condition (a hit
+    of the outer query is a hit of the subquery over the same rows, and its ``time`` is not
+    NULL, or the lookback would have failed). The table declares ``time`` without
+    ``OPTIMIZED`` (``extension/table.py``): SQLite then loops over the IN's values, calling
+    ``xFilter`` once per hit second and never for an empty list, where an IN handed whole
+    would reach ``generate`` with only the lookback left (``xFilter`` l. 955-960 adds nothing
+    for an empty list) and bring back the whole reply this avoids.
+    """
+    start = sql.find("\nFROM ")
+    if start < 0 or "\nWHERE " not in sql[start:]:
+        return sql
+    inner = "\n    ".join(sql[start + 1 :].split("\n"))
+    return f"{sql}\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n    {inner})"
+
+
+def without_hits_only(sql: str) -> str:
+    """``sql`` as it was before :func:`hits_only` (drift reports and the bench show it)."""
+    return sql.split(f"\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n", 1)[0]
