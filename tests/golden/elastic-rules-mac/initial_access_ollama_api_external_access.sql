@@ -57,3 +57,15 @@ WHERE time >= (SELECT unix_time FROM time) - 540
   AND NOT coalesce(source_ip = '0.0.0.0', 0)
   AND NOT CASE WHEN NULLIF(source_ip, '') IS NULL THEN 0 WHEN instr(NULLIF(source_ip, ''), ':') > 0 THEN NULLIF(source_ip, '') IN ('::1') OR in_cidr_block('fe80::/10', NULLIF(source_ip, '')) OR in_cidr_block('fc00::/7', NULLIF(source_ip, '')) OR NOT (in_cidr_block('::/1', NULLIF(source_ip, '')) OR in_cidr_block('8000::/2', NULLIF(source_ip, '')) OR in_cidr_block('c000::/3', NULLIF(source_ip, '')) OR in_cidr_block('e000::/4', NULLIF(source_ip, '')) OR in_cidr_block('f000::/5', NULLIF(source_ip, '')) OR in_cidr_block('f800::/6', NULLIF(source_ip, '')) OR in_cidr_block('fc00::/7', NULLIF(source_ip, '')) OR in_cidr_block('fe00::/8', NULLIF(source_ip, ''))) ELSE NULLIF(source_ip, '') IN ('10.0.0.0', '10.255.255.255', '127.0.0.0', '127.255.255.255', '169.254.0.0', '169.254.255.255', '172.16.0.0', '172.31.255.255', '192.168.0.0', '192.168.255.255', '100.64.0.0', '100.127.255.255') OR in_cidr_block('10.0.0.0/8', NULLIF(source_ip, '')) OR in_cidr_block('127.0.0.0/8', NULLIF(source_ip, '')) OR in_cidr_block('169.254.0.0/16', NULLIF(source_ip, '')) OR in_cidr_block('172.16.0.0/12', NULLIF(source_ip, '')) OR in_cidr_block('192.168.0.0/16', NULLIF(source_ip, '')) OR in_cidr_block('100.64.0.0/10', NULLIF(source_ip, '')) END
   AND event_category GLOB '*"network"*'
+  AND time IN (
+    SELECT time
+    FROM ecs_network_events
+    WHERE time >= (SELECT unix_time FROM time) - 540
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'network')
+      AND event_action = 'connection_accepted'
+      AND process_name IN ('ollama', 'ollama.exe')
+      AND NULLIF(destination_port, '') = 11434
+      AND NULLIF(source_ip, '') IS NOT NULL
+      AND NOT coalesce(source_ip = '0.0.0.0', 0)
+      AND NOT CASE WHEN NULLIF(source_ip, '') IS NULL THEN 0 WHEN instr(NULLIF(source_ip, ''), ':') > 0 THEN NULLIF(source_ip, '') IN ('::1') OR in_cidr_block('fe80::/10', NULLIF(source_ip, '')) OR in_cidr_block('fc00::/7', NULLIF(source_ip, '')) OR NOT (in_cidr_block('::/1', NULLIF(source_ip, '')) OR in_cidr_block('8000::/2', NULLIF(source_ip, '')) OR in_cidr_block('c000::/3', NULLIF(source_ip, '')) OR in_cidr_block('e000::/4', NULLIF(source_ip, '')) OR in_cidr_block('f000::/5', NULLIF(source_ip, '')) OR in_cidr_block('f800::/6', NULLIF(source_ip, '')) OR in_cidr_block('fc00::/7', NULLIF(source_ip, '')) OR in_cidr_block('fe00::/8', NULLIF(source_ip, ''))) ELSE NULLIF(source_ip, '') IN ('10.0.0.0', '10.255.255.255', '127.0.0.0', '127.255.255.255', '169.254.0.0', '169.254.255.255', '172.16.0.0', '172.31.255.255', '192.168.0.0', '192.168.255.255', '100.64.0.0', '100.127.255.255') OR in_cidr_block('10.0.0.0/8', NULLIF(source_ip, '')) OR in_cidr_block('127.0.0.0/8', NULLIF(source_ip, '')) OR in_cidr_block('169.254.0.0/16', NULLIF(source_ip, '')) OR in_cidr_block('172.16.0.0/12', NULLIF(source_ip, '')) OR in_cidr_block('192.168.0.0/16', NULLIF(source_ip, '')) OR in_cidr_block('100.64.0.0/10', NULLIF(source_ip, '')) END
+      AND event_category GLOB '*"network"*')

@@ -57,3 +57,18 @@ WHERE time >= (SELECT unix_time FROM time) - 540
   AND NOT coalesce(process_executable GLOB '/Applications/*' OR process_executable GLOB '/private/var/folders/*' OR process_executable GLOB '/usr/local/*' OR process_executable GLOB '/opt/saltstack/salt/bin/*', 0)
   AND event_category GLOB '*"file"*'
   AND event_type GLOB '*"change"*'
+  AND time IN (
+    SELECT time
+    FROM ecs_file_events
+    WHERE time >= (SELECT unix_time FROM time) - 540
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'file')
+      AND host_os_type IN ('linux', 'macos')
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_type, '')) WHERE value = 'change')
+      AND NOT coalesce(event_action IN ('rename', 'extended_attributes_delete'), 0)
+      AND file_name IN ('.bash_profile', '.profile', '.bashrc', '.zshenv', '.zshrc')
+      AND (file_path GLOB '/home/*' OR file_path GLOB '/Users/*')
+      AND NULLIF(process_name, '') IS NOT NULL
+      AND NOT coalesce(process_name IN ('sudo', 'vim', 'zsh', 'env', 'nano', 'bash', 'Terminal', 'xpcproxy', 'login', 'cat', 'cp', 'launchctl', 'java', 'dnf', 'tailwatchd', 'ldconfig', 'yum', 'semodule', 'cpanellogd', 'dockerd', 'authselect', 'chmod', 'dnf-automatic', 'git', 'dpkg', 'platform-python'), 0)
+      AND NOT coalesce(process_executable GLOB '/Applications/*' OR process_executable GLOB '/private/var/folders/*' OR process_executable GLOB '/usr/local/*' OR process_executable GLOB '/opt/saltstack/salt/bin/*', 0)
+      AND event_category GLOB '*"file"*'
+      AND event_type GLOB '*"change"*')

@@ -52,3 +52,13 @@ WHERE time >= (SELECT unix_time FROM time) - 540
   AND file_path = '/private/var/at/tabs/root'
   AND NOT coalesce(process_executable = '/usr/bin/crontab', 0)
   AND event_category GLOB '*"file"*'
+  AND time IN (
+    SELECT time
+    FROM ecs_file_events
+    WHERE time >= (SELECT unix_time FROM time) - 540
+      AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'file')
+      AND host_os_type = 'macos'
+      AND event_action = 'modification'
+      AND file_path = '/private/var/at/tabs/root'
+      AND NOT coalesce(process_executable = '/usr/bin/crontab', 0)
+      AND event_category GLOB '*"file"*')
