@@ -39,6 +39,7 @@ from ecsquery.extension.normalize.osquery import (
     is_es_process_row,
     is_process_events_row,
 )
+from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import Window
@@ -132,6 +133,8 @@ def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | Non
         return item.time, default_host, item.event_id or None
     if isinstance(item, Proc):
         return float("-inf"), default_host, None
+    if isinstance(item, SocketEvent):
+        return float(item.time), default_host, item.event_id
     time, doc = item
     host = get_path(doc, "host.name")
     event_id = get_path(doc, "event.id")
