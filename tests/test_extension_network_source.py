@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecsquery.extension import config
 from ecsquery.extension.argv import quote_cmdline
@@ -130,3 +132,13 @@ def test_settings_accept_socket_events() -> None:
     )
     assert settings.tables == ("es_process_events", "socket_events")
     assert poll_order(settings.tables[::-1]) == settings.tables
+
+
+@given(st.lists(st.sampled_from(config.TABLES), unique=True))
+def test_poll_order_puts_socket_events_last_and_keeps_the_rest(tables: list[str]) -> None:
+    ordered = poll_order(tables)
+    assert sorted(ordered) == sorted(tables)
+    assert [t for t in ordered if t != "socket_events"] == [
+        t for t in tables if t != "socket_events"
+    ]
+    assert "socket_events" not in tables or ordered[-1] == "socket_events"

@@ -129,12 +129,10 @@ def _forced(record: Mapping[str, Any], source: str) -> Iterator[Item]:
 
 def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | None]:
     """(time, host, event id) of a normalized item."""
-    if isinstance(item, ProcEvent):
+    if isinstance(item, (ProcEvent, SocketEvent)):
         return item.time, default_host, item.event_id or None
     if isinstance(item, Proc):
         return float("-inf"), default_host, None
-    if isinstance(item, SocketEvent):
-        return float(item.time), default_host, item.event_id
     time, doc = item
     host = get_path(doc, "host.name")
     event_id = get_path(doc, "event.id")
