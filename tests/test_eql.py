@@ -188,7 +188,7 @@ def test_eql_ast(condition: str, expected: Expr) -> None:
 
 
 def test_any_category_and_backquoted_category() -> None:
-    assert parse_query("any where true", "eql") == Query("eql", Const(True), None)
+    assert parse_query("any where true", "eql") == Query("eql", Const(True), "any")
     assert parse_query("`my cat` where true", "eql").category == "my cat"
 
 

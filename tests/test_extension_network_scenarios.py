@@ -4,9 +4,11 @@ results-log lines, one capture file each.
 
 What runs now: the capture through the extension's pipeline, checking the connection documents
 carry the entity id of the exec that started their process (what the rule's ``sequence by
-process.entity_id`` joins on). What waits for the compile side (``cidrmatch``, a sequence step
-on ``ecs_network_events``) and for replay to serve that table: the story end to end through
-the rule's pack SQL, marked as a strict expected failure so it reports the day it passes.
+process.entity_id`` joins on); and the stories end to end (replay: pack SQL on schedule, result
+lines, alerts) through the rule *without* what the compile side lacks yet — its ``cidrmatch``
+clause (not parsed) and ``host.id`` among the join keys (no column: a missing key never joins,
+so no sequence could match). What waits for those: the real rule end to end, a strict expected
+failure so it reports the day it passes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from scenario_support import RULES, Scenario, alert_key, scenarios
 from test_extension_network import Capture
 
 CORPUS = Path(__file__).parent / "fixtures" / "elastic-rules-multi"
+OSASCRIPT = "execution_scripting_osascript_exec_followed_by_netcon"
 NETWORK = [s for s in scenarios(every=True) if "socket_events" in s.expected["format"]]
 
 
@@ -71,18 +74,55 @@ def test_the_near_misses_are_what_they_claim() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the compile side (cidrmatch, network sequence steps: h/tables) and replay "
-    "serving ecs_network_events",
-)
-@pytest.mark.parametrize("scenario", NETWORK, ids=[s.name for s in NETWORK])
-def test_network_story_end_to_end(scenario: Scenario) -> None:
-    rules, errors = load_rules([RULES, *(CORPUS / f"{r}.toml" for r in scenario.expected["rules"])])
+def run_story(scenario: Scenario, corpus: Path) -> list[tuple[Any, ...]]:
+    rules, errors = load_rules([RULES, *(corpus / f"{r}.toml" for r in scenario.expected["rules"])])
     assert errors == []
     queries, compile_errors = rendered_pack(rules)
     assert compile_errors == []
     result = replay([scenario.events], rules, host=scenario.host, queries=queries)
     assert sum(result.read.rejected.values()) == 0
-    assert sorted(alert_key(a) for a in result.alerts) == scenario.expected_hits()
+    assert all(n == 2 for n in result.hits.values())  # two overlapping lookbacks, alerted once
     assert len({a["ecsquery"]["alert_id"] for a in result.alerts}) == len(result.alerts)
+    return sorted(alert_key(a) for a in result.alerts)
+
+
+@pytest.fixture
+def without_cidrmatch_and_host_id(tmp_path: Path) -> Path:
+    """The osascript rule less its ``cidrmatch`` clause and its ``host.id`` join key."""
+    text = (CORPUS / f"{OSASCRIPT}.toml").read_text("utf-8")
+    start = text.index(" and\n   not cidrmatch(destination.ip,")
+    text = text[:start] + "]" + text[text.index(")]", start) + 2 :]
+    text = text.replace("sequence by host.id, process.entity_id", "sequence by process.entity_id")
+    assert "cidrmatch" not in text and "host.id" not in text.split("query = ")[1][:80]
+    (tmp_path / f"{OSASCRIPT}.toml").write_text(text, "utf-8")
+    return tmp_path
+
+
+def test_the_hit_alerts_end_to_end(without_cidrmatch_and_host_id: Path) -> None:
+    [story] = [s for s in NETWORK if s.name == "osascript_netcon"]
+    assert run_story(story, without_cidrmatch_and_host_id) == story.expected_hits()
+
+
+def test_the_near_misses_by_entity_and_maxspan_hold_end_to_end(
+    without_cidrmatch_and_host_id: Path,
+) -> None:
+    """Without cidrmatch the LAN connection joins (that near miss is cidrmatch's); curl's
+    connection and the one 45 s after the exec do not."""
+    [story] = [s for s in NETWORK if s.name == "benign_osascript_near_misses"]
+    keys = run_story(story, without_cidrmatch_and_host_id)
+    assert len(keys) == 3 and {k[2] for k in keys} == {"/usr/bin/osascript"}
+    [connection] = [
+        r
+        for r in replay([story.events], load_rules([without_cidrmatch_and_host_id])[0]).alerts
+        if r["event"].get("category") == ["network"]
+    ]
+    assert connection["destination"] == {"ip": "192.168.1.20", "port": 548}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs cidrmatch (parsed and compiled to in_cidr_block) and host.id as a join key",
+)
+@pytest.mark.parametrize("scenario", NETWORK, ids=[s.name for s in NETWORK])
+def test_network_story_end_to_end(scenario: Scenario) -> None:
+    assert run_story(scenario, CORPUS) == scenario.expected_hits()

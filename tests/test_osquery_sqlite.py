@@ -7,13 +7,42 @@ import sqlite3
 import pytest
 
 from ecsquery import osquery_sqlite
-from ecsquery.schema import COLUMNS, OsqueryType
+from ecsquery.schema import COLUMNS, TABLES, OsqueryType, Table
 
 
 def test_table_has_the_schema_columns_and_types() -> None:
     conn = osquery_sqlite.connect(now=100)
     info = conn.execute("PRAGMA table_info(ecs_process_events)").fetchall()
     assert [(r[1], r[2]) for r in info] == [(c.name, c.type.value) for c in COLUMNS]
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
+def test_every_table_is_created_with_its_columns(table: Table) -> None:
+    conn = osquery_sqlite.connect(now=100)
+    info = conn.execute(f"PRAGMA table_info({table.name})").fetchall()
+    assert [(r[1], r[2]) for r in info] == [(c.name, c.type.value) for c in table.columns]
+
+
+def test_rows_are_routed_to_the_table_of_their_category() -> None:
+    conn = osquery_sqlite.connect(now=100)
+    rows = [
+        {"event_id": "p", "event_category": '["process"]'},
+        {"event_id": "f", "event_category": '["file"]', "file_path": "/x"},
+        {"event_id": "n", "event_category": '["network"]', "destination_port": "80"},
+        {"event_id": "o", "event_category": '["authentication"]'},  # unserved: inert, process
+        {"event_id": "bad", "event_category": "not json"},
+    ]
+    assert osquery_sqlite.insert_routed(conn, rows) == 5
+    got = {
+        t.name: [r[0] for r in conn.execute(f"SELECT event_id FROM {t.name} ORDER BY 1")]
+        for t in TABLES
+    }
+    assert got == {
+        "ecs_process_events": ["bad", "o", "p"],
+        "ecs_file_events": ["f"],
+        "ecs_network_events": ["n"],
+    }
+    assert conn.execute("SELECT file_path FROM ecs_file_events").fetchall() == [("/x",)]
 
 
 def test_time_table_is_settable() -> None:

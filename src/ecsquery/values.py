@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ecsquery.schema import COLUMNS
+from ecsquery.schema import ALL_COLUMNS
 
 NUL = "\x00"
 NUL_STANDIN = "\ufffd"
@@ -110,11 +110,11 @@ def single(name: str, value: Any) -> Any:
 
 
 def check_scalars(doc: Mapping[str, Any]) -> None:
-    """Raise ``ListInScalar`` for the first scalar field of the table that ``doc`` gives
+    """Raise ``ListInScalar`` for the first scalar field of any table that ``doc`` gives
     several distinct values (sources that build documents themselves never do)."""
     from ecsquery.rows import get_path  # rows encodes through this module
 
-    for column in COLUMNS:
+    for column in ALL_COLUMNS:
         if column.ecs is not None and not column.array:
             single(column.ecs, get_path(doc, column.ecs))
 

@@ -499,13 +499,14 @@ def osascript_netcon(base: int) -> tuple[list[dict[str, Any]], list[dict[str, An
                    signing_id="com.apple.osascript", cwd="/Users/alice/Downloads")  # fmt: skip
     sockets = [socket_line(base + HIT + 3, osa, "93.184.215.14", 80)]
     es.exit(base + HIT + 5, osa)
-    alert = {
-        "rule": OSASCRIPT_NETCON,
-        "host": MAC,
-        "process": {"executable": "/usr/bin/osascript", "args": args, "parent": "/bin/zsh"},
-        "mitre": NETCON_MITRE,
-    }
-    return in_time_order(es.lines + sockets), [alert]
+    # a sequence alerts once per event and once for the sequence (``alerts``' building blocks):
+    # the exec (argv, parent), the connection (Defend writes no args or parent on it), the whole
+    alerts = [
+        {"rule": OSASCRIPT_NETCON, "host": MAC, "mitre": list(NETCON_MITRE),
+         "process": {"executable": "/usr/bin/osascript", "args": a, "parent": parent}}
+        for a, parent in ((args, "/bin/zsh"), ([], None), ([], None))
+    ]  # fmt: skip
+    return in_time_order(es.lines + sockets), alerts
 
 
 def osascript_near_misses(base: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

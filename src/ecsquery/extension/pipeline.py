@@ -50,7 +50,7 @@ class Pipeline:
         user_names: Callable[[int], str] | None = None,
     ) -> None:
         self.window = window
-        self.tree = tree or ProcessTree()
+        self.tree = tree if tree is not None else ProcessTree()  # an empty tree is falsy (len)
         self.stats = stats or Stats()
         self.columns = tuple(columns)
         self.host_os_type = host_os_type

@@ -201,7 +201,8 @@ Expr: TypeAlias = And | Or | Not | Const | Exists | Equals | Match | Regex | Com
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed rule query. ``category`` is EQL's event category (``process where``) or None."""
+    """A parsed rule query. ``category`` is EQL's event category (``process where``; ``any``
+    for ``any where``), None for KQL."""
 
     language: str  # "kuery" or "eql", as Elastic's rule files spell it
     where: Expr

@@ -133,7 +133,7 @@ def _event_query(node: Tree[Token] | Token) -> Query:
     assert isinstance(node, Tree)
     category_token, condition = node.children
     assert isinstance(category_token, Token)
-    category = None if category_token.type == "ANY" else _category(category_token)
+    category = "any" if category_token.type == "ANY" else _category(category_token)
     return Query(language="eql", where=_condition(condition), category=category)
 
 

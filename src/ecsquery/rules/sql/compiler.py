@@ -1,4 +1,4 @@
-"""AST (after ``passes``) → osquery SQL over the ECS process-events table.
+"""AST (after ``passes``) → osquery SQL over one of the extension's ECS tables.
 
 A visitor with one method per node type (eql/sqlglot style); an unknown node raises
 ``UnsupportedConstruct`` naming it. Every method returns a ``Sql`` fragment with its
@@ -42,7 +42,7 @@ from ecsquery.rules.lang.ast import (
     Wild,
 )
 from ecsquery.rules.sql import literals, regex
-from ecsquery.schema import TABLE, TIME_COLUMN, Column, FieldTable
+from ecsquery.schema import TIME_COLUMN, Column, FieldTable
 
 OR, AND, NOT, ATOM = 1, 2, 3, 4
 """SQLite precedence levels, loosest first (comparisons bind tighter than NOT)."""
@@ -246,4 +246,4 @@ def select(fields: FieldTable, conjuncts: Iterable[str], lookback_seconds: int) 
     columns = ",\n  ".join(fields.names)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
     terms = "".join(f"\n  AND {term}" for term in conjuncts)
-    return f"SELECT\n  {columns}\nFROM {TABLE}\nWHERE {window}{terms}"
+    return f"SELECT\n  {columns}\nFROM {fields.name}\nWHERE {window}{terms}"
