@@ -306,3 +306,10 @@ def test_the_actor_is_the_pids_latest_image() -> None:
     pipeline.feed(connect(), "osquery")
     process = pipeline.docs[-1][1]["process"]
     assert (process["entity_id"], process["name"]) == ("4810-9022", "curl")
+
+
+def test_a_pipeline_given_an_empty_tree_shares_it() -> None:
+    """Replay builds one pipeline per table on one tree; an empty tree is falsy (``len``), and
+    ``tree or ProcessTree()`` once gave each pipeline its own, so connections lost their actor."""
+    shared = ProcessTree()
+    assert len(shared) == 0 and Capture(tree=shared).tree is shared
