@@ -34,6 +34,7 @@ class EcsType(Enum):
     LONG = "long"
     BOOLEAN = "boolean"
     DATE = "date"
+    IP = "ip"
 
 
 class OsqueryType(Enum):
@@ -69,6 +70,7 @@ def _c(
     sql_type = {
         EcsType.KEYWORD: OsqueryType.TEXT,
         EcsType.DATE: OsqueryType.TEXT,
+        EcsType.IP: OsqueryType.TEXT,
         EcsType.LONG: OsqueryType.BIGINT,
         EcsType.BOOLEAN: OsqueryType.INTEGER,
     }[ecs_type]
@@ -77,7 +79,7 @@ def _c(
     return Column(name, sql_type, ecs, ecs_type, array)
 
 
-K, L, B, D = EcsType.KEYWORD, EcsType.LONG, EcsType.BOOLEAN, EcsType.DATE
+K, L, B, D, IP = EcsType.KEYWORD, EcsType.LONG, EcsType.BOOLEAN, EcsType.DATE, EcsType.IP
 
 _EVENT: tuple[Column, ...] = (
     _c(TIME_COLUMN, None, L),
@@ -137,15 +139,20 @@ _FILE: tuple[Column, ...] = (
 """The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend."""
 
 _NETWORK: tuple[Column, ...] = (
-    _c("source_ip", "source.ip"),
+    _c("source_ip", "source.ip", IP),
     _c("source_port", "source.port", L),
-    _c("destination_ip", "destination.ip"),
+    _c("destination_ip", "destination.ip", IP),
     _c("destination_port", "destination.port", L),
+    _c("source_address", "source.address"),
+    _c("destination_address", "destination.address"),
     _c("network_transport", "network.transport"),
     _c("network_type", "network.type"),
     _c("network_direction", "network.direction"),
 )
-"""The connection's two ends, as Elastic Defend's network events carry them."""
+"""The connection's two ends, as Elastic Defend's network events carry them (``*.address`` is
+the same address as text, as Defend writes it beside ``*.ip``). An ``ip`` cell
+holds one canonical text per address (``values.ip_text``), as an Elasticsearch ``ip`` field
+indexes one value per address."""
 
 
 @dataclass(frozen=True)

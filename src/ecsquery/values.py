@@ -27,6 +27,7 @@ Values, as Elastic Defend's keyword mapping indexes them:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -107,6 +108,41 @@ def single(name: str, value: Any) -> Any:
             "of them, ecsquery's row holds one (the document is counted and left out)"
         )
     return next(flatten(value), None)
+
+
+def ip_text(value: str) -> str | None:
+    """An IP address in the one text an ``ip`` cell holds, or None for text that is none.
+
+    Elasticsearch's ``ip`` field indexes the address, not the text (``InetAddresses.forString``;
+    an IPv4-mapped IPv6 address *is* its IPv4 address there, as in Java), so equal addresses
+    must be equal cells: IPv4 dotted quad, IPv6 compressed lowercase (Python's ``ipaddress``),
+    IPv4-mapped as IPv4. Text that is no address makes Elasticsearch refuse the document; here
+    the field is missing instead.
+    """
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def cidr_block(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A ``cidrMatch`` argument as Elasticsearch reads it (``InetAddresses.parseCidr`` for
+    ``a/n``, one address otherwise; host bits ignored), or ``ValueError``. An IPv4-mapped
+    IPv6 block is refused: Elasticsearch reads its address as IPv4 and the prefix then as
+    out of range (or not), a corner no rule needs."""
+    address, slash, prefix = text.partition("/")
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        raise ValueError(f"{text!r} is an IPv4-mapped IPv6 block")
+    if slash and not (prefix.isascii() and prefix.isdigit()):
+        raise ValueError(f"{text!r}: the prefix length is not a number")
+    bits = int(prefix) if slash else ip.max_prefixlen
+    if bits > ip.max_prefixlen:
+        raise ValueError(f"{text!r}: prefix length over {ip.max_prefixlen}")
+    return ipaddress.ip_network(f"{ip}/{bits}", strict=False)
 
 
 def check_scalars(doc: Mapping[str, Any]) -> None:

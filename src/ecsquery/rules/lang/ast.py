@@ -196,7 +196,17 @@ class Compare:
     pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
-Expr: TypeAlias = And | Or | Not | Const | Exists | Equals | Match | Regex | Compare
+@dataclass(frozen=True)
+class CidrMatch:
+    """EQL ``cidrMatch(field, "10.0.0.0/8", "::1", ...)``: some address of the ``ip`` field lies
+    in one of the blocks (all of each block's addresses; a bare address is a block of one)."""
+
+    field: FieldRef
+    blocks: tuple[str, ...]
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
+
+
+Expr: TypeAlias = And | Or | Not | Const | Exists | Equals | Match | Regex | Compare | CidrMatch
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import replace
 from ecsquery.errors import Pos, UnmappedField, UnsupportedConstruct
 from ecsquery.rules.lang.ast import (
     And,
+    CidrMatch,
     Compare,
     Const,
     Equals,
@@ -33,8 +34,9 @@ from ecsquery.rules.lang.ast import (
     Scalar,
 )
 from ecsquery.schema import TABLES, Column, EcsType, FieldTable
+from ecsquery.values import cidr_block, ip_text
 
-Leaf = Exists | Equals | Match | Regex | Compare
+Leaf = Exists | Equals | Match | Regex | Compare | CidrMatch
 _INT = re.compile(r"^[+-]?\d+$")
 
 
@@ -169,6 +171,11 @@ def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
         if isinstance(value, str) and value in ("true", "false"):
             return value == "true"
         raise refuse()
+    if column.ecs_type is EcsType.IP:  # an ip field's term is an address (or refused)
+        canonical = ip_text(value) if isinstance(value, str) else None
+        if canonical is None:
+            raise refuse()
+        return canonical
     if column.ecs_type is EcsType.KEYWORD:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -177,6 +184,23 @@ def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
         if isinstance(value, str):
             return value
     raise refuse()
+
+
+def _blocks(node: CidrMatch, column: Column, ref: FieldRef) -> tuple[str, ...]:
+    """``cidrMatch``'s blocks as canonical ``address/prefix`` text (``values.cidr_block``), on an
+    ``ip`` field only: Elasticsearch turns the call into a terms query, which on a keyword
+    field would compare the text ``10.0.0.0/8`` itself."""
+    if column.ecs_type is not EcsType.IP:
+        raise UnsupportedConstruct(
+            "function cidrMatch", f"on {column.ecs_type.value} field {ref.name!r}", pos=node.pos
+        )
+    out: list[str] = []
+    for text in node.blocks:
+        try:
+            out.append(str(cidr_block(text)))
+        except ValueError as exc:
+            raise UnsupportedConstruct("function cidrMatch", str(exc), pos=node.pos) from None
+    return tuple(dict.fromkeys(out))
 
 
 def coerce_literals(expr: Expr, fields: FieldTable) -> Expr:
@@ -199,6 +223,8 @@ def coerce_literals(expr: Expr, fields: FieldTable) -> Expr:
             values = tuple(_coerce(column, ref, v) for v in node.values)
             ci = node.case_insensitive and column.ecs_type is EcsType.KEYWORD
             return replace(node, values=values, case_insensitive=ci)
+        if isinstance(node, CidrMatch):
+            return replace(node, blocks=_blocks(node, column, ref))
         if isinstance(node, Match | Regex) and column.ecs_type is not EcsType.KEYWORD:
             kind = "wildcard" if isinstance(node, Match) else "regex"
             raise UnsupportedConstruct(
