@@ -459,6 +459,82 @@ def linux_host(base: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return [doc], []
 
 
+# --------------------------------------------------------------------------- socket_events
+
+OSASCRIPT_NETCON = "execution_scripting_osascript_exec_followed_by_netcon"
+NETCON_MITRE = ["TA0002", "TA0011", "T1059", "T1071", "T1105", "T1059.002"]
+
+
+def socket_line(t: float, proc: P, remote: str, port: int, fd: int = 5) -> dict[str, Any]:
+    """A macOS ``socket_events`` connect as osqueryd logs it (an ``added`` results-log line, the
+    shape of osquery's own example in ``docs/wiki/deployment/process-auditing.md``) with the
+    columns ``SELECT *`` returns and osquery's darwin subscriber fills
+    (``osquery/tables/events/darwin/socket_events.cpp`` at a5b14f63d: no local end, family 2,
+    ``fd`` in hex, ``path`` from ``proc_pidpath``; ``uptime`` seconds since boot)."""
+    return {
+        "action": "added",
+        "columns": {
+            "action": "connect", "auid": str(proc.uid), "family": "2", "fd": f"{fd:x}",
+            "local_address": "", "local_port": "", "path": proc.path, "pid": str(proc.pid),
+            "remote_address": remote, "remote_port": str(port), "time": str(int(t)),
+            "uptime": str(int(t) - T0 + 86_400),
+        },
+        "unixTime": int(t) + 2,
+        "hostIdentifier": MAC,
+        "name": "pack_ecsquery_socket_events",
+        "numerics": False,
+    }  # fmt: skip
+
+
+def in_time_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=_time)
+
+
+def osascript_netcon(base: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A downloaded compiled script run with osascript fetches its payload over HTTP."""
+    es = Eslogger(seq=base % 100_000)
+    _, shell = terminal_shell(es, base, 4801)
+    args = ["osascript", "/Users/alice/Downloads/Invoice.scpt"]
+    osa = es.spawn(base + HIT, shell, 4810, "/usr/bin/osascript", args,
+                   signing_id="com.apple.osascript", cwd="/Users/alice/Downloads")  # fmt: skip
+    sockets = [socket_line(base + HIT + 3, osa, "93.184.215.14", 80)]
+    es.exit(base + HIT + 5, osa)
+    # a sequence alerts once per event and once for the sequence (``alerts``' building blocks):
+    # the exec (argv, parent), the connection (Defend writes no args or parent on it), the whole
+    alerts = [
+        {"rule": OSASCRIPT_NETCON, "host": MAC, "mitre": list(NETCON_MITRE),
+         "process": {"executable": "/usr/bin/osascript", "args": a, "parent": parent}}
+        for a, parent in ((args, "/bin/zsh"), ([], None), ([], None))
+    ]  # fmt: skip
+    return in_time_order(es.lines + sockets), alerts
+
+
+def osascript_near_misses(base: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """osascript mounts a NAS share (a private address, excluded by the rule), its ``do shell
+    script`` curl connects out (another process: another entity id), and osascript itself
+    connects out 45 s after it started (past the sequence's maxspan of 30 s)."""
+    es = Eslogger(seq=base % 100_000)
+    _, shell = terminal_shell(es, base, 4901)
+    osa = es.spawn(base + HIT, shell, 4910, "/usr/bin/osascript",
+                   ["osascript", "-e", 'mount volume "afp://192.168.1.20/Projects"'],
+                   signing_id="com.apple.osascript", cwd="/Users/alice")  # fmt: skip
+    sh = es.spawn(base + HIT + 3, osa, 4911, "/bin/sh",
+                  ["sh", "-c", "curl -s https://93.184.215.14/status"],
+                  signing_id="com.apple.sh")  # fmt: skip
+    curl = es.spawn(base + HIT + 3.1, sh, 4912, "/usr/bin/curl",
+                    ["curl", "-s", "https://93.184.215.14/status"],
+                    signing_id="com.apple.curl")  # fmt: skip
+    sockets = [
+        socket_line(base + HIT + 2, osa, "192.168.1.20", 548),
+        socket_line(base + HIT + 4, curl, "93.184.215.14", 443),
+        socket_line(base + HIT + 45, osa, "93.184.215.14", 443, fd=7),
+    ]
+    es.exit(base + HIT + 5, curl)
+    es.exit(base + HIT + 5.1, sh)
+    es.exit(base + HIT + 50, osa)
+    return in_time_order(es.lines + sockets), []
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -467,6 +543,9 @@ class Scenario:
     build: Any
     host: str = MAC
     xfail: str = ""
+    rules: tuple[str, ...] = ()
+    """Corpus rules (``tests/fixtures/elastic-rules-multi``) the story needs beyond the shipped
+    ones; such a story is left out of ``samples/capture.ndjson`` (``make run``'s shipped pack)."""
 
 
 SCENARIOS = (
@@ -490,6 +569,12 @@ SCENARIOS = (
              "osqueryd is the effective parent", "eslogger", osqueryd_parent),
     Scenario("benign_linux_host", "cat /var/db/SystemKey on a Linux host (Elastic Defend on "
              "Linux)", "ecs", linux_host, host="ci-linux-01"),
+    Scenario("osascript_netcon", "osascript runs a downloaded script that connects out to "
+             "93.184.215.14:80 3 s later", "eslogger+socket_events", osascript_netcon,
+             rules=(OSASCRIPT_NETCON,)),
+    Scenario("benign_osascript_near_misses", "osascript connects to a NAS on the LAN, its curl "
+             "child connects out, and osascript connects out 45 s after it started",
+             "eslogger+socket_events", osascript_near_misses, rules=(OSASCRIPT_NETCON,)),
 )  # fmt: skip
 
 
@@ -510,16 +595,21 @@ def render() -> dict[Path, str]:
         }
         if scenario.xfail:
             expected["xfail"] = scenario.xfail
+        if scenario.rules:
+            expected["rules"] = list(scenario.rules)
         files[out / "expected.yaml"] = "# Generated by tests/scenarios/build.py\n" + yaml.safe_dump(
             expected, sort_keys=False, width=100, allow_unicode=True
         )
-        merged += [(_time(e), i, e) for e in events]
+        if not scenario.rules:
+            merged += [(_time(e), i, e) for e in events]
     merged.sort(key=lambda m: (m[0], m[1]))
     files[SAMPLE] = ndjson([e for _, _, e in merged])
     return files
 
 
 def _time(record: dict[str, Any]) -> float:
+    if "columns" in record:  # an osqueryd results-log line: the event's own time column
+        return float(record["columns"]["time"])
     stamp = record.get("time") or record["@timestamp"]
     return datetime.fromisoformat(str(stamp)[:26].rstrip("Z") + "+00:00").timestamp()
 

@@ -34,8 +34,9 @@ else:  # the zipapp on a Mac's Python 3.9 carries tomli, tomllib's origin (exten
 
 DEFAULT_CONFIG = Path("/var/osquery/ecsquery.toml")
 SOURCES = ("osquery", "eslogger", "replay", "auto")
-TABLES = ("es_process_events", "process_events")
-"""The osqueryd tables the osquery source can poll: the only names put in its SQL."""
+TABLES = ("es_process_events", "process_events", "socket_events")
+"""The osqueryd tables the osquery source can poll: the only names put in its SQL
+(``socket_events``: OpenBSM connections, :mod:`ecsquery.extension.sources.osquery_socket`)."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RANGES: dict[str, tuple[float, float]] = {
     "poll_interval": (0.05, 3600.0),
@@ -61,7 +62,8 @@ class Settings:
     ``auto``: osquery, unless osqueryd expires events too soon to poll (``expiry.plan``).
     """
     tables: tuple[str, ...] = ("es_process_events",)
-    """osqueryd tables to poll (add process_events on OpenBSM Macs)."""
+    """osqueryd tables to poll (add process_events on OpenBSM Macs, socket_events for network
+    events)."""
     poll_interval: float = 2.0
     seed_processes: bool = True
     window_seconds: float = DEFAULT_MAX_AGE

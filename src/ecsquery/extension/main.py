@@ -29,7 +29,7 @@ from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.server import ExtensionServer
 from ecsquery.extension.sources import Source
 from ecsquery.extension.sources.eslogger import EsloggerSource
-from ecsquery.extension.sources.osquery import OsquerySource
+from ecsquery.extension.sources.osquery_socket import SocketSource
 from ecsquery.extension.sources.replay import ReplaySource
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.tree import ProcessTree
@@ -97,7 +97,7 @@ def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) ->
         return EsloggerSource(pipeline, settings.eslogger_command)
     if settings.source == "replay":
         return ReplaySource(pipeline, [Path(p) for p in settings.replay])
-    return OsquerySource(
+    return SocketSource(  # the osquery source, taught socket_events
         pipeline,
         manager_socket,
         tables=settings.tables,

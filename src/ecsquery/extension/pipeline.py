@@ -17,6 +17,7 @@ from ecsquery.extension import wire
 from ecsquery.extension.ecs import build_document
 from ecsquery.extension.model import Proc, ProcEvent, capped
 from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.normalize.socket import SocketEvent, network_document
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
@@ -49,7 +50,7 @@ class Pipeline:
         user_names: Callable[[int], str] | None = None,
     ) -> None:
         self.window = window
-        self.tree = tree or ProcessTree()
+        self.tree = tree if tree is not None else ProcessTree()  # an empty tree is falsy (len)
         self.stats = stats or Stats()
         self.columns = tuple(columns)
         self.host_os_type = host_os_type
@@ -90,7 +91,7 @@ class Pipeline:
         except Exception as exc:  # one record never stops a source (counted bad.unexpected)
             self.reject(source, unexpected(exc))
 
-    def add(self, item: ProcEvent | Proc | tuple[int, dict[str, Any]]) -> None:
+    def add(self, item: ProcEvent | Proc | SocketEvent | tuple[int, dict[str, Any]]) -> None:
         if isinstance(item, Proc):
             item = capped(item) or item
             with self._lock:
@@ -114,6 +115,16 @@ class Pipeline:
             time = int(event.time)
             self.window.add(time, self._flatten(doc, time))
             self.stats.add("served")
+        elif isinstance(item, SocketEvent):  # the actor comes from the tree, so under its lock
+            with self._lock:
+                doc = network_document(
+                    item,
+                    self.tree,
+                    host_os_type=self.host_os_type,
+                    host_name=self.host_name,
+                    user_names=self.user_names,
+                )
+            self.add_document(item.time, doc)
         else:
             self.add_document(*item)
 

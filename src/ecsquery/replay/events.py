@@ -43,12 +43,13 @@ from ecsquery.extension.normalize.osquery import (
     is_es_process_row,
     is_process_events_row,
 )
+from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
 from ecsquery.rows import get_path
-from ecsquery.schema import PROCESS_TABLE, TABLES, TIME_COLUMN, table_of_row
+from ecsquery.schema import NETWORK_TABLE, PROCESS_TABLE, TABLES, TIME_COLUMN, table_of_row
 from ecsquery.values import flatten, nul_free
 
 SOURCES = ("auto", "ecs", "eslogger", "es_process_events", "process_events")
@@ -134,7 +135,7 @@ def _forced(record: Mapping[str, Any], source: str) -> Iterator[Item]:
 
 def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | None]:
     """(time, host, event id) of a normalized item."""
-    if isinstance(item, ProcEvent):
+    if isinstance(item, (ProcEvent, SocketEvent)):
         return item.time, default_host, item.event_id or None
     if isinstance(item, Proc):
         return float("-inf"), default_host, None
@@ -153,6 +154,8 @@ def _table_name(item: Item) -> str:
     event the process tree builds (``ProcEvent``, seeds) the process table's."""
     if isinstance(item, (ProcEvent, Proc)):
         return PROCESS_TABLE.name
+    if isinstance(item, SocketEvent):  # a connection: the network table, its actor from the tree
+        return NETWORK_TABLE.name
     categories = get_path(item[1], "event.category")
     return table_of_row(flatten(categories)).name
 

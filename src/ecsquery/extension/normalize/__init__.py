@@ -21,9 +21,11 @@ from ecsquery.extension.normalize.osquery import (
     is_process_events_row,
     is_processes_row,
 )
+from ecsquery.extension.normalize.socket import SocketEvent, from_socket_row, is_socket_row
 
-Item = Union[ProcEvent, Proc, tuple[int, dict[str, Any]]]  # runtime: 3.9 has no `X | Y`
-"""An event, a running process (tree seed), or a ready ECS document with its time."""
+Item = Union[ProcEvent, Proc, SocketEvent, tuple[int, dict[str, Any]]]  # 3.9 has no `X | Y`
+"""An event, a running process (tree seed), a connection, or a ready ECS document with its
+time."""
 
 __all__ = ["BadRecord", "Item", "normalize", "rows_of"]
 
@@ -68,5 +70,9 @@ def normalize(record: Any) -> Iterator[Item]:
             yield from_processes_row(row)
         elif is_process_events_row(row):
             yield from_process_events_row(row)
+        elif is_socket_row(row):
+            connection = from_socket_row(row)
+            if connection is not None:
+                yield connection
         else:
             raise BadRecord("unrecognized", f"record of unknown shape: {sorted(row)[:8]}")

@@ -1,0 +1,228 @@
+"""osquery's ``socket_events`` rows → ECS network documents, as Elastic Defend writes them on macOS.
+
+The source is OpenBSM (``--disable_audit=false --audit_allow_sockets=true``): osquery's darwin
+subscriber (osquery/osquery ``osquery/tables/events/darwin/socket_events.cpp`` at
+a5b14f63d98c0d4992ab8ae07d933e0d5ff008df) reads ``AUE_CONNECT``, ``AUE_BIND`` and, since
+5.15.0 (PR #8508, commit 9474508dad52706c1643f6f0370f4819c54464dd), ``AUE_ACCEPT``. What a row
+holds there, and so what this module can say:
+
+* ``connect``: ``remote_address``/``remote_port`` only (lines 188-190); the local end is not in
+  the audit record (before 5.15.0, commit b30bb8128, it was written as ``"0"``/``"0"``).
+* ``accept``: ``remote_address`` only — "the message does contain a port value but it does not
+  seem to correspond to either the local or the remote port" (lines 184-187).
+* ``bind``: since 5.15.0 never a row (only rows with a ``remote_address`` are added, line 227);
+  before, with ``remote_address`` ``"0"``. Elastic Defend has no bind event: dropped.
+* ``family`` is 2 (IPv4), 10 (IPv6: BSM's 26 mapped to Linux's number) or 0; ``protocol`` is
+  never set on macOS (a hidden column filled on Linux only); ``success`` is the syscall's result
+  (``status`` on Linux); ``path`` is ``proc_pidpath`` at the time osquery read the record.
+
+The ECS side follows Elastic Defend's macOS network events: ``event.category ["network"]``,
+``event.type ["start"]``, ``event.action`` ``connection_attempted`` (Defend's only macOS action
+besides ``disconnect_received``: elastic/endpoint-package ``custom_documentation/src/endpoint/
+data_stream/network/macos/macos_network_connection_attempted_and_disconnect.yaml`` at
+19941229e) or, for an accept, ``connection_accepted`` (Defend's Linux and Windows action, which
+``initial_access_ollama_api_external_access`` tests); ``network.direction`` ``egress`` /
+``ingress`` (the host's view; Defend's ``sample_event.json``); an outbound connection's
+*source* is the local end, an accepted one's *source* the remote peer. The actor's
+``process.*`` are those of that field list only (no ``args``, no ``parent`` names, no effective
+parent: Defend does not write them on network events, so a rule testing them must not match
+here either), taken from the process tree by pid, else from the row's ``path``.
+
+Choices, each as Elastic would see it:
+
+* **Failed syscalls.** A ``connect`` is kept whatever its result: Defend reports the attempt,
+  and a non-blocking connect (most macOS networking) returns ``EINPROGRESS``, which BSM records
+  as a failure, so ``success = 0`` cannot tell a failed attempt from a pending one.
+  ``event.outcome`` says what is known (``success``, ``failure`` from Linux's ``status``, else
+  ``unknown``). A failed ``accept`` accepted nothing: dropped.
+* **Addresses** are Elasticsearch ``ip`` values: a text that is not an IP address would make
+  Elasticsearch refuse the whole document, so the row is refused (``bad.malformed``); an
+  IPv4-mapped IPv6 address is written as the IPv4 address (Elasticsearch stores and matches
+  them as one). osquery's ``"0"`` placeholder and ``""`` are missing. Ports are ``long``: a
+  non-number is refused likewise; port 0 (a placeholder, never a connection's port) is missing.
+* **network.transport** comes from ``protocol`` (6 tcp, 17 udp, …); an accept is tcp (only
+  stream sockets accept); a macOS connect has none, so it stays missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from ecsquery.extension.ecs import build_document
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.normalize.errors import BadRecord
+from ecsquery.extension.tree import ProcessTree
+
+TABLE = "socket_events"
+COLUMNS_READ = {
+    TABLE: (
+        "time", "eid", "action", "pid", "path", "family", "protocol", "local_address",
+        "local_port", "remote_address", "remote_port", "success", "status",
+    ),
+}  # fmt: skip
+"""The columns :func:`from_socket_row` reads (not ``fd``, ``auid``, ``uptime``, ``socket``)."""
+HIDDEN = frozenset({"eid", "protocol", "success"})
+"""Columns of ``specs/posix/socket_events.table`` marked ``hidden``: ``SELECT *`` (and so
+``getQueryColumns`` of it) leaves them out, yet every osquery 5.x has them."""
+
+_ACTIONS = {"connect": "connection_attempted", "accept": "connection_accepted"}
+_FAMILIES = {"2": "ipv4", "10": "ipv6", "30": "ipv6"}  # 30: Darwin's own AF_INET6
+_TRANSPORTS = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
+_PLACEHOLDERS = ("", "0")
+"""What osquery writes for an address it does not have (``"0"`` before 5.15.0)."""
+_FAILED_ACCEPT = ("failed", "no_client")  # Linux ``status`` values of an accept that got none
+_KEEP_PROCESS = ("pid", "entity_id", "executable", "name", "command_line", "code_signature")
+"""The ``process.*`` Elastic Defend writes on macOS network events (the field list above)."""
+
+
+class SocketEvent(NamedTuple):
+    """One connection as Elastic Defend describes it, before the process tree fills the actor."""
+
+    time: int
+    event_id: str
+    action: str
+    """``connection_attempted`` or ``connection_accepted``."""
+    pid: int
+    path: str
+    direction: str
+    outcome: str
+    network_type: str | None = None
+    transport: str | None = None
+    source_ip: str | None = None
+    source_port: int | None = None
+    destination_ip: str | None = None
+    destination_port: int | None = None
+
+
+def is_socket_row(row: Mapping[str, Any]) -> bool:
+    return "remote_address" in row and "action" in row and "cmdline" not in row
+
+
+def _text(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def ip(value: str) -> str | None:
+    """An address as Elasticsearch's ``ip`` type reads it; raises ValueError if it is none.
+
+    Cached: a Mac talks to few peers again and again, and parsing was a fifth of a row's cost
+    (a ValueError is not cached, so garbage cannot fill the cache with itself)."""
+    if value in _PLACEHOLDERS:
+        return None
+    address = ipaddress.ip_address(value)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def port(value: str) -> int | None:
+    """A port as a ``long``; ValueError for a non-number or one outside 0-65535."""
+    if value == "":
+        return None
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} out of range")
+    return number or None
+
+
+def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
+    """The connection a row records, or None when it records none (bind, a failed accept, no
+    IP address); :class:`BadRecord` when a value is unreadable."""
+    action = _ACTIONS.get(_text(row, "action"))
+    if action is None:
+        return None
+    success, status = _text(row, "success"), _text(row, "status")
+    accepted = action == "connection_accepted"
+    if accepted and (success == "0" or status in _FAILED_ACCEPT):
+        return None
+    try:
+        time = int(row["time"])
+        pid = int(row["pid"])
+        remote = ip(_text(row, "remote_address")), port(_text(row, "remote_port"))
+        local = ip(_text(row, "local_address")), port(_text(row, "local_port"))
+    except KeyError as exc:
+        raise BadRecord("missing_field", f"socket_events row without {exc}") from exc
+    except ValueError as exc:
+        raise BadRecord("malformed", f"socket_events row: {exc}"[:500]) from exc
+    if remote[0] is None:
+        return None
+    family = _FAMILIES.get(_text(row, "family"))
+    protocol = _TRANSPORTS.get(_text(row, "protocol"))
+    eid = _text(row, "eid")
+    source, destination = (remote, local) if accepted else (local, remote)
+    return SocketEvent(
+        time=time,
+        event_id=f"socket_events-{eid}" if eid else f"socket_events-{time}-{pid}",
+        action=action,
+        pid=pid,
+        path=_text(row, "path"),
+        direction="ingress" if accepted else "egress",
+        outcome="success" if success == "1" or status == "succeeded" else
+        "failure" if status == "failed" else "unknown",
+        network_type=family or f"ipv{ipaddress.ip_address(remote[0]).version}",
+        transport=protocol or ("tcp" if accepted else None),
+        source_ip=source[0],
+        source_port=source[1],
+        destination_ip=destination[0],
+        destination_port=destination[1],
+    )  # fmt: skip
+
+
+def network_document(
+    event: SocketEvent,
+    tree: ProcessTree,
+    *,
+    host_os_type: str = "macos",
+    host_name: str = "",
+    user_names: Callable[[int], str] | None = None,
+) -> dict[str, Any]:
+    """The ECS document of a connection; the actor is the tree's latest image of the pid (the
+    process, its code signature and user, built by :func:`ecs.build_document` as for process
+    events), or only pid and ``path`` when the tree never saw it."""
+    known = tree.get(Ref(event.pid))
+    proc = known or Proc(pid=event.pid)
+    if not proc.executable and event.path:
+        proc = proc._replace(executable=event.path)
+    if user_names is not None and proc.uid is not None and not proc.user_name:
+        proc = proc._replace(user_name=user_names(proc.uid))
+    doc = build_document(
+        ProcEvent(Action.EXEC, float(event.time), event.event_id, proc),
+        tree,
+        host_os_type=host_os_type,
+        host_name=host_name,
+    )
+    doc["process"] = {k: v for k, v in doc["process"].items() if k in _KEEP_PROCESS}
+    if "user" in doc:  # Defend's list has user.id and user.name, not user.effective
+        doc["user"].pop("effective", None)
+        if not doc["user"]:
+            del doc["user"]
+    doc["event"] = {
+        "category": ["network"],
+        "type": ["start"],
+        "action": event.action,
+        "id": event.event_id,
+        "outcome": event.outcome,
+    }
+    network = {
+        "direction": event.direction,
+        "type": event.network_type,
+        "transport": event.transport,
+    }
+    doc["network"] = {k: v for k, v in network.items() if v is not None}
+    for side, address, number in (
+        ("source", event.source_ip, event.source_port),
+        ("destination", event.destination_ip, event.destination_port),
+    ):
+        end: dict[str, Any] = {}
+        if address is not None:
+            end["ip"] = end["address"] = address
+        if number is not None:
+            end["port"] = number
+        if end:
+            doc[side] = end
+    return doc
