@@ -33,6 +33,7 @@ from ecsquery.extension.model import Proc, ProcEvent
 from ecsquery.extension.normalize import BadRecord, Item, normalize, rows_of
 from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
 from ecsquery.extension.normalize.eslogger import from_eslogger, is_eslogger
+from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.osquery import (
     from_es_process_row,
     from_process_events_row,
@@ -128,7 +129,7 @@ def _forced(record: Mapping[str, Any], source: str) -> Iterator[Item]:
 
 def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | None]:
     """(time, host, event id) of a normalized item."""
-    if isinstance(item, ProcEvent):
+    if isinstance(item, (ProcEvent, FileEvent)):
         return item.time, default_host, item.event_id or None
     if isinstance(item, Proc):
         return float("-inf"), default_host, None
