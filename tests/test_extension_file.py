@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +380,39 @@ def test_hostile_paths_never_stop_the_source(events: list[tuple[str, Any, bool]]
         for value in row.values():
             assert "\x00" not in value and len(value) < 4 * MAX_PATH_CHARS
             value.encode("utf-8")  # no lone surrogate
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def test_file_settings_defaults_and_environment() -> None:
+    from ecsquery.extension.config import load_settings
+
+    base = {"ECSQUERY_EXTENSION_CONFIG": "/dev/null"}
+    defaults = load_settings(base)
+    assert (defaults.file_events, defaults.file_paths, defaults.file_mute_processes) == (
+        True,
+        DEFAULT_PATHS,
+        ("/usr/bin/eslogger", "/opt/osquery/lib/osquery.app/Contents/MacOS/osqueryd"),
+    )
+    chosen = load_settings(
+        {**base, "ECSQUERY_FILE_PATHS": "/etc/*,/Library/*", "ECSQUERY_FILE_EVENTS": "off"}
+    )
+    assert (chosen.file_paths, chosen.file_events) == (("/etc/*", "/Library/*"), False)
+    assert load_settings({**base, "ECSQUERY_FILE_PATHS": "*"}).file_paths == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ECSQUERY_FILE_PATHS", "Library/*", "'file_paths': 'Library/*' is not an absolute"),
+        ("ECSQUERY_FILE_MUTE_PROCESSES", "eslogger", "'eslogger' is not an absolute path"),
+        ("ECSQUERY_FILE_MUTE_PROCESSES", "*", "setting 'file_mute_processes': '*' is not"),
+        ("ECSQUERY_FILE_WINDOW_EVENTS", "0", "setting 'file_window_events': 0 is out of range"),
+    ],
+)
+def test_bad_file_settings_are_refused_naming_them(name: str, value: str, message: str) -> None:
+    from ecsquery.extension.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings({"ECSQUERY_EXTENSION_CONFIG": "/dev/null", name: value})

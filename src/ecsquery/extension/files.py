@@ -97,6 +97,10 @@ DEFAULT_MUTED: tuple[str, ...] = (
 """Executables whose file events are dropped: eslogger and osqueryd (the official package's
 path) themselves. Exact paths, never names: a name is the attacker's to choose."""
 
+FILE_WINDOW_BYTES = 32 * 1024 * 1024
+"""The file table's window budget, beside the process table's 64 MiB (``window.py``): the two
+together stay inside osquery's 200 MB watchdog limit for the extension."""
+
 MAX_LAUNCH_ITEMS = 4096
 """Launch items remembered for deduplication (then the least recently added is forgotten)."""
 

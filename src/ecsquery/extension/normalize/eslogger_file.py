@@ -1,5 +1,6 @@
-"""eslogger's file events (``eslogger create close rename unlink open deleteextattr
-btm_launch_item_add btm_launch_item_remove --format json``) → :class:`FileEvent`.
+"""eslogger's file events (``eslogger create close rename unlink deleteextattr
+btm_launch_item_add btm_launch_item_remove --format json``, and ``open``/``write`` when
+subscribed) → :class:`FileEvent`.
 
 eslogger writes each ``es_message_t`` as JSON with the C structs' field names (Apple's
 ``EndpointSecurity/ESMessage.h``): the message's ``process`` is the actor, a full
@@ -45,11 +46,14 @@ from ecsquery.extension.normalize.eslogger import (
 from ecsquery.extension.normalize.files import DEFEND, FileEvent, LaunchItem, join
 
 EVENTS = (
-    "create", "close", "rename", "unlink", "open", "deleteextattr",
+    "create", "close", "rename", "unlink", "deleteextattr",
     "btm_launch_item_add", "btm_launch_item_remove",
 )  # fmt: skip
-"""The eslogger event types the file table is built from (``write`` is read when present)."""
-_READ = frozenset(EVENTS) | {"write"}
+"""The eslogger event types the extension subscribes to by default. ``open`` (Defend's
+``open``, four Mac rules) and ``write`` are read when subscribed (``eslogger_command``) but not
+by default: every process opens files all the time, and eslogger cannot be scoped to paths,
+so each one would be encoded by eslogger and decoded here before scoping drops it."""
+_READ = frozenset(EVENTS) | {"open", "write"}
 LAUNCHD_ITEMS = {3: "agent", 4: "daemon"}
 """``es_btm_item_type_t`` values reported as ``launch_daemon`` (ESMessage.h)."""
 
