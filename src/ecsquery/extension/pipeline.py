@@ -131,9 +131,6 @@ class Pipeline:
             self.reject(source, unexpected(exc))
 
     def add(self, item: ProcEvent | Proc | FileEvent | tuple[int, dict[str, Any]]) -> None:
-        if isinstance(item, FileEvent):
-            self.add_file(item)
-            return
         if isinstance(item, Proc):
             item = capped(item) or item
             with self._lock:
@@ -157,6 +154,8 @@ class Pipeline:
             time = int(event.time)
             self.window.add(time, self._flatten(doc, time))
             self.stats.add("served")
+        elif isinstance(item, FileEvent):
+            self.add_file(item)
         else:
             self.add_document(*item)
 
