@@ -45,7 +45,7 @@ def _file(path: str) -> dict[str, Any]:
 
 def file_lines(count: int, directory: str, start: float = 1_754_572_000.0) -> list[str]:
     """``count`` messages cycling create → modified close → rename in ``directory``, written as
-eslogger writes JSON (compact, ``/`` escaped as ``\\/``, as in the public sample)."""
+    eslogger writes JSON (compact, ``/`` escaped as ``\\/``, as in the public sample)."""
     exec_message = next(
         json.loads(line) for line in ESLOGGER.read_text().splitlines() if '"event_type":9' in line
     )

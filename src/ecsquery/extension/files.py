@@ -19,6 +19,7 @@ and, for a launch item, ``Persistence`` instead of ``file``.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections import OrderedDict
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ecsquery.extension.ecs import build_document, entity_id
-from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields
+from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
 from ecsquery.extension.tree import ProcessTree, _fill
 
 DEFAULT_PATHS: tuple[str, ...] = (
@@ -105,17 +106,74 @@ MAX_LAUNCH_ITEMS = 4096
 """Launch items remembered for deduplication (then the least recently added is forgotten)."""
 
 
-def compile_globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive regular expression matching any of ``patterns`` (None: no pattern,
-    or ``*``, which keeps everything): one match per event however many patterns."""
-    parts = []
-    for pattern in patterns:
-        if pattern == "*":
-            return None
-        parts.append(
-            "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+Matcher = Callable[[str], bool]
+
+
+def glob_matcher(pattern: str) -> Matcher:
+    """One glob as a test of a lower-cased path: ``*`` by ``startswith``/``find``/``endswith``
+    (no backtracking), a pattern with ``?`` by a regular expression."""
+    text = pattern.lower()
+    if "?" in text:
+        regex = re.compile(
+            "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text),
+            re.DOTALL,
         )
-    return re.compile("(?:" + "|".join(parts or ["(?!)"]) + r")\Z", re.IGNORECASE | re.DOTALL)
+        return lambda path: regex.fullmatch(path) is not None
+    if "*" not in text:
+        return lambda path: path == text
+    first, *middle, last = text.split("*")
+    fixed = len(first) + len(last)
+
+    def match(path: str) -> bool:
+        if len(path) < fixed or not path.startswith(first) or not path.endswith(last):
+            return False
+        pos, end = len(first), len(path) - len(last)
+        for segment in middle:
+            found = path.find(segment, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(segment)
+        return True
+
+    return match
+
+
+def _head(path: str) -> str:
+    end = path.find("/", 1)
+    return path[1:end] if end > 0 else path[1:]
+
+
+class Globs:
+    """Path globs (``*`` any text including ``/``, ``?`` one character, case-insensitive).
+
+    Matched per event, so made cheap: the globs are grouped by their first path component
+    (a path is tried only against its own group's), and each is tried only when the path
+    contains its longest literal run. ``*`` alone matches everything.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(patterns)
+        self.everything = "*" in self.patterns
+        self._by_head: dict[str, list[tuple[str, Matcher]]] = {}
+        self._anywhere: list[tuple[str, Matcher]] = []
+        for pattern in self.patterns:
+            text = pattern.lower()
+            head = _head(text)
+            runs = re.split(r"[*?]", text)
+            entry = (max(runs[1:] or runs, key=len), glob_matcher(pattern))
+            if text.startswith("/") and "*" not in head and "?" not in head:
+                self._by_head.setdefault(head, []).append(entry)
+            else:
+                self._anywhere.append(entry)
+
+    def match(self, path: str) -> bool:
+        if self.everything:
+            return True
+        lowered = path.lower()
+        for key, matcher in self._by_head.get(_head(lowered), ()):
+            if key in lowered and matcher(lowered):
+                return True
+        return any(key in lowered and matcher(lowered) for key, matcher in self._anywhere)
 
 
 class FileScope:
@@ -129,13 +187,13 @@ class FileScope:
         max_items: int = MAX_LAUNCH_ITEMS,
     ) -> None:
         self.paths = tuple(paths)
-        self._scope = compile_globs(self.paths)
+        self._scope = Globs(self.paths)
         self.muted = frozenset(muted)
         self.max_items = max_items
         self._items: OrderedDict[tuple[Any, ...], None] = OrderedDict()
 
     def in_scope(self, path: str) -> bool:
-        return self._scope is None or self._scope.match(path) is not None
+        return self._scope.match(path)
 
     def verdict(self, event: FileEvent) -> str:
         """Why ``event`` is dropped (the counter's suffix), or ``""`` when it is kept."""
@@ -153,11 +211,70 @@ class FileScope:
             if len(self._items) > self.max_items:
                 self._items.popitem(last=False)
             return ""
-        if self._scope is None or self._scope.match(event.path) is not None:
+        if self._scope.match(event.path):
             return ""
-        if event.original_path and self._scope.match(event.original_path) is not None:
+        if event.original_path and self._scope.match(event.original_path):
             return ""  # a rename out of a watched directory
         return "scope"
+
+    def skip_line(self, line: str) -> bool:
+        """Whether an eslogger line is a file event out of scope, decided before it is decoded.
+
+        At a build's rate decoding is most of the cost, and most file events are out of
+        scope. Every ``"path"`` string of the line (the file, a rename's two ends, a new
+        file's directory, and also the process's executable and tty) and each directory
+        joined with each ``"filename"`` is a candidate; the line is skipped only when no
+        candidate is in scope. The event's own path is always among them, so this never
+        skips what :meth:`verdict` would keep (``tests/test_extension_file.py``, a property
+        test). Anything unexpected (no file event, a string it cannot read) is not skipped.
+        """
+        if self._scope.everything:
+            return False
+        start = line.find('"event":{"')
+        if start < 0:
+            return False
+        start += 10
+        if line[start : line.find('"', start)] not in PREFILTERED:
+            return False
+        paths = _strings(line, '"path":"')
+        names = _strings(line, '"filename":"')
+        if paths is None or names is None:
+            return False
+        for path in paths:
+            if self._scope.match(path):
+                return False
+            for name in names:
+                if self._scope.match(join(path, name)):
+                    return False
+        return True
+
+
+PREFILTERED = frozenset({"create", "close", "rename", "unlink", "open", "write", "deleteextattr"})
+"""The eslogger events :meth:`FileScope.skip_line` may skip (launch items are never scoped)."""
+_STRING_BODY = re.compile(r'((?:[^"\\]|\\.)*)"')
+
+
+def _strings(line: str, key: str) -> list[str] | None:
+    """Every JSON string value that follows ``key`` in ``line``, decoded (None: one that
+    cannot be). eslogger escapes ``/`` as ``\\/``; other escapes go through ``json``."""
+    found: list[str] = []
+    at = line.find(key)
+    while at >= 0:
+        body = _STRING_BODY.match(line, at + len(key))
+        if body is None:
+            return None
+        value = body.group(1)
+        if "\\" in value:
+            plain = value.replace("\\/", "/")
+            if "\\" in plain:
+                try:
+                    plain = json.loads(f'"{value}"')
+                except ValueError:
+                    return None
+            value = plain
+        found.append(value)
+        at = line.find(key, body.end())
+    return found
 
 
 def file_document(

@@ -107,6 +107,10 @@ class Pipeline:
         """One NDJSON line from a source; blank lines are skipped."""
         if not line.strip():
             return
+        if line.__class__ is str and self.files.skip_line(line):
+            self.stats.add(f"read.{source}")  # a file event out of scope, left undecoded
+            self.stats.add("dropped.scope")
+            return
         try:
             record = json.loads(line)
         except ValueError as exc:
@@ -180,20 +184,20 @@ class Pipeline:
 
     def add_document(self, time: int, doc: Mapping[str, Any]) -> None:
         """A document of any ECS shape (dotted keys at any level, as an export may have),
-        served by the table of its ``event.category`` (the first one served). A document of a
-        category whose table has no window here is dropped (``dropped.no_table``); one of no
-        table's category goes to the process table, as before there were several tables."""
+        served by the table of its ``event.category`` (the first category a table serves,
+        ``schema.TABLES``). A document of a category whose table has no window here is dropped
+        (``dropped.no_table``); one of no table's category goes to the process table, as
+        before there were several tables."""
         route = self._routes[PROCESS_TABLE.category]
         category = get_path(doc, "event.category")
-        names = category if isinstance(category, list) else [category]
-        if PROCESS_TABLE.category not in names:
-            known = [n for n in names if n in _CATEGORIES]
-            served = [self._routes[n] for n in known if n in self._routes]
-            if served:
-                route = served[0]
-            elif known:
-                self.stats.add("dropped.no_table")
-                return
+        for name in category if isinstance(category, list) else [category]:
+            if name.__class__ is str and name in _CATEGORIES:  # the first served (Defend: one)
+                found = self._routes.get(name)
+                if found is None:
+                    self.stats.add("dropped.no_table")
+                    return
+                route = found
+                break
         values = tuple(
             finish(encode_value(c, get_path(doc, c.ecs) if c.ecs else time))
             for c, finish in zip(route.columns, route.finish)
