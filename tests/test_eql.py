@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ecsquery.errors import Pos, RuleSyntaxError, UnsupportedConstruct
 from ecsquery.rules.lang.ast import (
     And,
+    CidrMatch,
     Compare,
     Const,
     Equals,
@@ -187,8 +188,13 @@ def test_eql_ast(condition: str, expected: Expr) -> None:
     assert where(condition) == expected
 
 
+def test_cidr_match_in_any_case_of_its_name() -> None:
+    query = parse_query('network where cidrmatch(source.ip, "10.0.0.0/8", "::1")', "eql")
+    assert query.where == CidrMatch(FieldRef("source.ip"), ("10.0.0.0/8", "::1"))
+
+
 def test_any_category_and_backquoted_category() -> None:
-    assert parse_query("any where true", "eql") == Query("eql", Const(True), None)
+    assert parse_query("any where true", "eql") == Query("eql", Const(True), "any")
     assert parse_query("`my cat` where true", "eql").category == "my cat"
 
 
@@ -213,7 +219,8 @@ def test_any_category_and_backquoted_category() -> None:
         ("process where 1 == 1", "constant comparison", Pos(1, 15)),
         ("process where x", "bare value", Pos(1, 15)),
         ("process where (a == 1) == true", "boolean comparison", Pos(1, 16)),
-        ('process where cidrMatch(source.ip, "10.0.0.0/8")', "function cidrMatch", Pos(1, 15)),
+        ('network where cidrMatch~(source.ip, "10.0.0.0/8")', "function cidrMatch~", Pos(1, 15)),
+        ("network where cidrMatch(source.ip, 10)", "function cidrMatch", Pos(1, 15)),
         ('process where x == concat("a", "b")', "function concat", Pos(1, 20)),
         ('process where STARTSWITH(x, "a")', "function STARTSWITH", Pos(1, 15)),
         ("process where startsWith(x, y)", "function startsWith", Pos(1, 15)),

@@ -4,8 +4,8 @@ persistence and a sequence with a file step, each with its near miss.
 Two levels: the extension side (always): every story's eslogger capture goes through the
 extension pipeline with the default scope and the file rows the rules need are served; and end
 to end (``ecsquery replay`` with the stories' rules from the fixture corpus), which needs the
-compile side to choose ``ecs_file_events`` for ``file`` rules and replay to serve it (issue
-#15's "tables" work): skipped, naming why, until a file rule compiles to that table.
+compile side to choose ``ecs_file_events`` for ``file`` rules (issue #15's "tables" work,
+merged here from h/tables): a rule that does not compile to that table is skipped, naming why.
 """
 
 from __future__ import annotations

@@ -88,13 +88,29 @@ def test_every_family_rule_imports(path: Path, tmp_path: Path) -> None:
             "EQL sample (multi-event",
         ),
         (
-            'type = "eql"\nlanguage = "eql"\nquery = "file where file.path == \\"/x\\""',
-            "event category 'file'",
+            'type = "eql"\nlanguage = "eql"\nquery = "library where dll.name == \\"x\\""',
+            "event category: 'library': no table serves it (the extension serves process, file,"
+            " network)",
+        ),
+        (
+            'type = "eql"\nlanguage = "eql"\nquery = "any where file.path == \\"/x\\""',
+            "'any where' spans every event category",
         ),
         (
             'type = "query"\nlanguage = "kuery"\n'
-            'query = "event.category:network and host.os.type:macos"',
-            "event category 'network'",
+            'query = "event.category:configuration and host.os.type:macos"',
+            "event category: 'configuration'",
+        ),
+        (
+            'type = "query"\nlanguage = "kuery"\n'
+            'query = "event.category:(file or network) and host.os.type:macos"',
+            "'file', 'network': one rule over several tables",
+        ),
+        (
+            'type = "query"\nlanguage = "kuery"\n'
+            'query = "event.category:network and destination.domain:x"',
+            "field 'destination.domain' has no column in the ECS network-events table: no"
+            " osquery table gives DNS names (osquery#7952)",
         ),
         (
             'type = "eql"\nlanguage = "eql"\ntags = ["OS: Windows"]\n'

@@ -7,13 +7,42 @@ import sqlite3
 import pytest
 
 from ecsquery import osquery_sqlite
-from ecsquery.schema import COLUMNS, OsqueryType
+from ecsquery.schema import COLUMNS, TABLES, OsqueryType, Table
 
 
 def test_table_has_the_schema_columns_and_types() -> None:
     conn = osquery_sqlite.connect(now=100)
     info = conn.execute("PRAGMA table_info(ecs_process_events)").fetchall()
     assert [(r[1], r[2]) for r in info] == [(c.name, c.type.value) for c in COLUMNS]
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
+def test_every_table_is_created_with_its_columns(table: Table) -> None:
+    conn = osquery_sqlite.connect(now=100)
+    info = conn.execute(f"PRAGMA table_info({table.name})").fetchall()
+    assert [(r[1], r[2]) for r in info] == [(c.name, c.type.value) for c in table.columns]
+
+
+def test_rows_are_routed_to_the_table_of_their_category() -> None:
+    conn = osquery_sqlite.connect(now=100)
+    rows = [
+        {"event_id": "p", "event_category": '["process"]'},
+        {"event_id": "f", "event_category": '["file"]', "file_path": "/x"},
+        {"event_id": "n", "event_category": '["network"]', "destination_port": "80"},
+        {"event_id": "o", "event_category": '["authentication"]'},  # unserved: inert, process
+        {"event_id": "bad", "event_category": "not json"},
+    ]
+    assert osquery_sqlite.insert_routed(conn, rows) == 5
+    got = {
+        t.name: [r[0] for r in conn.execute(f"SELECT event_id FROM {t.name} ORDER BY 1")]
+        for t in TABLES
+    }
+    assert got == {
+        "ecs_process_events": ["bad", "o", "p"],
+        "ecs_file_events": ["f"],
+        "ecs_network_events": ["n"],
+    }
+    assert conn.execute("SELECT file_path FROM ecs_file_events").fetchall() == [("/x",)]
 
 
 def test_time_table_is_settable() -> None:
@@ -85,3 +114,56 @@ def test_concat_functions_skip_nulls_like_osquery() -> None:
     assert conn.execute("SELECT concat('a', NULL, 'b', 1)").fetchone() == ("ab1",)
     assert conn.execute("SELECT concat_ws('-', 'a', 'b')").fetchone() == ("a-b",)
     assert conn.execute("SELECT concat_ws('-', 'a', NULL)").fetchone() == ("a-",)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "ip", "expected"),
+    [
+        # osquery's own cases (osquery/sql/tests/sqlite_network_tests.cpp lines 25-57, a5b14f63)
+        ("10.0.0.0/26", "10.0.0.24", 1),
+        ("198.51.100.14/24", "198.51.100.14", 1),
+        ("2a00:a040:019e:f12a:0000:0000:0000:0000/64", "2a00:a040:19e:f12a:658b:3589:b2ba:71a3", 1),
+        ("2001:db8::/48", "2001:db8:0:ffff:ffff:ffff:ffff:ffff", 1),
+        # boost.asio's network_v4::hosts(): network + 1 up to the broadcast address, exclusive
+        ("10.0.0.0/8", "10.0.0.0", 0),
+        ("10.0.0.0/8", "10.0.0.1", 1),
+        ("10.0.0.0/8", "10.255.255.254", 1),
+        ("10.0.0.0/8", "10.255.255.255", 0),
+        ("10.0.0.0/8", "11.0.0.0", 0),
+        ("10.0.0.0/31", "10.0.0.0", 0),  # a /31 holds nothing
+        ("10.0.0.0/31", "10.0.0.1", 0),
+        ("10.0.0.1/32", "10.0.0.1", 1),  # is_host(): the address itself
+        ("255.255.255.255/32", "255.255.255.255", 0),  # its end (+1) wraps to 0.0.0.0
+        ("0.0.0.0/0", "0.0.0.0", 0),
+        ("0.0.0.0/0", "8.8.8.8", 1),
+        # network_v6::hosts(): every address, but an end of ffff...ffff wraps to :: (empty)
+        ("fe80::/10", "fe80::1", 1),
+        ("fe80::/10", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1),
+        ("fe80::/10", "fec0::", 0),
+        ("::1/128", "::1", 1),
+        ("ff00::/8", "ff02::1", 0),
+        ("::/0", "::1", 0),
+    ],
+)
+def test_in_cidr_block_is_osquerys(cidr: str, ip: str, expected: int) -> None:
+    conn = osquery_sqlite.connect(now=100)
+    assert conn.execute("SELECT in_cidr_block(?, ?)", (cidr, ip)).fetchall() == [(expected,)]
+
+
+@pytest.mark.parametrize(
+    ("cidr", "ip"),
+    [
+        ("::1/128", "10.0.0.1"),  # a v6 block for a v4 address: "CIDR for IP address v4 ..."
+        ("10.0.0.0/8", "::1"),
+        ("10.0.0.0/8", "not an ip"),
+        ("10.0.0.0/8", ""),
+        ("10.0.0.0", "10.0.0.1"),  # no prefix: boost's make_network_v4 refuses it
+        ("10.0.0.0/33", "10.0.0.1"),
+        ("10.0.0.0/8", None),  # NULL: "IP address must be a string"
+        (None, "10.0.0.1"),
+    ],
+)
+def test_in_cidr_block_fails_the_query_as_osquery_does(cidr: str | None, ip: str | None) -> None:
+    conn = osquery_sqlite.connect(now=100)
+    with pytest.raises(sqlite3.OperationalError):
+        conn.execute("SELECT in_cidr_block(?, ?)", (cidr, ip)).fetchall()

@@ -20,14 +20,17 @@ from ecsquery.rules.lang.ast import (
     Query,
     Regex,
 )
+from ecsquery.rules.lang.parse import parse_query
 from ecsquery.rules.lang.passes import (
     RULES,
     coerce_literals,
     literal_matches,
     optimize,
+    query_categories,
     resolve_fields,
     run_passes,
     simplify,
+    table_for_query,
     with_category,
 )
 from ecsquery.schema import FieldTable
@@ -44,6 +47,59 @@ def test_category_becomes_a_conjunct() -> None:
     assert run_passes(q, FIELDS) == Query(
         "eql", And((Equals(F("event.category"), ("process",)), NAME))
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "categories", "table"),
+    [
+        ('file where file.name == "a"', "eql", ("file",), "ecs_file_events"),
+        ("network where true", "eql", ("network",), "ecs_network_events"),
+        ("process where true", "eql", ("process",), "ecs_process_events"),
+        ("event.category:file and file.name:a", "kuery", ("file",), "ecs_file_events"),
+        (  # two pins intersect
+            "event.category:(file or network) and event.category:network",
+            "kuery",
+            ("network",),
+            "ecs_network_events",
+        ),
+        ("process.name:a", "kuery", (), "ecs_process_events"),  # no pin: the given table
+        ("not event.category:file", "kuery", (), "ecs_process_events"),
+    ],
+)
+def test_the_category_picks_the_table(
+    text: str, language: str, categories: tuple[str, ...], table: str
+) -> None:
+    query = parse_query(text, language)
+    assert query_categories(query) == categories
+    assert table_for_query(query, FIELDS).name == table
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "message"),
+    [
+        ("any where true", "eql", "'any where' spans every event category"),
+        ("library where true", "eql", "'library': no table serves it"),
+        ("event.category:(file or process)", "kuery", "'file', 'process': one rule over several"),
+    ],
+)
+def test_categories_without_one_table_are_refused_by_name(
+    text: str, language: str, message: str
+) -> None:
+    with pytest.raises(UnsupportedConstruct, match=message):
+        table_for_query(parse_query(text, language), FIELDS)
+
+
+def test_fields_a_table_lacks_are_refused_naming_table_and_source() -> None:
+    network = FIELDS.for_category("network")
+    assert network is not None and network.category == "network"
+    with pytest.raises(UnmappedField) as err:
+        resolve_fields(Equals(F("destination.domain"), ("x",)), network)
+    assert err.value.message == (
+        "field 'destination.domain' has no column in the ECS network-events table:"
+        " no osquery table gives DNS names (osquery#7952)"
+    )
+    with pytest.raises(UnmappedField, match=r"'file\.path' has no column in the ECS network"):
+        resolve_fields(Equals(F("file.path"), ("x",)), network)
 
 
 def test_passes_are_data_in_dependency_order() -> None:

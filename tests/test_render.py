@@ -454,3 +454,51 @@ def test_fleet_gitops_reports_lib() -> None:
     for report in reports:
         assert set(report) <= QUERY_SPEC_KEYS
         assert report["name"].isascii() and report["name"] and report["query"]
+
+
+MAC = ROOT / "tests" / "fixtures" / "elastic-rules-mac"
+MULTI = ROOT / "tests" / "fixtures" / "elastic-rules-multi"
+
+
+def _mac(path: Path) -> Rule:
+    from ecsquery.rules.importer import read_elastic_toml
+
+    _, data = read_elastic_toml(path)
+    return Rule.from_mapping(data, slug=path.stem, source=str(path))
+
+
+def test_packs_carry_each_rules_table_and_its_ecs_mapping() -> None:
+    """A file rule's pack query reads ecs_file_events and Kibana maps its file.* columns with
+    event.category ["file"]; a network rule's, ecs_network_events (ip columns left out: ""
+    would cost the document); a sequence over process and network steps reads both, maps the
+    columns of both, and has no constant category (its rows are of either)."""
+    rules = [
+        _mac(MAC / "privilege_escalation_root_crontab_filemod.toml"),
+        _mac(MAC / "initial_access_ollama_api_external_access.toml"),
+        _mac(MULTI / "execution_installer_package_spawned_network_event.toml"),
+    ]
+    compiled, errors = compile_rules(rules)
+    assert errors == []
+    files = {f.path.as_posix(): f.text for f in render_packs(compiled)}
+    osquery = json.loads(files["osquery/ecsquery.conf"])["queries"]
+    kibana_pack = json.loads(files["kibana/ecsquery.json"])
+    mapping = {slug: q["ecs_mapping"] for slug, q in kibana_pack["queries"].items()}
+    file_rule, network_rule, sequence = (r.slug for r in rules)
+    assert "\nFROM ecs_file_events\n" in osquery[file_rule]["query"]
+    assert "\nFROM ecs_network_events\n" in osquery[network_rule]["query"]
+    assert "FROM ecs_process_events WHERE" in osquery[sequence]["query"]
+    assert "FROM ecs_network_events WHERE" in osquery[sequence]["query"]
+    assert mapping[file_rule]["file.path"] == {"field": "file_path"}
+    assert mapping[file_rule]["event.category"] == {"value": ["file"]}
+    assert "destination.ip" not in mapping[network_rule]
+    assert "destination.port" not in mapping[network_rule]  # "" without a port, as other longs
+    assert mapping[network_rule]["network.transport"] == {"field": "network_transport"}
+    assert mapping[network_rule]["event.category"] == {"value": ["network"]}
+    assert "file.path" not in mapping[network_rule]
+    assert "event.category" not in mapping[sequence]
+    assert mapping[sequence]["network.transport"] == {"field": "network_transport"}
+    assert mapping[sequence]["process.name"] == {"field": "process_name"}
+    assert kibana_pack["description"].endswith(
+        "needs the ecsquery extension's ecs_process_events and ecs_file_events and"
+        " ecs_network_events tables."
+    )

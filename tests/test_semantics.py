@@ -15,10 +15,15 @@ values in a single-valued field is refused by the row encoder (``values.ListInSc
 the extension counts as ``bad.list_in_scalar``); every other event must get the same answer.
 A few hand-written queries add the constructs the fixture rules lack (``regex~`` with a range,
 ``length()``, case-insensitive letters with non-ASCII alternates).
+
+File and network rules (from the Mac corpus, and hand-written ones with ``cidrMatch``) run on
+their own tables, with the table's columns; ``ip`` fields get addresses at and around each
+block's ends, IPv4-mapped and upper-case IPv6 spellings of them, and text that is no address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from ecsquery import osquery_sqlite
 from ecsquery.rows import to_row
 from ecsquery.rules.compile import CompiledRule, compile_rule
 from ecsquery.rules.lang.ast import (
+    CidrMatch,
     Compare,
     Equals,
     Exists,
@@ -42,13 +48,24 @@ from ecsquery.rules.lang.ast import (
     Wild,
 )
 from ecsquery.rules.load import load_rule
-from ecsquery.schema import EcsType, FieldTable
+from ecsquery.schema import TABLES, EcsType, FieldTable
 from ecsquery.testing.reference import matches
 from ecsquery.values import IGNORE_ABOVE, ListInScalar
 
 FIXTURES = Path(__file__).parent / "fixtures" / "elastic-rules"
 RULE_FILES = sorted(FIXTURES.rglob("*.toml"))
-FIELDS = FieldTable()
+MAC = Path(__file__).parent / "fixtures" / "elastic-rules-mac"
+TABLE_RULE_FILES = [
+    MAC / f"{slug}.toml"
+    for slug in (
+        "privilege_escalation_root_crontab_filemod",
+        "persistence_suspicious_launch_agent_or_launch_daemon",
+        "persistence_shell_profile_modification",
+        "persistence_hidden_plist_filename",
+        "initial_access_ollama_api_external_access",
+    )
+]
+"""File and network rules of the Mac corpus (EQL and KQL), each on its own table."""
 BATCH = 200
 EXAMPLES = 50  # 50 batches x 200 events = 10,000 events per rule
 NOW = 1_700_000_000
@@ -59,26 +76,58 @@ EXTRA_QUERIES = (
     'process where process.name regex~ "[ks]x.*" or process.name regex "[^a-z]+"',
     "process where length(process.command_line) >= 4 and length(process.name) < 3",
     'process where process.name : ("k*", "*s", "é?") or process.args like~ "*ς*"',
+    'network where not cidrMatch(source.ip, "10.0.0.0/8", "10.9.9.8/31", "8.8.8.8", "::1",'
+    ' "fe80::/10", "ff00::/8") and destination.ip in ("192.168.0.1", "::FFFF:10.0.0.1")',
+    'file where file.name : "*.plist" and not file.Ext.original.path : "/tmp/*"'
+    " and file.extension != null",
 )
 NON_SCALAR = (1, 0, True, False, 1.5, None, [], ["k"], ["-d", ["x", None]], "")
 """Array elements Elasticsearch flattens or indexes as text."""
+
+
+def fields_of(compiled: CompiledRule) -> FieldTable:
+    """The table a compiled single-event rule reads (its SQL names it)."""
+    return next(FieldTable.of(t) for t in TABLES if f"FROM {t.name}\n" in compiled.sql)
+
+
+def near(block: str) -> list[str]:
+    """Addresses at and around a block's first and last address, in several spellings."""
+    network = ipaddress.ip_network(block)
+    make = ipaddress.IPv4Address if network.version == 4 else ipaddress.IPv6Address
+    top = 2**network.max_prefixlen - 1
+    ends = (int(network.network_address), int(network.broadcast_address))
+    out = [str(make(n + d)) for n in ends for d in (-1, 0, 1) if 0 <= n + d <= top]
+    if network.version == 4:
+        return out + [f"::ffff:{a}" for a in out]
+    return out + [a.upper() for a in out]
 
 
 class EventMaker:
     """Random ECS events built from one rule's fields and literals."""
 
     def __init__(self, compiled: CompiledRule) -> None:
+        self.fields = fields = fields_of(compiled)
         self.strings: dict[str, list[str | Pattern]] = {}
         self.numbers: dict[str, list[int]] = {}
+        self.addresses: dict[str, list[str]] = {}
         for leaf in leaves(compiled.query.where):
+            if isinstance(leaf, CidrMatch):
+                found = self.addresses.setdefault(leaf.field.name, [])
+                found.extend(a for b in leaf.blocks for a in near(b))
+                continue
             if isinstance(leaf, Equals | Match | Exists | Regex):
                 name = leaf.field.name
             elif isinstance(leaf, Compare):
                 name = leaf.left.field.name if isinstance(leaf.left, Length) else leaf.left.name
             else:
                 continue
-            column = FIELDS.by_ecs(name)
+            column = fields.by_ecs(name)
             assert column is not None
+            if column.ecs_type is EcsType.IP:
+                found = self.addresses.setdefault(name, [])
+                if isinstance(leaf, Equals):
+                    found.extend(a for v in leaf.values for a in near(str(v)))
+                continue
             if column.ecs_type is EcsType.LONG or column.ecs_type is EcsType.BOOLEAN:
                 nums = self.numbers.setdefault(name, [])
                 if isinstance(leaf, Compare) and not isinstance(leaf.left, Length):
@@ -94,7 +143,7 @@ class EventMaker:
         for name in ("host.os.type", "event.category", "event.type", "process.args"):
             self.strings.setdefault(name, [])
         self.strings["host.os.type"] += ["macos", "linux", "windows"]
-        self.strings["event.category"] += ["process", "file"]
+        self.strings["event.category"] += ["process", "file", "network"]
         self.strings["event.type"] += ["start", "process_started", "end", "info"]
 
     def flip(self, rng: random.Random, text: str, p_flip: float) -> str:
@@ -150,12 +199,23 @@ class EventMaker:
 
     def event(self, rng: random.Random, knobs: dict[str, float]) -> dict[str, Any]:
         doc: dict[str, Any] = {}
+        for name, addresses in self.addresses.items():
+            if rng.random() < knobs["missing"]:
+                continue
+            roll = rng.random()
+            if roll < 0.05:
+                doc[name] = self.junk(rng, rng.randint(1, 6))  # no address: not indexed
+            elif roll < 0.1:
+                doc[name] = [rng.choice(addresses)]
+            else:
+                doc[name] = rng.choice(addresses or ["10.0.0.1"])
+        fields = self.fields
         for name, lits in self.strings.items():
             if rng.random() < knobs["missing"]:
                 if rng.random() < 0.3:
                     doc[name] = rng.choice(([], "", None, [""]))
                 continue
-            column = FIELDS.by_ecs(name)
+            column = fields.by_ecs(name)
             assert column is not None
             if column.array:
                 if name != "process.args" and rng.random() < 0.4:
@@ -172,7 +232,7 @@ class EventMaker:
         for name, nums in self.numbers.items():
             if rng.random() < knobs["missing"]:
                 continue
-            column = FIELDS.by_ecs(name)
+            column = self.fields.by_ecs(name)
             assert column is not None
             if column.ecs_type is EcsType.BOOLEAN:
                 doc[name] = rng.choice((True, False))
@@ -182,7 +242,7 @@ class EventMaker:
 
 
 def load_compiled() -> list[CompiledRule]:
-    compiled = [compile_rule(load_rule(path)) for path in RULE_FILES]
+    compiled = [compile_rule(load_rule(path)) for path in [*RULE_FILES, *TABLE_RULE_FILES]]
     compiled += [compile_rule(eql_rule(q, f"extra-{n}")) for n, q in enumerate(EXTRA_QUERIES)]
     unique: dict[str, CompiledRule] = {}
     for c in compiled:
@@ -191,11 +251,12 @@ def load_compiled() -> list[CompiledRule]:
 
 
 def agree(compiled: CompiledRule, docs: list[dict[str, Any]], seed: int) -> int:
+    fields = fields_of(compiled)
     rows = []
     refused: set[int] = set()
     for i, doc in enumerate(docs):
         try:
-            row = to_row(doc, FIELDS)
+            row = to_row(doc, fields)
         except ListInScalar:
             refused.add(i)
             continue
@@ -206,10 +267,10 @@ def agree(compiled: CompiledRule, docs: list[dict[str, Any]], seed: int) -> int:
         i for i, doc in enumerate(docs) if i not in refused and matches(compiled.query, doc)
     }
     REFUSED.append(len(refused))
-    event_id = FIELDS.names.index("event_id")
+    event_id = fields.names.index("event_id")
     for missing in ("null", "empty"):
         conn = osquery_sqlite.connect(now=NOW)
-        osquery_sqlite.insert_rows(conn, rows, missing=missing)
+        osquery_sqlite.insert_rows(conn, rows, missing=missing, fields=fields)
         got = {int(r[event_id]) for r in conn.execute(compiled.sql)}
         conn.close()
         if got != expected:

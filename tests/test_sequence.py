@@ -144,12 +144,12 @@ def test_compile_refuses_what_it_cannot_match_exactly() -> None:
     with pytest.raises(UnsupportedConstruct, match="sequence without maxspan"):
         compile_sequence(unbounded, FIELDS, 600)
     network = parse_sequence(
-        "sequence by process.entity_id with maxspan=1s [process where true] [network where true]"
+        "sequence by process.entity_id with maxspan=1s [process where true] [library where true]"
     )
-    with pytest.raises(UnsupportedConstruct, match="event category network"):
+    with pytest.raises(UnsupportedConstruct, match="event category: 'library'"):
         compile_sequence(network, FIELDS, 600)
     array_key = parse_sequence(
-        "sequence by process.args with maxspan=1s [any where true] [any where true]"
+        "sequence by process.args with maxspan=1s [process where true] [process where true]"
     )
     with pytest.raises(UnsupportedConstruct, match="array field"):
         compile_sequence(array_key, FIELDS, 600)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -87,10 +89,34 @@ def test_fixture_rules_golden_where(name: str) -> None:
     runs(compiled)
 
 
+TABLE_RULES = [
+    "elastic-rules-mac/privilege_escalation_root_crontab_filemod",
+    "elastic-rules-mac/persistence_shell_profile_modification",
+    "elastic-rules-mac/initial_access_ollama_api_external_access",
+    "elastic-rules-multi/execution_installer_package_spawned_network_event",
+    "elastic-rules-multi/persistence_creation_change_launch_agents_file",
+]
+"""File and network rules (EQL, KQL, cidrMatch) and sequences with network and file steps:
+their whole pack SQL, which names the table each reads."""
+
+
+@pytest.mark.parametrize("name", TABLE_RULES)
+def test_file_and_network_rules_golden_sql(name: str) -> None:
+    from ecsquery.rules.importer import read_elastic_toml
+
+    path = FIXTURES.parent / f"{name}.toml"
+    _, data = read_elastic_toml(path)
+    compiled = compile_rule(Rule.from_mapping(data, slug=path.stem, source=str(path)))
+    golden(GOLDEN / f"{name}.sql", compiled.sql)
+    runs(compiled)
+
+
 def test_every_golden_file_has_its_source() -> None:
-    sources = {p.with_suffix(".sql") for p in SEEDS} | {
-        GOLDEN / "elastic-rules" / Path(n).with_suffix(".sql") for n in RULE_FILES
-    }
+    sources = (
+        {p.with_suffix(".sql") for p in SEEDS}
+        | {GOLDEN / "elastic-rules" / Path(n).with_suffix(".sql") for n in RULE_FILES}
+        | {GOLDEN / f"{n}.sql" for n in TABLE_RULES}
+    )
     assert set(GOLDEN.rglob("*.sql")) == sources
 
 
@@ -193,3 +219,93 @@ def test_regex_compiles_to_anchored_regex_match() -> None:
 def test_regex_outside_the_exact_subset_is_refused(pattern: str) -> None:
     with pytest.raises(UnsupportedConstruct):
         hand(Regex(FieldRef("process.name"), (pattern,)))
+
+
+BLOCKS = (
+    "10.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "100.64.0.0/10",
+    "10.9.9.8/31",
+    "8.8.8.8",
+    "255.255.255.255/32",
+    "::1",
+    "FE80::/10",
+    "FF00::/8",
+    "fc00::/7",
+    "2001:db8::/128",
+)
+"""The corpus rules' blocks (perl, ollama: Elasticsearch's private and special ranges), plus the
+corners osquery's ``in_cidr_block`` gets wrong alone: /31, /32, a block ending at the top."""
+
+
+def _edges(block: str) -> list[str]:
+    network = ipaddress.ip_network(block, strict=False)
+    first, last = int(network.network_address), int(network.broadcast_address)
+    top = 2**network.max_prefixlen - 1
+    make = ipaddress.IPv4Address if network.version == 4 else ipaddress.IPv6Address
+    out = [
+        str(make(n))
+        for n in {first - 1, first, first + 1, last - 1, last, last + 1}
+        if 0 <= n <= top
+    ]
+    if network.version == 4:  # the same addresses IPv4-mapped, and in upper case
+        out += [f"::ffff:{a}" for a in out] + [f"::FFFF:{out[0]}"]
+    else:
+        out += [a.upper() for a in out]
+    return out
+
+
+ADDRESSES = sorted({a for b in BLOCKS for a in _edges(b)} | {"", "0.0.0.0", "::", "not an ip"})
+
+
+@pytest.mark.parametrize("negate", [False, True])
+def test_cidr_match_is_elasticsearchs_on_osquerys_in_cidr_block(negate: bool) -> None:
+    """Every block's first and last address, and their neighbours, as Elasticsearch's terms
+    query on an ``ip`` field answers (the reference: ``ipaddress``), through osquery's
+    ``in_cidr_block`` with its boost.asio ranges; the query never fails on any cell."""
+    blocks = ", ".join(f'"{b}"' for b in BLOCKS)
+    query = f"network where {'not ' if negate else ''}cidrMatch(destination.ip, {blocks})"
+    compiled = compile_rule(rule(query))
+    assert "FROM ecs_network_events" in compiled.sql
+    network = FIELDS.for_category("network")
+    assert network is not None
+    docs = [
+        {"event": {"category": ["network"], "id": str(i)}, "destination": {"ip": a}}
+        for i, a in enumerate(ADDRESSES)
+    ]
+    conn = osquery_sqlite.connect(now=1000)
+    rows = [to_row(d, network) | {"time": "1000"} for d in docs]
+    osquery_sqlite.insert_rows(conn, rows, fields=network)
+    got = {r[0] for r in conn.execute(f"SELECT event_id FROM ({compiled.sql})")}
+    expected = {d["event"]["id"] for d in docs if matches(compiled.query, d)}
+    assert got == expected
+    assert len(expected) > 30 if not negate else len(expected) > 10
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ('cidrMatch(process.name, "10.0.0.0/8")', "on keyword field 'process.name'"),
+        ('cidrMatch(destination.ip, "10.0.0.0/33")', "prefix length over 32"),
+        ('cidrMatch(destination.ip, "10.0.0/8")', "does not appear to be an IPv4 or IPv6"),
+        ('cidrMatch(destination.ip, "::ffff:10.0.0.0/104")', "IPv4-mapped IPv6 block"),
+        ("cidrMatch(destination.ip)", "expects a field and one or more address blocks"),
+        ('cidrMatch~(destination.ip, "::1")', "has no case-insensitive form"),
+        ('destination.ip == "10.0.0.300"', "cannot be compared with ip field"),
+        ('destination.ip : "10.*"', "wildcard: on ip field"),
+    ],
+)
+def test_cidr_match_and_ip_terms_refuse_what_elasticsearch_would(call: str, message: str) -> None:
+    with pytest.raises(UnsupportedConstruct, match=re.escape(message)):
+        compile_rule(rule(f"network where {call}"))
+
+
+def test_ip_literals_compare_as_addresses() -> None:
+    compiled = compile_rule(rule('network where destination.ip in ("::FFFF:10.0.0.1", "FE80::1")'))
+    assert "destination_ip IN ('10.0.0.1', 'fe80::1')" in compiled.sql

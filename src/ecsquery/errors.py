@@ -85,23 +85,35 @@ class UnsupportedConstruct(EcsqueryError):
 
 
 class UnmappedField(EcsqueryError):
-    """An ECS field the extension cannot supply on macOS (no column in the field table)."""
+    """An ECS field the extension cannot supply on macOS (no column in the rule's table).
+
+    ``category`` names the table (``process`` → the ECS process-events table); ``why`` is the
+    missing source when that is the reason (DNS names: no osquery table has them), by default
+    ``schema.missing_source``'s.
+    """
 
     def __init__(
         self,
         field: str,
         *,
+        category: str = "process",
+        why: str | None = None,
         source: str | None = None,
         rule: str | None = None,
         pos: Pos | None = None,
     ) -> None:
+        from ecsquery.schema import missing_source  # the schema is data; errors come first
+
+        why = why or missing_source(field)
         super().__init__(
-            f"field {field!r} has no column in the ECS process-events table",
+            f"field {field!r} has no column in the ECS {category}-events table"
+            + (f": {why}" if why else ""),
             source=source,
             rule=rule,
             pos=pos,
         )
         self.field = field
+        self.category = category
 
 
 class RefusedRule(EcsqueryError):

@@ -5,7 +5,8 @@ virtual tables. This module rebuilds the parts our pack SQL touches, to osquery'
 read in its sources (osquery/osquery on GitHub), so the compiled SQL is tested on the engine
 it will meet:
 
-- ``ecs_process_events`` with the exact column names and declared types of ``schema.COLUMNS``.
+- every table of ``schema.TABLES`` (``ecs_process_events``, ``ecs_file_events``,
+  ``ecs_network_events``) with the exact column names and declared types of its columns.
 - Row values as the extension's rows become SQL values (``osquery/sql/dynamic_table_row.cpp``,
   ``DynamicTableRow::get_column``, read for this module): a column missing from the row is
   NULL; TEXT is the string as is (so ``""`` stays ``""``); INTEGER/BIGINT go through
@@ -15,6 +16,7 @@ it will meet:
   an empty or non-numeric string, or one out of range, becomes NULL. INTEGER is then stored
   with ``sqlite3_result_int`` (32-bit truncation).
 - ``time``: a one-row table with osquery's ``unix_time`` column (settable with ``set_now``).
+- ``in_cidr_block(cidr, ip)`` (``sqlite_network.cpp``), see ``in_cidr_block``.
 - ``regex_match(value, pattern, index)``, ``concat``, ``concat_ws`` (``sqlite_string.cpp``):
   ``regex_match`` is NULL if any argument is NULL, fails the query for a pattern over 256
   bytes (``--regex_max_size``) or an invalid one, runs ``std::regex_search`` with default
@@ -28,6 +30,8 @@ it will meet:
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 import sqlite3
 import time
@@ -35,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Literal
 
-from ecsquery.schema import TABLE, FieldTable, OsqueryType
+from ecsquery.schema import TABLES, FieldTable, OsqueryType, table_of_row
 
 REGEX_MAX_SIZE = 256
 _INT = re.compile(rb"^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -118,6 +122,54 @@ def regex_match(value: object, pattern: object, index: object) -> str | None:
     return (found.group(group) or b"").decode("utf-8", "replace")
 
 
+def _network(cidr: str, v6: bool) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """boost's ``make_network_v4``/``_v6``: ``address/prefix``, prefix digits only and in range;
+    the address need not be the network's (host bits are ignored)."""
+    address, slash, prefix = cidr.partition("/")
+    if not slash or not prefix or not prefix.isascii() or not prefix.isdigit():
+        return None
+    try:
+        ip = ipaddress.IPv6Address(address) if v6 else ipaddress.IPv4Address(address)
+    except ValueError:
+        return None
+    if int(prefix) > ip.max_prefixlen:
+        return None
+    return ipaddress.ip_network(f"{ip}/{int(prefix)}", strict=False)
+
+
+def in_cidr_block(cidr: object, ip: object) -> int:
+    """osquery's ``in_cidr_block(cidr, ip)`` (``osquery/sql/sqlite_network.cpp`` lines 22-72 at
+    a5b14f63d98c0d4992ab8ae07d933e0d5ff008df), on boost.asio's ``network_v4/v6::hosts()``:
+
+    - a non-text argument, an unparseable IP, or a CIDR of the other family (or unparseable)
+      fails the whole query (``sqlite3_result_error``): the compiler never lets that happen;
+    - IPv4: ``hosts()`` of a network shorter than /32 runs from network + 1 to the broadcast
+      address *exclusive*, so the network and broadcast addresses are not in it (a /31 holds
+      nothing); a /32 holds its address (``255.255.255.255/32`` nothing: ``+ 1`` wraps);
+    - IPv6: every address of the block, except when its last address is all ones
+      (``::/0``, ``ffff::/16``): the range's end wraps to ``::`` and holds nothing.
+    """
+    if not isinstance(cidr, str):
+        raise ValueError("CIDR must be a string")
+    if not isinstance(ip, str):
+        raise ValueError("IP address must be a string")
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        raise ValueError("IP address cannot be parsed") from None
+    v6 = isinstance(address, ipaddress.IPv6Address)
+    network = _network(cidr, v6)
+    if network is None:
+        raise ValueError(f"CIDR for IP address v{6 if v6 else 4} cannot be parsed")
+    first, last = int(network.network_address), int(network.broadcast_address)
+    top = 2**network.max_prefixlen - 1
+    if not v6 and network.prefixlen < 32:
+        first, last = first + 1, last - 1
+    if last == top:  # the range's end (last + 1) wraps to 0: an empty range
+        return 0
+    return int(first <= int(address) <= last)
+
+
 def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -137,14 +189,17 @@ def _concat(sep: str, args: tuple[object, ...]) -> str | None:
 
 
 def connect(now: int | None = None, fields: FieldTable | None = None) -> sqlite3.Connection:
-    """An in-memory database with the extension's table, osquery's ``time`` and functions."""
-    table = fields or FieldTable()
+    """An in-memory database with the extension's tables, osquery's ``time`` and functions;
+    ``fields`` replaces the columns of its own table (tests add columns)."""
     conn = sqlite3.connect(":memory:")
-    columns = ", ".join(f"{c.name} {c.type.value}" for c in table)
-    conn.execute(f"CREATE TABLE {TABLE} ({columns})")
+    for table in TABLES:
+        own = fields if fields is not None and fields.name == table.name else FieldTable.of(table)
+        columns = ", ".join(f"{c.name} {c.type.value}" for c in own)
+        conn.execute(f"CREATE TABLE {table.name} ({columns})")
     conn.execute("CREATE TABLE time (unix_time BIGINT)")
     conn.execute("INSERT INTO time VALUES (?)", (int(time.time()) if now is None else now,))
     conn.create_function("regex_match", 3, regex_match, deterministic=True)
+    conn.create_function("in_cidr_block", 2, in_cidr_block, deterministic=True)
     conn.create_function("concat", -1, lambda *a: _concat("", a), deterministic=True)
     conn.create_function(
         "concat_ws",
@@ -178,10 +233,34 @@ def insert_rows(
     missing: Missing = "osquery",
     fields: FieldTable | None = None,
 ) -> int:
-    """Insert extension rows (string values) converted as osquery converts them; the count."""
+    """Insert extension rows (string values) into ``fields``' table (the process table by
+    default), converted as osquery converts them; the count."""
     table = fields or FieldTable()
     columns = list(table)
     marks = ", ".join("?" for _ in columns)
     values = [tuple(sql_value(row.get(c.name), c.type, missing) for c in columns) for row in rows]
-    conn.executemany(f"INSERT INTO {TABLE} VALUES ({marks})", values)
+    conn.executemany(f"INSERT INTO {table.name} VALUES ({marks})", values)
     return len(values)
+
+
+def row_table(row: Mapping[str, str]) -> FieldTable:
+    """The table a row of any table belongs in, by its ``event_category`` (JSON text)."""
+    try:
+        categories = json.loads(row.get("event_category") or "[]")
+    except ValueError:
+        categories = []
+    return FieldTable.of(table_of_row(categories if isinstance(categories, list) else []))
+
+
+def insert_routed(
+    conn: sqlite3.Connection, rows: Iterable[Mapping[str, str]], *, missing: Missing = "osquery"
+) -> int:
+    """Insert rows of any table, each into the table of its event category; the count."""
+    by_table: dict[str, tuple[FieldTable, list[Mapping[str, str]]]] = {}
+    for row in rows:
+        table = row_table(row)
+        by_table.setdefault(table.name, (table, []))[1].append(row)
+    return sum(
+        insert_rows(conn, group, missing=missing, fields=table)
+        for table, group in by_table.values()
+    )

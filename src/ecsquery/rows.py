@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
-from ecsquery.values import flatten, keyword, single, text
+from ecsquery.values import flatten, ip_text, keyword, single, text
 
 _MISSING = object()
 
@@ -54,6 +54,8 @@ def encode_value(column: Column, value: Any) -> str:
         return _ARRAY_JSON(items) if items else ""
     if isinstance(value, (list, tuple)):  # one value, or ``values.ListInScalar``
         return encode_value(column, single(column.ecs or column.name, value))
+    if column.ecs_type is EcsType.IP:  # one text per address, as an ip field (``values``)
+        return ip_text(text(keyword(value))) or ""
     if isinstance(value, bool) and column.ecs_type is not EcsType.KEYWORD:
         return "1" if value else "0"
     if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):

@@ -34,6 +34,7 @@ class EcsType(Enum):
     LONG = "long"
     BOOLEAN = "boolean"
     DATE = "date"
+    IP = "ip"
 
 
 class OsqueryType(Enum):
@@ -69,6 +70,7 @@ def _c(
     sql_type = {
         EcsType.KEYWORD: OsqueryType.TEXT,
         EcsType.DATE: OsqueryType.TEXT,
+        EcsType.IP: OsqueryType.TEXT,
         EcsType.LONG: OsqueryType.BIGINT,
         EcsType.BOOLEAN: OsqueryType.INTEGER,
     }[ecs_type]
@@ -77,7 +79,7 @@ def _c(
     return Column(name, sql_type, ecs, ecs_type, array)
 
 
-K, L, B, D = EcsType.KEYWORD, EcsType.LONG, EcsType.BOOLEAN, EcsType.DATE
+K, L, B, D, IP = EcsType.KEYWORD, EcsType.LONG, EcsType.BOOLEAN, EcsType.DATE, EcsType.IP
 
 _EVENT: tuple[Column, ...] = (
     _c(TIME_COLUMN, None, L),
@@ -137,15 +139,20 @@ _FILE: tuple[Column, ...] = (
 """The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend."""
 
 _NETWORK: tuple[Column, ...] = (
-    _c("source_ip", "source.ip"),
+    _c("source_ip", "source.ip", IP),
     _c("source_port", "source.port", L),
-    _c("destination_ip", "destination.ip"),
+    _c("destination_ip", "destination.ip", IP),
     _c("destination_port", "destination.port", L),
+    _c("source_address", "source.address"),
+    _c("destination_address", "destination.address"),
     _c("network_transport", "network.transport"),
     _c("network_type", "network.type"),
     _c("network_direction", "network.direction"),
 )
-"""The connection's two ends, as Elastic Defend's network events carry them."""
+"""The connection's two ends, as Elastic Defend's network events carry them (``*.address`` is
+the same address as text, as Defend writes it beside ``*.ip``). An ``ip`` cell
+holds one canonical text per address (``values.ip_text``), as an Elasticsearch ``ip`` field
+indexes one value per address."""
 
 
 @dataclass(frozen=True)
@@ -170,18 +177,94 @@ TABLES: tuple[Table, ...] = (PROCESS_TABLE, FILE_TABLE, NETWORK_TABLE)
 COLUMNS: tuple[Column, ...] = PROCESS_TABLE.columns
 """The process table's columns (the table single-category code and older packs know)."""
 
+ALL_COLUMNS: tuple[Column, ...] = tuple({c.name: c for t in TABLES for c in t.columns}.values())
+"""Every table's columns, each once (shared ones in the process table's order): what a result
+row of any table may hold, so the alert reader nests any row back into ECS with one table."""
+
+_DNS = "no osquery table gives DNS names (osquery#7952)"
+
+MISSING_SOURCES: tuple[tuple[str, str], ...] = (
+    ("destination.domain", _DNS),
+    ("source.domain", _DNS),
+    ("dns.", _DNS),
+    ("url.", "no macOS source ecsquery reads sees URLs (HTTP is inside the connection)"),
+    ("http.", "no macOS source ecsquery reads sees HTTP requests"),
+    ("file.Ext.header_bytes", "EndpointSecurity events carry no file contents"),
+)
+"""ECS field (or prefix ending in ``.``) → why no table can carry it: the refusal names the
+source that is missing, not only the column."""
+
+
+def table_for(category: str) -> Table | None:
+    """The table serving an ECS event category, or None (``library``, ``configuration``...)."""
+    return next((t for t in TABLES if t.category == category), None)
+
+
+def table_of_row(categories: Iterable[object]) -> Table:
+    """The table a document or row of these ``event.category`` values belongs in: the first
+    served category (Elastic Defend writes one), else the process table (which no rule of
+    another category reads, so such rows stay inert there as they always have)."""
+    for category in categories:
+        table = table_for(str(category))
+        if table is not None:
+            return table
+    return PROCESS_TABLE
+
+
+def missing_source(field: str) -> str | None:
+    """Why no table carries ``field`` when the reason is a missing source, else None."""
+    for prefix, why in MISSING_SOURCES:
+        if field == prefix or (prefix.endswith(".") and field.startswith(prefix)):
+            return why
+    return None
+
 
 class FieldTable:
-    """Lookups over a column list; built once and passed to whoever needs it."""
+    """Lookups over one table's column list; built once and passed to whoever needs it.
 
-    def __init__(self, columns: Iterable[Column] = COLUMNS) -> None:
-        self.columns: tuple[Column, ...] = tuple(columns)
+    ``name`` and ``category`` say which table the columns are (the compiler writes
+    ``FROM name``); ``for_category`` gives the sibling table of another category, so code that
+    holds the process table (the default) can compile a ``file where`` rule or step.
+    """
+
+    def __init__(
+        self,
+        columns: Iterable[Column] | None = None,
+        *,
+        table: Table = PROCESS_TABLE,
+    ) -> None:
+        self.table = table
+        self.columns: tuple[Column, ...] = tuple(table.columns if columns is None else columns)
         self._by_name = {c.name: c for c in self.columns}
         self._by_ecs = {c.ecs: c for c in self.columns if c.ecs is not None}
         if len(self._by_name) != len(self.columns) or len(self._by_ecs) != sum(
             1 for c in self.columns if c.ecs is not None
         ):
             raise ValueError("duplicate column or ECS field in the field table")
+
+    @classmethod
+    def of(cls, table: Table) -> FieldTable:
+        return cls(table=table)
+
+    @classmethod
+    def union(cls) -> FieldTable:
+        """Every table's columns (``ALL_COLUMNS``): for reading rows of any table back."""
+        return cls(table=Table("", "any", ALL_COLUMNS))
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def category(self) -> str:
+        return self.table.category
+
+    def for_category(self, category: str) -> FieldTable | None:
+        """This table when it serves ``category``, else the table that does, or None."""
+        if category == self.category:
+            return self
+        table = table_for(category)
+        return None if table is None else FieldTable.of(table)
 
     def __iter__(self) -> Iterator[Column]:
         return iter(self.columns)

@@ -27,10 +27,11 @@ Values, as Elastic Defend's keyword mapping indexes them:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ecsquery.schema import COLUMNS
+from ecsquery.schema import ALL_COLUMNS
 
 NUL = "\x00"
 NUL_STANDIN = "\ufffd"
@@ -109,12 +110,47 @@ def single(name: str, value: Any) -> Any:
     return next(flatten(value), None)
 
 
+def ip_text(value: str) -> str | None:
+    """An IP address in the one text an ``ip`` cell holds, or None for text that is none.
+
+    Elasticsearch's ``ip`` field indexes the address, not the text (``InetAddresses.forString``;
+    an IPv4-mapped IPv6 address *is* its IPv4 address there, as in Java), so equal addresses
+    must be equal cells: IPv4 dotted quad, IPv6 compressed lowercase (Python's ``ipaddress``),
+    IPv4-mapped as IPv4. Text that is no address makes Elasticsearch refuse the document; here
+    the field is missing instead.
+    """
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def cidr_block(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A ``cidrMatch`` argument as Elasticsearch reads it (``InetAddresses.parseCidr`` for
+    ``a/n``, one address otherwise; host bits ignored), or ``ValueError``. An IPv4-mapped
+    IPv6 block is refused: Elasticsearch reads its address as IPv4 and the prefix then as
+    out of range (or not), a corner no rule needs."""
+    address, slash, prefix = text.partition("/")
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        raise ValueError(f"{text!r} is an IPv4-mapped IPv6 block")
+    if slash and not (prefix.isascii() and prefix.isdigit()):
+        raise ValueError(f"{text!r}: the prefix length is not a number")
+    bits = int(prefix) if slash else ip.max_prefixlen
+    if bits > ip.max_prefixlen:
+        raise ValueError(f"{text!r}: prefix length over {ip.max_prefixlen}")
+    return ipaddress.ip_network(f"{ip}/{bits}", strict=False)
+
+
 def check_scalars(doc: Mapping[str, Any]) -> None:
-    """Raise ``ListInScalar`` for the first scalar field of the table that ``doc`` gives
+    """Raise ``ListInScalar`` for the first scalar field of any table that ``doc`` gives
     several distinct values (sources that build documents themselves never do)."""
     from ecsquery.rows import get_path  # rows encodes through this module
 
-    for column in COLUMNS:
+    for column in ALL_COLUMNS:
         if column.ecs is not None and not column.array:
             single(column.ecs, get_path(doc, column.ecs))
 

@@ -199,7 +199,7 @@ class AlertFactory:
     """
 
     def __init__(self, fields: FieldTable | None = None, nest: Nester | None = None) -> None:
-        self.fields = fields or FieldTable()
+        self.fields = fields or FieldTable.union()  # rows of every table nest back
         self._nest = nest or compile_nester(self.fields)
         self._tops = frozenset(
             c.ecs.split(".")[0] for c in self.fields.ecs_columns if c.ecs and c.ecs != "@timestamp"

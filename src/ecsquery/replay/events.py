@@ -1,4 +1,4 @@
-"""Recorded events → per-host rows of ``ecs_process_events``, through the extension's own code.
+"""Recorded events → per-host rows of the extension's tables, through the extension's own code.
 
 A capture is read whole, then put in order before anything is built from it, because the
 process tree (parents, effective parents) only resolves when a fork is seen before its exec:
@@ -14,6 +14,10 @@ process tree (parents, effective parents) only resolves when a fork is seen befo
    a later event are counted as out of order;
 5. each host's events go through its own :class:`Pipeline` (process tree, ECS document, row),
    and the rows are read back through the table's ``generate``, exactly as osqueryd gets them.
+   An ECS document goes to the table of its ``event.category`` (``schema.table_of_row``: file
+   and network events to theirs, with one process tree per host shared by all the tables); the
+   rows of all tables come back merged in time order, each row's ``event_category`` telling
+   the scheduler its table.
 
 Host: an ECS document keeps its ``host.name``; eslogger messages and osquery rows carry none, so
 they belong to the host given by the caller (``--host``).
@@ -44,6 +48,7 @@ from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import Window
 from ecsquery.rows import get_path
+from ecsquery.schema import PROCESS_TABLE, TABLES, TIME_COLUMN
 from ecsquery.values import nul_free
 
 SOURCES = ("auto", "ecs", "eslogger", "es_process_events", "process_events")
@@ -226,14 +231,25 @@ class CaptureReader:
             by_host.setdefault(timed.host, []).append(timed.item)
         out: dict[str, list[Row]] = {}
         for host, items in sorted(by_host.items()):
-            window = Window(max_age=float("inf"), max_events=len(items) + 1)
-            pipeline = Pipeline(window, host_name=host)
+            # one pipeline, one process tree: it routes each item to its category's window
+            # (file events and ECS documents by event.category, process events to process)
+            windows = {
+                t.category: Window(max_age=float("inf"), max_events=len(items) + 1) for t in TABLES
+            }
+            pipeline = Pipeline(windows[PROCESS_TABLE.category], host_name=host, windows=windows)
             for item in items:
                 try:
                     pipeline.add(item)
                 except Exception:  # a value of the wrong type that got past the adapter
                     self.stats.reject("unexpected", f"host {host}, building its rows")
-            rows = EcsProcessTable(window).generate(None)
+            rows = sorted(
+                (
+                    row
+                    for t in TABLES
+                    for row in EcsProcessTable(windows[t.category], t.columns).generate(None)
+                ),
+                key=lambda row: int(row.get(TIME_COLUMN) or 0),
+            )
             if rows:
                 out[host] = rows
                 self.stats.hosts[host] = len(rows)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ecsquery import osquery_sqlite
-from ecsquery.schema import TABLE, TIME_COLUMN
+from ecsquery.schema import TABLES, TIME_COLUMN
 
 Row = dict[str, str]
 
@@ -82,7 +82,8 @@ class Feed(Protocol):
 
 
 class WindowFeed:
-    """Recorded rows (sorted by time) entering the table as the run time passes them.
+    """Recorded rows (sorted by time) entering their tables as the run time passes them: each
+    row goes to the table of its ``event_category`` (``osquery_sqlite.insert_routed``).
 
     Rows older than the longest lookback are dropped, as the extension's window evicts them;
     no query can see them any more, and the table stays small on long captures.
@@ -99,9 +100,12 @@ class WindowFeed:
         while end < len(self.rows) and _time(self.rows[end]) <= run_time:
             end += 1
         if end > start:
-            osquery_sqlite.insert_rows(conn, self.rows[start:end])
+            osquery_sqlite.insert_routed(conn, self.rows[start:end])
             self._next = end
-        conn.execute(f"DELETE FROM {TABLE} WHERE {TIME_COLUMN} < ?", (run_time - self.keep,))
+        for table in TABLES:
+            conn.execute(
+                f"DELETE FROM {table.name} WHERE {TIME_COLUMN} < ?", (run_time - self.keep,)
+            )
 
 
 def _time(row: Mapping[str, str]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ecsquery.errors import EcsqueryError
 from ecsquery.rules.exceptions import apply_exceptions
 from ecsquery.rules.lang.ast import Expr, Query
-from ecsquery.rules.lang.passes import optimize, run_passes
+from ecsquery.rules.lang.passes import optimize, run_passes, table_for_query
 from ecsquery.rules.model import Rule
 from ecsquery.rules.sql.compiler import Compiler, select
 from ecsquery.rules.sql.pushdown import pushdown_terms
@@ -39,9 +39,13 @@ def parse_rule_query(rule: Rule) -> Query:
 
 
 def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) -> CompiledRule:
-    """Compile an already parsed query for ``rule`` (tests build ASTs by hand)."""
-    table = fields or FieldTable()
+    """Compile an already parsed query for ``rule`` (tests build ASTs by hand).
+
+    ``fields`` is the process table or another one; the query reads the table of its event
+    category (``table_for_query``), a sibling of ``fields`` when the category is another.
+    """
     try:
+        table = table_for_query(query, fields or FieldTable())
         normal = run_passes(query, table)
         compiler = Compiler(table)
         terms = compiler.conjuncts(normal.where) + pushdown_terms(normal.where, table)

@@ -1,8 +1,9 @@
 """Elastic detection-rules TOML → our rule YAML, refusing what osquery cannot run.
 
 Refusal is decided before compiling where the rule's *shape* already says no (a rule type other
-than ``query``/``eql`` or a multi-event class, an EQL ``sample``, an event category other than
-process, another OS), so the reason is about the rule and not about a field deep inside it.
+than ``query``/``eql`` or a multi-event class, an EQL ``sample``, another OS), so the reason is
+about the rule and not about a field deep inside it. The compiler picks the table from the
+rule's event category and refuses a category no table serves (``library``, ``any``) by name.
 What passes is compiled with the real compiler: a field the extension cannot supply or a
 construct without exact semantics is a refusal too (``UnmappedField``, ``UnsupportedConstruct``),
 while a query our parser cannot read is an *error* (Elastic's rules are valid, so that is our
@@ -29,7 +30,6 @@ from ecsquery.errors import (
     RuleLoadError,
     RuleSyntaxError,
 )
-from ecsquery.rules.lang.ast import And, Equals, Expr, Query
 from ecsquery.rules.load import slug_for
 from ecsquery.rules.model import Rule
 from ecsquery.rules.sql.multi import multi_kind
@@ -46,7 +46,6 @@ _TYPE_REASONS = {
 }
 
 _MULTI_EVENT = re.compile(r"^\s*(sequence|sample)\b", re.IGNORECASE)
-_EQL_CATEGORY = re.compile(r'^\s*(?:"([^"]*)"|([A-Za-z_][\w]*))\s+where\b')
 _OTHER_OS_TAGS = ("OS: Windows", "OS: Linux")
 _MACOS_TAG = "OS: macOS"
 
@@ -152,24 +151,6 @@ def _refusal(data: Mapping[str, Any]) -> str | None:
         multi = _MULTI_EVENT.match(query)
         if multi:
             return f"EQL {multi.group(1).lower()} (multi-event; osquery SQL sees one event)"
-        match = _EQL_CATEGORY.match(query)
-        if match:
-            category = match.group(1) if match.group(1) is not None else match.group(2)
-            if category != "process":
-                return f"event category {category!r} (the extension serves process events only)"
-    return None
-
-
-def _kql_category_refusal(query: Query) -> str | None:
-    """A KQL rule pinned (by a top-level conjunct) to event categories without ``process``."""
-    where: Expr = query.where
-    conjuncts = where.children if isinstance(where, And) else (where,)
-    for c in conjuncts:
-        if isinstance(c, Equals) and c.field.name == "event.category":
-            values = [str(v).lower() for v in c.values]
-            if "process" not in values:
-                shown = ", ".join(repr(v) for v in c.values)
-                return f"event category {shown} (the extension serves process events only)"
     return None
 
 
@@ -228,11 +209,7 @@ def import_rule(path: Path, out_dir: Path | None, *, force: bool = False) -> Imp
                 refused, source=str(path), rule=str(data.get("rule_id") or "") or None
             )
         rule = Rule.from_mapping(data, slug=slug, source=str(path))
-        compiled = compile_rule(rule)  # multi-event rules too: the model carries their tables
-        if rule.language == "kuery":
-            refused = _kql_category_refusal(compiled.query)
-            if refused:
-                raise RefusedRule(refused, rule=rule.rule_id)
+        compile_rule(rule)  # multi-event rules too; the event category picks the table
     except RuleSyntaxError as exc:
         return ImportResult(path, slug, "error", f"does not parse: {exc}")
     except RuleLoadError as exc:

@@ -34,13 +34,14 @@ Two kinds are written:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from ecsquery.alerts.ecs import ALERT_DATASET, ALERT_INDEX_PATTERN, SEVERITY_SCORES
 from ecsquery.rules.model import PACK_NAME, Rule
-from ecsquery.schema import Column, EcsType, FieldTable
+from ecsquery.schema import TABLES, Column, EcsType, FieldTable, Table
 
 RESULT_INDEX_PATTERN = "logs-osquery_manager.result-*"
 """Where osquerybeat writes scheduled results (``config.Datastream``: ``logs-`` +
@@ -52,9 +53,29 @@ for some events (``process_exit_code`` before the exit, ``process_args_count`` o
 osquerybeat keeps such a value as the string ``""``, and a ``long`` mapping refuses it, which
 loses the whole document."""
 
-CONSTANT_FIELDS: dict[str, list[str]] = {"event.category": ["process"]}
-"""ECS fields the table's rows always hold the same value of, mapped as ``value`` (a real
-array) instead of the column's JSON text."""
+
+def constant_fields(fields: FieldTable) -> dict[str, list[str]]:
+    """ECS fields the table's rows always hold the same value of, mapped as ``value`` (a real
+    array) instead of the column's JSON text: a table's ``event.category`` (none for the rows
+    of a sequence over several tables)."""
+    served = {t.category for t in TABLES}
+    return {"event.category": [fields.category]} if fields.category in served else {}
+
+
+def tables_read(sql: str) -> list[Table]:
+    """The extension's tables a pack query reads (``FROM <table>``), in ``TABLES`` order."""
+    return [t for t in TABLES if re.search(rf"\bFROM {t.name}\b", sql)]
+
+
+def result_fields(sql: str, fields: FieldTable) -> FieldTable:
+    """The columns a pack query's rows carry: those of every table its SQL reads (one for a
+    single-event rule, the step tables of a sequence), ``fields`` standing for its own table."""
+    read = [fields if t.name == fields.name else FieldTable.of(t) for t in tables_read(sql)]
+    if len(read) <= 1:
+        return read[0] if read else fields
+    columns = tuple({c.name: c for t in read for c in t.columns}.values())
+    return FieldTable(table=Table(" ".join(t.name for t in read), "", columns))
+
 
 _NAMESPACE = uuid.UUID("6b0b8f0e-5b7a-4f51-9d4c-0c7e6e1d6a51")
 """Namespace of the rule ids made here (uuid5), so a re-render keeps every id."""
@@ -90,6 +111,8 @@ def left_out(column: Column) -> str | None:
         return 'an INTEGER column: the number 1/0 (or ""), which a boolean mapping rejects'
     if column.ecs_type is EcsType.DATE:
         return "osquerybeat stamps @timestamp itself (publish time)"
+    if column.ecs_type is EcsType.IP:
+        return '"" for events without that end (a bind), which an ip mapping rejects'
     if column.ecs_type is EcsType.LONG and column.name not in ALWAYS_SET:
         return '"" for events without a value, which a long mapping rejects'
     return None
@@ -101,7 +124,7 @@ def ecs_mapping(rule: Rule, fields: FieldTable) -> dict[str, dict[str, Any]]:
     mapping: dict[str, dict[str, Any]] = {
         c.ecs: {"field": c.name} for c in fields.ecs_columns if c.ecs and left_out(c) is None
     }
-    mapping.update({name: {"value": list(value)} for name, value in CONSTANT_FIELDS.items()})
+    mapping.update({name: {"value": value} for name, value in constant_fields(fields).items()})
     mapping["rule.id"] = {"value": rule.rule_id}
     mapping["rule.name"] = {"value": rule.name}
     mapping["rule.version"] = {"value": str(rule.version)}

@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from ecsquery.errors import EcsqueryError
 from ecsquery.rules import kibana
 from ecsquery.rules.model import PACK_NAME, Rule
-from ecsquery.schema import FieldTable
+from ecsquery.schema import TABLES, FieldTable
 
 FORMATS = ("osquery", "fleet", "kibana", "kibana-rules")
 
@@ -189,15 +189,21 @@ def _kibana(
             "interval": js(c.rule.interval_seconds),
             "platform": js(PLATFORM),
             "version": js(MIN_OSQUERY_VERSION),
-            "ecs_mapping": js(kibana.ecs_mapping(c.rule, fields), indent=2),
+            "ecs_mapping": js(
+                kibana.ecs_mapping(c.rule, kibana.result_fields(c.sql, fields)), indent=2
+            ),
         }
         for c in compiled
     ]
+    used = {t.name for c in compiled for t in kibana.tables_read(c.sql)}
+    read = [t.name for t in TABLES if t.name in used]
+    tables = " and ".join(read or [fields.name])
     ctx = {
         "name": js(PACK_NAME),
         "description": js(
             "Elastic macOS detection rules compiled to osquery SQL by ecsquery"
-            f" ({len(compiled)} rules); needs the ecsquery extension's ecs_process_events table."
+            f" ({len(compiled)} rules); needs the ecsquery extension's {tables}"
+            f" table{'s' if len(read) > 1 else ''}."
         ),
         "queries": queries,
     }

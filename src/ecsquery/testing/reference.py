@@ -19,11 +19,15 @@ catch a mistake in either. The semantics, per node:
 - regex: Lucene syntax matched against the whole string, on code points; ``regex~`` folds
   literal code points and single class members, never class ranges (apache/lucene#14378);
 - numbers and booleans compare by value; ``length`` counts UTF-16 code units (Java's
-  ``String.length()``, which EQL's ``LengthFunctionProcessor`` calls).
+  ``String.length()``, which EQL's ``LengthFunctionProcessor`` calls);
+- an ``ip`` field holds addresses: ``==`` compares them, ``cidrMatch`` holds when one lies in
+  a block, its first and last address included (Python's ``ipaddress``, not osquery's
+  ``in_cidr_block``: the SQL must make up for the difference).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -32,6 +36,7 @@ from typing import Any
 from ecsquery.rows import get_path
 from ecsquery.rules.lang.ast import (
     And,
+    CidrMatch,
     Compare,
     Const,
     Equals,
@@ -48,14 +53,23 @@ from ecsquery.rules.lang.ast import (
     Scalar,
     Wild,
 )
-from ecsquery.values import case_alternates, flatten, keyword
+from ecsquery.schema import ALL_COLUMNS, EcsType
+from ecsquery.values import case_alternates, flatten, ip_text, keyword
 
 _NUMERIC = re.compile(r"^[+-]?\d+$")
 
 
+_IP_FIELDS = frozenset(c.ecs for c in ALL_COLUMNS if c.ecs_type is EcsType.IP)
+
+
 def values(doc: Mapping[str, Any], ref: FieldRef) -> list[Any]:
-    """Every value of a field in a document, missing ones (None, "") left out."""
-    return [v for v in flatten(get_path(doc, ref.name)) if v != ""]
+    """Every value of a field in a document, missing ones (None, "") left out; an ``ip``
+    field's values are addresses (``values.ip_text``: text that is none is no value)."""
+    found = [v for v in flatten(get_path(doc, ref.name)) if v != ""]
+    if ref.name in _IP_FIELDS:
+        addresses = (ip_text(keyword(v)) for v in found if not isinstance(v, dict))
+        return [a for a in addresses if a is not None]
+    return found
 
 
 def texts(doc: Mapping[str, Any], ref: FieldRef) -> list[str]:
@@ -245,6 +259,11 @@ SEMANTICS: dict[type, Semantics] = {
         for p in node.patterns
     ),
     Compare: _compare_values,
+    CidrMatch: lambda node, doc: any(
+        ipaddress.ip_address(v) in ipaddress.ip_network(block)
+        for v in texts(doc, node.field)
+        for block in node.blocks
+    ),
 }
 """One entry per node type, as the compiler's visitor table: a new node type (multi-event
 rules) registers its semantics here instead of growing an ``isinstance`` chain."""

@@ -163,7 +163,9 @@ def discovery_to_tmp(base: int) -> tuple[list[dict[str, Any]], list[dict[str, An
     create(es, base + HIT + 0.001, forked(who), "/private/tmp", ".u")  # the shell's open(2)
     close(es, base + HIT + 0.010, who, "/private/tmp/.u")
     es.exit(base + HIT + 0.011, who)
-    return es.lines, [hit(DISCOVERY_FILE, "/usr/bin/whoami", ["whoami"], "/bin/zsh")]
+    # a sequence alerts as Kibana's group: one building block per step (the exec, the file
+    # write) and the shell alert, all three of whoami's process
+    return es.lines, [hit(DISCOVERY_FILE, "/usr/bin/whoami", ["whoami"], "/bin/zsh") for _ in "123"]
 
 
 def discovery_to_home(base: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

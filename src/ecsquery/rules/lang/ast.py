@@ -196,12 +196,23 @@ class Compare:
     pos: Pos | None = dc_field(default=None, compare=False, repr=False)
 
 
-Expr: TypeAlias = And | Or | Not | Const | Exists | Equals | Match | Regex | Compare
+@dataclass(frozen=True)
+class CidrMatch:
+    """EQL ``cidrMatch(field, "10.0.0.0/8", "::1", ...)``: some address of the ``ip`` field lies
+    in one of the blocks (all of each block's addresses; a bare address is a block of one)."""
+
+    field: FieldRef
+    blocks: tuple[str, ...]
+    pos: Pos | None = dc_field(default=None, compare=False, repr=False)
+
+
+Expr: TypeAlias = And | Or | Not | Const | Exists | Equals | Match | Regex | Compare | CidrMatch
 
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed rule query. ``category`` is EQL's event category (``process where``) or None."""
+    """A parsed rule query. ``category`` is EQL's event category (``process where``; ``any``
+    for ``any where``), None for KQL."""
 
     language: str  # "kuery" or "eql", as Elastic's rule files spell it
     where: Expr

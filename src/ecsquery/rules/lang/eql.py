@@ -24,6 +24,7 @@ from lark import Token, Tree
 from ecsquery.errors import Pos, RuleSyntaxError, UnsupportedConstruct
 from ecsquery.rules.lang.ast import (
     And,
+    CidrMatch,
     Compare,
     Const,
     Equals,
@@ -133,7 +134,7 @@ def _event_query(node: Tree[Token] | Token) -> Query:
     assert isinstance(node, Tree)
     category_token, condition = node.children
     assert isinstance(category_token, Token)
-    category = None if category_token.type == "ANY" else _category(category_token)
+    category = "any" if category_token.type == "ANY" else _category(category_token)
     return Query(language="eql", where=_condition(condition), category=category)
 
 
@@ -272,8 +273,8 @@ def _seq(field: FieldRef, values: tuple[Scalar, ...], pos: Pos) -> Expr:
 
 def _function(call: _Call) -> Expr:
     """A function call used as a condition."""
-    if call.name == "cidrMatch":
-        raise _function_error(call, "no IP fields in process events")
+    if call.name.lower() == "cidrmatch":  # Elasticsearch resolves function names ignoring case
+        return _cidr_match(call)
     if call.name not in _STRING_FUNCTIONS:
         reason = "use it in a comparison" if call.name == "length" else "not supported"
         raise _function_error(call, reason)
@@ -301,6 +302,20 @@ def _function(call: _Call) -> Expr:
         # startsWith(x, "") and the like: any string, the pattern ``*``
         patterns = (Pattern.of(shapes[call.name]) if text else Pattern((Wild.ANY,)),)
     return Match(field, patterns, case_insensitive=call.insensitive, pos=call.pos)
+
+
+def _cidr_match(call: _Call) -> CidrMatch:
+    """``cidrMatch(field, "block", ...)``: the blocks are checked against the field's type by
+    ``passes.coerce_literals`` (they must be literals here, as Elasticsearch folds them)."""
+    if call.insensitive:
+        raise _function_error(call, "has no case-insensitive form")
+    field, *rest = call.args or (None,)
+    if not isinstance(field, FieldRef) or not rest:
+        raise _function_error(call, "expects a field and one or more address blocks")
+    blocks = [a.value for a in rest if isinstance(a, _Lit) and isinstance(a.value, str)]
+    if len(blocks) != len(rest):
+        raise _function_error(call, "the address blocks must be string literals")
+    return CidrMatch(field, tuple(blocks), pos=call.pos)
 
 
 def _function_error(call: _Call, reason: str) -> UnsupportedConstruct:

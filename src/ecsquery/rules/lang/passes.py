@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from ecsquery.errors import UnmappedField, UnsupportedConstruct
+from ecsquery.errors import Pos, UnmappedField, UnsupportedConstruct
 from ecsquery.rules.lang.ast import (
     And,
+    CidrMatch,
     Compare,
     Const,
     Equals,
@@ -32,9 +33,10 @@ from ecsquery.rules.lang.ast import (
     Regex,
     Scalar,
 )
-from ecsquery.schema import Column, EcsType, FieldTable
+from ecsquery.schema import TABLES, Column, EcsType, FieldTable
+from ecsquery.values import cidr_block, ip_text
 
-Leaf = Exists | Equals | Match | Regex | Compare
+Leaf = Exists | Equals | Match | Regex | Compare | CidrMatch
 _INT = re.compile(r"^[+-]?\d+$")
 
 
@@ -65,6 +67,51 @@ def with_category(query: Query) -> Expr:
     return And((Equals(FieldRef("event.category"), (query.category,)), query.where))
 
 
+def query_categories(query: Query) -> tuple[str, ...]:
+    """The event categories a query is pinned to: EQL's ``<category> where``, or KQL's top-level
+    ``event.category:(a or b)`` conjuncts (intersected); empty when nothing pins it."""
+    if query.category is not None:
+        return (query.category,)
+    found: tuple[str, ...] | None = None
+    conjuncts = query.where.children if isinstance(query.where, And) else (query.where,)
+    for c in conjuncts:
+        if isinstance(c, Equals) and c.field.name == "event.category" and not c.case_insensitive:
+            values = tuple(dict.fromkeys(str(v) for v in c.values))
+            found = values if found is None else tuple(v for v in found if v in values)
+    return found or ()
+
+
+def table_for_query(query: Query, fields: FieldTable, pos: Pos | None = None) -> FieldTable:
+    """The table a query reads: the one serving its event category (``fields`` when that is
+    ``fields``' own, or when nothing pins a category), or an ``UnsupportedConstruct`` naming the
+    category. Each table holds one category's events, so a rule over several is refused rather
+    than compiled against one of them and silently missing the others."""
+    categories = query_categories(query)
+    served = ", ".join(t.category for t in TABLES)
+    pos = pos or query.where.pos
+    if not categories:
+        return fields
+    if "any" in categories:
+        raise UnsupportedConstruct(
+            "event category",
+            f"'any where' spans every event category; ecsquery's tables hold one each ({served})",
+            pos=pos,
+        )
+    if len(categories) > 1:
+        shown = ", ".join(repr(c) for c in categories)
+        raise UnsupportedConstruct(
+            "event category", f"{shown}: one rule over several tables", pos=pos
+        )
+    table = fields.for_category(categories[0])
+    if table is None:
+        raise UnsupportedConstruct(
+            "event category",
+            f"{categories[0]!r}: no table serves it (the extension serves {served})",
+            pos=pos,
+        )
+    return table
+
+
 def resolve_fields(expr: Expr, fields: FieldTable) -> Expr:
     """Refuse fields the table cannot supply; fold EQL ``?optional`` ones to null.
 
@@ -81,7 +128,7 @@ def resolve_fields(expr: Expr, fields: FieldTable) -> Expr:
             return node
         if ref.optional:
             return Const(False, pos=node.pos)
-        raise UnmappedField(ref.name, pos=ref.pos or node.pos)
+        raise UnmappedField(ref.name, category=fields.category, pos=ref.pos or node.pos)
 
     return transform(expr, visit)
 
@@ -124,6 +171,11 @@ def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
         if isinstance(value, str) and value in ("true", "false"):
             return value == "true"
         raise refuse()
+    if column.ecs_type is EcsType.IP:  # an ip field's term is an address (or refused)
+        canonical = ip_text(value) if isinstance(value, str) else None
+        if canonical is None:
+            raise refuse()
+        return canonical
     if column.ecs_type is EcsType.KEYWORD:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -132,6 +184,23 @@ def _coerce(column: Column, ref: FieldRef, value: Scalar) -> Scalar:
         if isinstance(value, str):
             return value
     raise refuse()
+
+
+def _blocks(node: CidrMatch, column: Column, ref: FieldRef) -> tuple[str, ...]:
+    """``cidrMatch``'s blocks as canonical ``address/prefix`` text (``values.cidr_block``), on an
+    ``ip`` field only: Elasticsearch turns the call into a terms query, which on a keyword
+    field would compare the text ``10.0.0.0/8`` itself."""
+    if column.ecs_type is not EcsType.IP:
+        raise UnsupportedConstruct(
+            "function cidrMatch", f"on {column.ecs_type.value} field {ref.name!r}", pos=node.pos
+        )
+    out: list[str] = []
+    for text in node.blocks:
+        try:
+            out.append(str(cidr_block(text)))
+        except ValueError as exc:
+            raise UnsupportedConstruct("function cidrMatch", str(exc), pos=node.pos) from None
+    return tuple(dict.fromkeys(out))
 
 
 def coerce_literals(expr: Expr, fields: FieldTable) -> Expr:
@@ -154,6 +223,8 @@ def coerce_literals(expr: Expr, fields: FieldTable) -> Expr:
             values = tuple(_coerce(column, ref, v) for v in node.values)
             ci = node.case_insensitive and column.ecs_type is EcsType.KEYWORD
             return replace(node, values=values, case_insensitive=ci)
+        if isinstance(node, CidrMatch):
+            return replace(node, blocks=_blocks(node, column, ref))
         if isinstance(node, Match | Regex) and column.ecs_type is not EcsType.KEYWORD:
             kind = "wildcard" if isinstance(node, Match) else "regex"
             raise UnsupportedConstruct(

@@ -1,4 +1,4 @@
-"""AST (after ``passes``) → osquery SQL over the ECS process-events table.
+"""AST (after ``passes``) → osquery SQL over one of the extension's ECS tables.
 
 A visitor with one method per node type (eql/sqlglot style); an unknown node raises
 ``UnsupportedConstruct`` naming it. Every method returns a ``Sql`` fragment with its
@@ -21,13 +21,15 @@ Elastic's semantics, per column kind (see ``schema`` for the row model):
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ecsquery.errors import UnsupportedConstruct
+from ecsquery.errors import Pos, UnsupportedConstruct
 from ecsquery.rules.lang.ast import (
     And,
+    CidrMatch,
     Compare,
     Const,
     Equals,
@@ -42,7 +44,7 @@ from ecsquery.rules.lang.ast import (
     Wild,
 )
 from ecsquery.rules.sql import literals, regex
-from ecsquery.schema import TABLE, TIME_COLUMN, Column, FieldTable
+from ecsquery.schema import TIME_COLUMN, Column, FieldTable
 
 OR, AND, NOT, ATOM = 1, 2, 3, 4
 """SQLite precedence levels, loosest first (comparisons bind tighter than NOT)."""
@@ -100,6 +102,7 @@ class Compiler:
             Match: self.visit_match,
             Regex: self.visit_regex,
             Compare: self.visit_compare,
+            CidrMatch: self.visit_cidr_match,
         }
 
     # ------------------------------------------------------------------ entry points
@@ -236,6 +239,64 @@ class Compiler:
             )
         return self._on_field(node.left, True, lambda v: Sql(f"{v} {op} {number}", ATOM, True))
 
+    def visit_cidr_match(self, node: CidrMatch) -> Sql:
+        return self._on_field(
+            node.field, True, lambda v: Sql(cidr_match(v, node.blocks, node.pos), ATOM, False)
+        )
+
+
+def _below(network: ipaddress.IPv6Network) -> list[str]:
+    """Blocks covering every address below ``network``'s first one (one per 1 bit of its
+    prefix): ``[::, first)``, none of them ending at ``ffff…ffff``."""
+    first, width = int(network.network_address), network.max_prefixlen
+    out = []
+    for length in range(1, network.prefixlen + 1):
+        bits = first >> (width - length)
+        if bits & 1:
+            out.append(str(ipaddress.IPv6Network(((bits ^ 1) << (width - length), length))))
+    return out
+
+
+def cidr_match(v: str, blocks: Iterable[str], pos: Pos | None = None) -> str:
+    """Elasticsearch's ``cidrMatch`` (a terms query on an ``ip`` field: every address of each
+    block, the ends included) on osquery's ``in_cidr_block(cidr, ip)``, which differs in three
+    ways the SQL makes up for (``osquery_sqlite.in_cidr_block`` mirrors osquery's code):
+
+    - it fails the query for an IP of the other family than the block: the value's family is
+      tested first (an ``ip`` cell is canonical, ``values.ip_text``: IPv6 iff it has a ``:``);
+    - an IPv4 block's network and broadcast addresses are not in it (boost's ``hosts()``), so
+      they are compared as text, and /31 and /32 blocks are text comparisons alone;
+    - an IPv6 block ending at ``ffff…ffff`` holds nothing (the range's end wraps), so such a
+      block is "not below its first address" (``_below``); a /128 is a text comparison.
+    """
+    v4: list[str] = []
+    v6: list[str] = []
+    equal: dict[int, list[str]] = {4: [], 6: []}
+    for text in blocks:
+        network = ipaddress.ip_network(text)
+        ends = [str(network.network_address), str(network.broadcast_address)]
+        call = f"in_cidr_block({literals.quote(text, pos)}, {v})"
+        if network.prefixlen >= network.max_prefixlen - (1 if network.version == 4 else 0):
+            equal[network.version] += ends
+        elif network.version == 4:
+            v4.append(call)
+            equal[4] += ends
+        elif int(network.broadcast_address) != 2**128 - 1:
+            v6.append(call)
+        else:
+            below = [f"in_cidr_block({literals.quote(b, pos)}, {v})" for b in _below(network)]
+            v6.append(f"NOT ({' OR '.join(below)})" if below else "1")
+
+    def any_of(calls: list[str], version: int) -> str:
+        texts = [literals.quote(t, pos) for t in dict.fromkeys(equal[version])]
+        terms = ([f"{v} IN ({', '.join(texts)})"] if texts else []) + calls
+        return " OR ".join(terms) or "0"
+
+    return (
+        f"CASE WHEN {v} IS NULL THEN 0 WHEN instr({v}, ':') > 0 THEN {any_of(v6, 6)}"
+        f" ELSE {any_of(v4, 4)} END"
+    )
+
 
 def select(fields: FieldTable, conjuncts: Iterable[str], lookback_seconds: int) -> str:
     """The pack query: every column, the lookback window, then the rule's terms one per line.
@@ -246,4 +307,4 @@ def select(fields: FieldTable, conjuncts: Iterable[str], lookback_seconds: int) 
     columns = ",\n  ".join(fields.names)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
     terms = "".join(f"\n  AND {term}" for term in conjuncts)
-    return f"SELECT\n  {columns}\nFROM {TABLE}\nWHERE {window}{terms}"
+    return f"SELECT\n  {columns}\nFROM {fields.name}\nWHERE {window}{terms}"

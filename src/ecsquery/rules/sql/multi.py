@@ -20,6 +20,7 @@ from ecsquery.rules.compile import CompiledRule, compile_single, compile_where, 
 from ecsquery.rules.exceptions import apply_exceptions
 from ecsquery.rules.lang.ast import Const, Query
 from ecsquery.rules.lang.esql import parse_esql
+from ecsquery.rules.lang.passes import table_for_query
 from ecsquery.rules.lang.sequence import parse_sequence
 from ecsquery.rules.model import Rule, duration_seconds
 from ecsquery.rules.sql.multi_esql import compile_esql
@@ -55,20 +56,23 @@ def _sequence(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> Comp
 def _threshold(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> CompiledRule:
     query = apply_exceptions(parse_rule_query(rule), rule.exceptions)
     spec = threshold_from_params(query, params)
+    fields = table_for_query(query, fields)
     sql = compile_threshold(spec, fields, rule.lookback_seconds)
     return CompiledRule(rule, query, compile_where(query.where, fields), sql)
 
 
 def _new_terms(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> CompiledRule:
     """The query runs on the host as any single-event rule; the reader's first-seen store
-    (``alerts.newterms``) decides which events are new. The term fields must be columns."""
+    (``alerts.newterms``) decides which events are new. The term fields must be columns of
+    the table of the query's event category."""
+    fields = table_for_query(parse_rule_query(rule), fields)
     table = params.get("new_terms")
     names = table.get("value") if isinstance(table, Mapping) else None
     if not isinstance(table, Mapping) or not names:
         raise UnsupportedConstruct("new_terms", "the rule has no [rule.new_terms] fields")
     for name in names:
         if fields.by_ecs(str(name)) is None and name not in HOST_CONSTANT:
-            raise UnmappedField(str(name))
+            raise UnmappedField(str(name), category=fields.category)
     history = [h for h in table.get("history_window_start") or () if isinstance(h, Mapping)]
     if not history:
         raise UnsupportedConstruct("new_terms", "the rule has no history_window_start")

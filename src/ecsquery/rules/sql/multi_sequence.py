@@ -1,5 +1,10 @@
-"""EQL sequence → one osquery SQL query over the extension's table (never osquery's
+"""EQL sequence → one osquery SQL query over the extension's tables (never osquery's
 ``*_events`` tables: a scheduled query on those sees only the events since its last run).
+
+Each step reads the table of its event category (``process where`` → ``ecs_process_events``,
+``file where`` → ``ecs_file_events``...); a sequence over several tables walks their events as
+one stream (``UNION ALL`` of each table's window, a column another table lacks being NULL:
+missing, as the field is on that event in Elasticsearch), so the matcher below is the same.
 
 Elasticsearch's matcher (``x-pack/plugin/eql/.../execution/sequence/SequenceMatcher.java`` and
 ``OrdinalGroup.java``, elastic/elasticsearch at 16b5b76c / e46e35ec) keeps, per stage and join
@@ -38,9 +43,9 @@ from dataclasses import dataclass
 from ecsquery.errors import UnsupportedConstruct
 from ecsquery.rules.lang.ast import FieldRef, Query
 from ecsquery.rules.lang.multi import Sequence, Step
-from ecsquery.rules.lang.passes import run_passes
+from ecsquery.rules.lang.passes import run_passes, table_for_query
 from ecsquery.rules.sql.compiler import Compiler
-from ecsquery.schema import TABLE, TIME_COLUMN, FieldTable
+from ecsquery.schema import TABLES, TIME_COLUMN, Column, FieldTable
 
 HOST_CONSTANT = frozenset({"host.id", "host.hostname"})
 """Host fields without a column: every event on the host shares them, so as join keys they
@@ -69,15 +74,31 @@ class SequencePlan:
 
 
 def step_condition(step: Step, fields: FieldTable) -> str:
-    """A step's query as a WHERE expression (the single-event passes and compiler)."""
-    if step.query.category not in (None, "any", "process"):
-        raise UnsupportedConstruct(
-            f"event category {step.query.category}",
-            "the extension serves process events only",
-            pos=step.pos,
-        )
-    normal: Query = run_passes(step.query, fields)
-    return Compiler(fields).where(normal.where)
+    """A step's query as a WHERE expression over its category's table (the single-event
+    passes and compiler; ``fields`` is the process table or a sibling)."""
+    table = step_table(step, fields)
+    normal: Query = run_passes(step.query, table)
+    return Compiler(table).where(normal.where)
+
+
+def step_table(step: Step, fields: FieldTable) -> FieldTable:
+    """The table a step reads, from its event category (refused by name when none serves it)."""
+    return table_for_query(step.query, fields, step.pos)
+
+
+def _events(tables: list[FieldTable], window: str) -> tuple[str, tuple[Column, ...]]:
+    """The FROM of ``ev`` and its columns: one table as is, several as one ``UNION ALL``
+    stream over the columns of all of them (NULL where a table lacks one)."""
+    if len(tables) == 1:
+        return f"{tables[0].name}\n  WHERE {window}", tables[0].columns
+    columns = tuple({c.name: c for t in tables for c in t.columns}.values())
+    branches = []
+    for table in tables:
+        have = set(table.names)
+        picked = ", ".join(c.name if c.name in have else f"NULL AS {c.name}" for c in columns)
+        branches.append(f"SELECT {picked} FROM {table.name} WHERE {window}")
+    union = "\n    UNION ALL ".join(branches)
+    return f"(\n    {union}\n  )", columns
 
 
 def _key(keys: tuple[FieldRef, ...], fields: FieldTable) -> tuple[str, list[str]]:
@@ -115,14 +136,20 @@ def compile_sequence(seq: Sequence, fields: FieldTable, lookback_seconds: int) -
     entries = [(n - i, step) for i, step in enumerate(seq.steps)]  # order: last stage first
     if seq.until is not None:
         entries.append((n + 1, seq.until))
+    read: dict[str, FieldTable] = {}
     for order, step in entries:
-        key, present = _key(step.keys, fields)
+        table = step_table(step, fields)
+        read.setdefault(table.category, table)
+        key, present = _key(step.keys, table)
         where = " AND ".join([step_condition(step, fields), *present])
         hits.append(
             f"SELECT {key} AS _k, _ms, event_id AS _id, _eid, {order} AS _o FROM ev WHERE {where}"
         )
-    columns = ", ".join(fields.names)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
+    tables = sorted(read.values(), key=lambda t: [x.category for x in TABLES].index(t.category))
+    source, cols = _events(tables, window)
+    names = [c.name for c in cols]
+    columns = ", ".join(names)
     state = [f"p{s}, q{s}, t{s}" for s in range(n - 1)]
     seed = ", ".join(["NULL"] * (3 * (n - 1)))
     steps = ",\n    ".join(_transitions(n, seq.maxspan_ms))
@@ -131,8 +158,7 @@ def compile_sequence(seq: Sequence, fields: FieldTable, lookback_seconds: int) -
 ev AS MATERIALIZED (
   SELECT {columns}, {EVENT_MS} AS _ms,
     row_number() OVER (ORDER BY {EVENT_MS}, event_id) AS _eid
-  FROM {TABLE}
-  WHERE {window}
+  FROM {source}
 ),
 hits AS MATERIALIZED (
   SELECT row_number() OVER (ORDER BY _k, _ms, _id, _o) AS _rn,
@@ -149,7 +175,7 @@ walk(_rn, {", ".join(state)}, _done, _ids) AS (
     {steps}
   FROM walk AS w JOIN hits AS h ON h._rn = w._rn + 1
 )
-SELECT ev.{", ev.".join(fields.names)},
+SELECT ev.{", ev.".join(names)},
   w._ids AS sequence_id, j.key + 1 AS sequence_step, {n} AS sequence_length
 FROM walk AS w, json_each(w._done) AS j JOIN ev ON ev._eid = j.value
 WHERE w._done IS NOT NULL

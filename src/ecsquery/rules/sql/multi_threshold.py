@@ -33,7 +33,7 @@ from ecsquery.rules.lang.passes import run_passes
 from ecsquery.rules.sql import literals
 from ecsquery.rules.sql.compiler import Compiler
 from ecsquery.rules.sql.multi_sequence import EVENT_MS, HOST_CONSTANT
-from ecsquery.schema import TABLE, TIME_COLUMN, FieldTable
+from ecsquery.schema import TIME_COLUMN, FieldTable
 
 
 def threshold_from_params(query: Query, params: Mapping[str, Any]) -> Threshold:
@@ -101,7 +101,7 @@ def compile_threshold(rule: Threshold, fields: FieldTable, lookback_seconds: int
   min(timestamp) AS threshold_from, max(timestamp) AS threshold_to,
   json_group_array(json_array(_ms, event_id, {card_value})) AS threshold_events
 FROM (
-  SELECT *, {EVENT_MS} AS _ms FROM {TABLE}
+  SELECT *, {EVENT_MS} AS _ms FROM {fields.name}
   WHERE {window}{where}
 ){group}
 HAVING {" AND ".join(having)}"""
