@@ -20,11 +20,11 @@ import copy
 import json
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 from ecsquery import data
 from ecsquery.bench import Figure
+from ecsquery.bench.extension_cost import _best  # best of rounds, in process CPU time
 from ecsquery.extension.files import FILE_WINDOW_BYTES
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.window import DEFAULT_MAX_EVENTS, Window
@@ -78,15 +78,6 @@ def file_lines(count: int, directory: str, start: float = 1_754_572_000.0) -> li
         # as eslogger writes it: compact, and "/" escaped as "\/" (the public sample)
         lines.append(json.dumps(message, separators=(",", ":")).replace("/", "\\/"))
     return lines
-
-
-def _best(fn: Callable[[], object], rounds: int = 5) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def _pipeline(max_events: int = DEFAULT_MAX_EVENTS, max_bytes: int = FILE_WINDOW_BYTES) -> Pipeline:
