@@ -266,7 +266,11 @@ def test_an_eslogger_stderr_flood_does_not_stop_events(tmp_path: Path) -> None:
 def test_eslogger_runs_by_absolute_path_with_eslogger1s_command_line() -> None:
     from ecsquery.extension.sources.eslogger import COMMAND
 
-    assert COMMAND == ("/usr/bin/eslogger", "--format", "json", "exec", "fork", "exit")
+    assert COMMAND == (
+        "/usr/bin/eslogger", "--format", "json", "exec", "fork", "exit",
+        "create", "close", "rename", "unlink", "deleteextattr",
+        "btm_launch_item_add", "btm_launch_item_remove",
+    )  # fmt: skip
 
 
 # -- finding 11: the Thrift server under malformed messages and idle clients ---------------------

@@ -163,7 +163,7 @@ def fake_eslogger(tmp_path: Path) -> Path:
     script.parent.mkdir()
     script.write_text(
         "#!/bin/sh\n"
-        f'[ "$*" = "--format json exec fork exit" ] || exit 64\n'
+        f'[ "$*" = "{" ".join(COMMAND[1:])}" ] || exit 64\n'
         f"cat {ESLOGGER}\n"
         "echo '{truncated'\n"
         "echo 'eslogger: lost connection to endpointsecurityd' >&2\n"

@@ -1,4 +1,4 @@
-"""The osquery source taught ``socket_events`` (``extension/sources/osquery_socket.py``), polling
+"""The osquery source polling ``socket_events`` (``extension/sources/osquery.py``), polling
 the osqueryd stand-in over a real Unix socket: paged, only the columns the normalizer reads
 (hidden ones by name), connections after the execs they follow, errors counted and survived."""
 
@@ -15,7 +15,7 @@ from ecsquery.extension import config
 from ecsquery.extension.argv import quote_cmdline
 from ecsquery.extension.normalize.socket import COLUMNS_READ
 from ecsquery.extension.sources import osquery as osquery_source
-from ecsquery.extension.sources.osquery_socket import SocketSource, poll_order
+from ecsquery.extension.sources.osquery import OsquerySource, poll_order
 from ecsquery.testing.standin import OsquerydStandin
 from test_extension_network import Capture, connect
 
@@ -36,8 +36,8 @@ def osascript_exec(time: int, pid: int = 4810) -> dict[str, str]:
     }  # fmt: skip
 
 
-def source_for(pipeline: Capture, sock: Path, **kwargs: Any) -> SocketSource:
-    return SocketSource(
+def source_for(pipeline: Capture, sock: Path, **kwargs: Any) -> OsquerySource:
+    return OsquerySource(
         pipeline, str(sock), tables=("socket_events", "es_process_events"), seed=False,
         clock=lambda: NOW, **kwargs,
     )  # fmt: skip

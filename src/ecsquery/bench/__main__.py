@@ -10,7 +10,7 @@ import sys
 from ecsquery.bench import Figure, format_table
 
 # Each part's bench module, in pipeline order; a part that is not built yet is reported, not fatal.
-PARTS = ("extension", "network", "rules", "multi", "alerts", "replay")
+PARTS = ("extension", "extension_file", "network", "rules", "multi", "alerts", "replay")
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ecsquery.errors import EcsqueryError
+from ecsquery.extension.files import DEFAULT_MUTED, DEFAULT_PATHS
 from ecsquery.extension.sources.eslogger import COMMAND
 from ecsquery.extension.window import DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS
 
@@ -36,13 +37,14 @@ DEFAULT_CONFIG = Path("/var/osquery/ecsquery.toml")
 SOURCES = ("osquery", "eslogger", "replay", "auto")
 TABLES = ("es_process_events", "process_events", "socket_events")
 """The osqueryd tables the osquery source can poll: the only names put in its SQL
-(``socket_events``: OpenBSM connections, :mod:`ecsquery.extension.sources.osquery_socket`)."""
+(``socket_events``: OpenBSM connections, :mod:`ecsquery.extension.sources.osquery`)."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RANGES: dict[str, tuple[float, float]] = {
     "poll_interval": (0.05, 3600.0),
     "window_seconds": (1.0, 1e12),
     "window_events": (1, 10_000_000),
     "tree_size": (1, 10_000_000),
+    "file_window_events": (1, 10_000_000),
 }
 """Inclusive bounds of the numeric settings (``window_events = 0`` would serve nothing)."""
 MAX_CONFIG_BYTES = 1 << 20
@@ -78,6 +80,14 @@ class Settings:
     host_os_type: str = "macos"
     resolve_user_names: bool = True
     log_level: str = ""
+    file_events: bool = True
+    """Serve ``ecs_file_events`` (eslogger's file events; with the osquery source, osqueryd's
+    ``es_process_file_events``, which needs ``--disable_endpointsecurity_fim=false``)."""
+    file_paths: tuple[str, ...] = DEFAULT_PATHS
+    """Globs of the paths whose file events are kept (``*``: all); ``extension/files.py``."""
+    file_mute_processes: tuple[str, ...] = DEFAULT_MUTED
+    """Executables (exact absolute paths) whose file events are dropped."""
+    file_window_events: int = DEFAULT_MAX_EVENTS
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -96,6 +106,10 @@ _ENV = {
     "host_os_type": "ECSQUERY_HOST_OS_TYPE",
     "resolve_user_names": "ECSQUERY_RESOLVE_USER_NAMES",
     "log_level": "ECSQUERY_LOG_LEVEL",
+    "file_events": "ECSQUERY_FILE_EVENTS",
+    "file_paths": "ECSQUERY_FILE_PATHS",
+    "file_mute_processes": "ECSQUERY_FILE_MUTE_PROCESSES",
+    "file_window_events": "ECSQUERY_FILE_WINDOW_EVENTS",
 }
 
 
@@ -186,6 +200,13 @@ def check(settings: Settings) -> Settings:
         raise ConfigError(
             f"setting 'log_level': {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
         )
+    for name in ("file_paths", "file_mute_processes"):
+        bad = [p for p in getattr(settings, name) if not (p.startswith("/") or p == "*")]
+        if bad or (name == "file_mute_processes" and "*" in settings.file_mute_processes):
+            raise ConfigError(
+                f"setting {name!r}: {', '.join(map(repr, bad or ['*']))} is not an absolute path"
+                + (" glob (or *)" if name == "file_paths" else "")
+            )
     command = settings.eslogger_command
     if not command or not os.path.isabs(command[0]):
         raise ConfigError(

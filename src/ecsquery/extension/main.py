@@ -25,15 +25,18 @@ from ecsquery.extension import expiry, liveness
 from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
 from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
+from ecsquery.extension.files import FILE_WINDOW_BYTES, FileScope
+from ecsquery.extension.normalize import files
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.server import ExtensionServer
 from ecsquery.extension.sources import Source
 from ecsquery.extension.sources.eslogger import EsloggerSource
-from ecsquery.extension.sources.osquery_socket import SocketSource
+from ecsquery.extension.sources.osquery import OsquerySource
 from ecsquery.extension.sources.replay import ReplaySource
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
+from ecsquery.schema import TABLES
 
 log = logging.getLogger("ecsquery.extension")
 
@@ -87,6 +90,12 @@ def cmdline_rewrite(settings: Settings, manager_socket: str) -> Callable[[str], 
     return requote_joined
 
 
+NETWORK_WINDOW_BYTES = 16 * 1024 * 1024
+"""The network table's window budget: with the process table's 64 MiB (``window.py``) and the
+file table's 32 MiB (``files.FILE_WINDOW_BYTES``) inside osquery's 200 MB watchdog limit. The
+table is always served (empty without ``socket_events``), so a pack's network query finds it."""
+
+
 def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) -> Source:
     if settings.source in ("osquery", "auto"):
         # osquerybeat's events_expiry: 1 deletes buffered rows before a poll reads them.
@@ -97,10 +106,13 @@ def build_source(settings: Settings, pipeline: Pipeline, manager_socket: str) ->
         return EsloggerSource(pipeline, settings.eslogger_command)
     if settings.source == "replay":
         return ReplaySource(pipeline, [Path(p) for p in settings.replay])
-    return SocketSource(  # the osquery source, taught socket_events
+    tables = settings.tables  # with the file table, es_process_file_events is polled too
+    if settings.file_events and files.TABLE not in tables:
+        tables = (*tables, files.TABLE)
+    return OsquerySource(
         pipeline,
         manager_socket,
-        tables=settings.tables,
+        tables=tables,
         interval=settings.poll_interval,
         lookback=settings.window_seconds,
         seed=settings.seed_processes,
@@ -126,6 +138,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         log.warning("ignoring unknown arguments: %s", " ".join(args.unknown))
 
     window = Window(settings.window_seconds, settings.window_events)
+    windows = {  # one window per table served besides the process table's
+        "network": Window(settings.window_seconds, settings.window_events, NETWORK_WINDOW_BYTES)
+    }
+    if settings.file_events:
+        windows["file"] = Window(
+            settings.window_seconds, settings.file_window_events, FILE_WINDOW_BYTES
+        )
     live = settings.source != "replay"  # user names are this host's, not the recording's
     pipeline = Pipeline(
         window,
@@ -133,10 +152,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         host_os_type=settings.host_os_type,
         host_name=settings.host_name,
         user_names=user_name if settings.resolve_user_names and live else None,
+        windows=windows,
+        files=FileScope(settings.file_paths, settings.file_mute_processes),
     )
-    server = ExtensionServer(
-        EcsProcessTable(window), args.socket, timeout=args.timeout, interval=args.interval
-    )
+    tables = [EcsProcessTable(window)] + [
+        EcsProcessTable(windows[t.category], t.columns, t.name)
+        for t in TABLES
+        if t.category in windows
+    ]
+    server = ExtensionServer(tables, args.socket, timeout=args.timeout, interval=args.interval)
     try:
         server.register()
     except ConnectionError as exc:

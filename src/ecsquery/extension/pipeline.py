@@ -11,18 +11,20 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecsquery.extension import wire
 from ecsquery.extension.ecs import build_document
+from ecsquery.extension.files import FileScope, file_document
 from ecsquery.extension.model import Proc, ProcEvent, capped
 from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.socket import SocketEvent, network_document
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
 from ecsquery.rows import encode_value, get_path, make_flattener
-from ecsquery.schema import COLUMNS, Column
+from ecsquery.schema import COLUMNS, PROCESS_TABLE, TABLES, Column
 from ecsquery.values import nul_free
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,18 @@ log = logging.getLogger(__name__)
 UNIQUE_COLUMNS = frozenset({"timestamp", "event_id", "process_entity_id"})
 """Columns whose values rarely repeat: interning them would only churn the cache."""
 _LOG_FIRST = 5
+
+
+_CATEGORIES = frozenset(t.category for t in TABLES)
+
+
+class _Route(NamedTuple):
+    """Where documents of one event category go: a table's window and how rows are made."""
+
+    window: Window
+    columns: Sequence[Column]
+    finish: tuple[Callable[[str], Any], ...]
+    flatten: Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
 
 
 def unexpected(exc: Exception) -> BadRecord:
@@ -48,6 +62,8 @@ class Pipeline:
         host_os_type: str = "macos",
         host_name: str = "",
         user_names: Callable[[int], str] | None = None,
+        windows: Mapping[str, Window] | None = None,
+        files: FileScope | None = None,
     ) -> None:
         self.window = window
         self.tree = tree if tree is not None else ProcessTree()  # an empty tree is falsy (len)
@@ -63,10 +79,38 @@ class Pipeline:
         memoize = [c.name not in UNIQUE_COLUMNS for c in self.columns]
         self._flatten = make_flattener(self.columns, self._finish, memoize)
         self._lock = threading.Lock()  # the tree is shared by every source thread
+        self._routes = self._make_routes(windows or {})
+        self.files = files or FileScope()
+        """Which file events are kept (scope, muted processes, repeated launch items)."""
+
+    def _make_routes(self, windows: Mapping[str, Window]) -> dict[str, _Route]:
+        """Per event category: its table's window, columns, value finishers and flattener.
+
+        The process table is ``window`` with ``columns``; every other table of
+        ``schema.TABLES`` is served when ``windows`` has a window for its category.
+        """
+        routes = {
+            PROCESS_TABLE.category: _Route(self.window, self.columns, self._finish, self._flatten)
+        }
+        for table in TABLES:
+            window = windows.get(table.category)
+            if table is PROCESS_TABLE or window is None:
+                continue
+            finish = tuple(
+                wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in table.columns
+            )
+            memoize = [c.name not in UNIQUE_COLUMNS for c in table.columns]
+            flatten = make_flattener(table.columns, finish, memoize)
+            routes[table.category] = _Route(window, table.columns, finish, flatten)
+        return routes
 
     def feed_line(self, line: str | bytes, source: str) -> None:
         """One NDJSON line from a source; blank lines are skipped."""
         if not line.strip():
+            return
+        if line.__class__ is str and self.files.skip_line(line):
+            self.stats.add(f"read.{source}")  # a file event out of scope, left undecoded
+            self.stats.add("dropped.scope")
             return
         try:
             record = json.loads(line)
@@ -91,7 +135,9 @@ class Pipeline:
         except Exception as exc:  # one record never stops a source (counted bad.unexpected)
             self.reject(source, unexpected(exc))
 
-    def add(self, item: ProcEvent | Proc | SocketEvent | tuple[int, dict[str, Any]]) -> None:
+    def add(
+        self, item: ProcEvent | Proc | FileEvent | SocketEvent | tuple[int, dict[str, Any]]
+    ) -> None:
         if isinstance(item, Proc):
             item = capped(item) or item
             with self._lock:
@@ -115,26 +161,72 @@ class Pipeline:
             time = int(event.time)
             self.window.add(time, self._flatten(doc, time))
             self.stats.add("served")
-        elif isinstance(item, SocketEvent):  # the actor comes from the tree, so under its lock
-            with self._lock:
-                doc = network_document(
-                    item,
-                    self.tree,
-                    host_os_type=self.host_os_type,
-                    host_name=self.host_name,
-                    user_names=self.user_names,
-                )
-            self.add_document(item.time, doc)
+        elif isinstance(item, FileEvent):
+            self.add_file(item)
+        elif isinstance(item, SocketEvent):
+            self.add_connection(item)
         else:
             self.add_document(*item)
 
+    def add_file(self, event: FileEvent) -> None:
+        """A file event: kept if :attr:`files` says so, then served by the file table."""
+        route = self._routes.get("file")
+        dropped = self.files.verdict(event) or ("" if route is not None else "no_table")
+        if dropped or route is None:
+            self.stats.add(f"dropped.{dropped}")
+            return
+        with self._lock:
+            doc = file_document(
+                event,
+                self.tree,
+                host_os_type=self.host_os_type,
+                host_name=self.host_name,
+                user_names=self.user_names,
+            )
+        time = int(event.time)
+        route.window.add(time, route.flatten(doc, time))
+        self.stats.add("served")
+
+    def add_connection(self, event: SocketEvent) -> None:
+        """A connection, served by the network table (its actor comes from the tree, so the
+        document is built under the tree's lock)."""
+        route = self._routes.get("network")
+        if route is None:
+            self.stats.add("dropped.no_table")
+            return
+        with self._lock:
+            doc = network_document(
+                event,
+                self.tree,
+                host_os_type=self.host_os_type,
+                host_name=self.host_name,
+                user_names=self.user_names,
+            )
+        time = int(event.time)
+        route.window.add(time, route.flatten(doc, time))
+        self.stats.add("served")
+
     def add_document(self, time: int, doc: Mapping[str, Any]) -> None:
-        """A document of any ECS shape (dotted keys at any level, as an export may have)."""
+        """A document of any ECS shape (dotted keys at any level, as an export may have),
+        served by the table of its ``event.category`` (the first category a table serves,
+        ``schema.TABLES``). A document of a category whose table has no window here is dropped
+        (``dropped.no_table``); one of no table's category goes to the process table, as
+        before there were several tables."""
+        route = self._routes[PROCESS_TABLE.category]
+        category = get_path(doc, "event.category")
+        for name in category if isinstance(category, list) else [category]:
+            if name.__class__ is str and name in _CATEGORIES:  # the first served (Defend: one)
+                found = self._routes.get(name)
+                if found is None:
+                    self.stats.add("dropped.no_table")
+                    return
+                route = found
+                break
         values = tuple(
             finish(encode_value(c, get_path(doc, c.ecs) if c.ecs else time))
-            for c, finish in zip(self.columns, self._finish)
+            for c, finish in zip(route.columns, route.finish)
         )
-        self.window.add(time, values)
+        route.window.add(time, values)
         self.stats.add("served")
 
     def reject(self, source: str, exc: BadRecord) -> None:

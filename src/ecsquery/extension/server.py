@@ -18,7 +18,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Union
 
 from osquery.extensions import Extension
 from osquery.extensions.ttypes import (
@@ -54,25 +55,36 @@ def _ok(response: list[dict[str, str]]) -> ExtensionResponse:
     return ExtensionResponse(status=ExtensionStatus(code=0, message="OK"), response=response)
 
 
-class Handler(Extension.Iface):  # type: ignore[misc]
-    """``ping``/``call``/``shutdown`` for one table (the non-streamed paths)."""
+Tables = Union[EcsProcessTable, Sequence[EcsProcessTable]]  # runtime: 3.9 has no `X | Y`
+"""One table plugin, or several (one per served table, ``schema.TABLES``)."""
 
-    def __init__(self, table: EcsProcessTable, on_shutdown: Any) -> None:
-        self.table = table
+
+def by_name(tables: Tables) -> dict[str, EcsProcessTable]:
+    listed = [tables] if isinstance(tables, EcsProcessTable) else list(tables)
+    return {t.name(): t for t in listed}
+
+
+class Handler(Extension.Iface):  # type: ignore[misc]
+    """``ping``/``call``/``shutdown`` for the tables (the non-streamed paths)."""
+
+    def __init__(self, table: Tables, on_shutdown: Any) -> None:
+        self.tables = by_name(table)
+        self.table = next(iter(self.tables.values()))
         self.on_shutdown = on_shutdown
 
     def ping(self) -> ExtensionStatus:
         return ExtensionStatus(code=0, message="OK")
 
     def call(self, registry: str, item: str, request: dict[str, str]) -> ExtensionResponse:
-        if registry != "table" or item != self.table.name():
+        table = self.tables.get(item) if registry == "table" else None
+        if table is None:
             message = f"no {registry} plugin named {item!r} in this extension"
             return ExtensionResponse(status=ExtensionStatus(code=1, message=message), response=[])
         action = request.get("action")
         if action == "columns":
-            return _ok(self.table.routes())
+            return _ok(table.routes())
         if action == "generate":
-            return _ok(self.table.generate(request.get("context")))
+            return _ok(table.generate(request.get("context")))
         message = f"unknown table action {action!r}"
         return ExtensionResponse(status=ExtensionStatus(code=1, message=message), response=[])
 
@@ -94,12 +106,8 @@ class Processor(Extension.Processor):  # type: ignore[misc]
         args.read(iprot)
         iprot.readMessageEnd()
         request = args.request or {}
-        table = self.handler.table
-        if (
-            args.registry == "table"
-            and args.item == table.name()
-            and request.get("action") == "generate"
-        ):
+        table = self.handler.tables.get(args.item)
+        if args.registry == "table" and table is not None and request.get("action") == "generate":
             table.write_reply(oprot, seqid, request.get("context"))
             return
         result: Any = Extension.call_result()
@@ -121,7 +129,7 @@ class ExtensionServer:
 
     def __init__(
         self,
-        table: EcsProcessTable,
+        table: Tables,
         manager_socket: str,
         *,
         name: str = "ecsquery",
@@ -130,7 +138,8 @@ class ExtensionServer:
         client_timeout: float = CLIENT_TIMEOUT,
         max_clients: int = MAX_CLIENTS,
     ) -> None:
-        self.table = table
+        self.tables = by_name(table)
+        self.table = next(iter(self.tables.values()))
         self.manager_socket = manager_socket
         self.name = name
         self.timeout = max(timeout, 0.2)
@@ -152,7 +161,7 @@ class ExtensionServer:
         return f"{self.manager_socket}.{self.uuid}"
 
     def registry(self) -> dict[str, dict[str, list[dict[str, str]]]]:
-        return {"table": {self.table.name(): self.table.routes()}}
+        return {"table": {name: t.routes() for name, t in self.tables.items()}}
 
     def register(self) -> int:
         """Register the table, retrying until ``timeout`` while osqueryd comes up."""
@@ -175,7 +184,7 @@ class ExtensionServer:
         if status.code != 0:
             raise ConnectionError(f"registration refused: {status.message}")
         self.uuid = int(status.uuid)
-        log.info("registered %s as extension %s", self.table.name(), self.uuid)
+        log.info("registered %s as extension %s", ", ".join(self.tables), self.uuid)
         return self.uuid
 
     def listen(self) -> None:

@@ -289,13 +289,16 @@ def select(
 class EcsProcessTable:
     """osquery-python's table-plugin shape (``name``, ``columns``, ``generate``), on a window."""
 
-    def __init__(self, window: Window, columns: Sequence[Column] = COLUMNS) -> None:
+    def __init__(
+        self, window: Window, columns: Sequence[Column] = COLUMNS, name: str = TABLE
+    ) -> None:
         self.window = window
         self._columns = tuple(columns)
         self._keys = [wire.encode(c.name) for c in self._columns]
+        self._name = name  # one plugin per served table (``schema.TABLES``)
 
     def name(self) -> str:
-        return TABLE
+        return self._name
 
     def columns(self) -> list[tuple[str, str]]:
         return [(c.name, c.type.value) for c in self._columns]

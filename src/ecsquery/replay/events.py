@@ -14,7 +14,7 @@ process tree (parents, effective parents) only resolves when a fork is seen befo
    a later event are counted as out of order;
 5. each host's events go through its own :class:`Pipeline` (process tree, ECS document, row),
    and the rows are read back through the table's ``generate``, exactly as osqueryd gets them.
-   An ECS document goes to the table of its ``event.category`` (``schema.table_of_row``: file
+   An ECS document goes to the table of its ``event.category`` (the pipeline routes it: file
    and network events to theirs, with one process tree per host shared by all the tables); the
    rows of all tables come back merged in time order, each row's ``event_category`` telling
    the scheduler its table.
@@ -37,6 +37,7 @@ from ecsquery.extension.model import Proc, ProcEvent
 from ecsquery.extension.normalize import BadRecord, Item, normalize, rows_of
 from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
 from ecsquery.extension.normalize.eslogger import from_eslogger, is_eslogger
+from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.osquery import (
     from_es_process_row,
     from_process_events_row,
@@ -46,11 +47,10 @@ from ecsquery.extension.normalize.osquery import (
 from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
-from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
 from ecsquery.rows import get_path
-from ecsquery.schema import NETWORK_TABLE, PROCESS_TABLE, TABLES, TIME_COLUMN, table_of_row
-from ecsquery.values import flatten, nul_free
+from ecsquery.schema import PROCESS_TABLE, TABLES, TIME_COLUMN
+from ecsquery.values import nul_free
 
 SOURCES = ("auto", "ecs", "eslogger", "es_process_events", "process_events")
 DEFAULT_HOST = "mac-replay"
@@ -135,7 +135,7 @@ def _forced(record: Mapping[str, Any], source: str) -> Iterator[Item]:
 
 def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | None]:
     """(time, host, event id) of a normalized item."""
-    if isinstance(item, (ProcEvent, SocketEvent)):
+    if isinstance(item, (ProcEvent, FileEvent, SocketEvent)):
         return item.time, default_host, item.event_id or None
     if isinstance(item, Proc):
         return float("-inf"), default_host, None
@@ -147,17 +147,6 @@ def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | Non
         str(host) if host else default_host,
         str(event_id) if event_id not in (None, "") else None,
     )
-
-
-def _table_name(item: Item) -> str:
-    """The table an item's row goes to: an ECS document's by its ``event.category``, every
-    event the process tree builds (``ProcEvent``, seeds) the process table's."""
-    if isinstance(item, (ProcEvent, Proc)):
-        return PROCESS_TABLE.name
-    if isinstance(item, SocketEvent):  # a connection: the network table, its actor from the tree
-        return NETWORK_TABLE.name
-    categories = get_path(item[1], "event.category")
-    return table_of_row(flatten(categories)).name
 
 
 class CaptureReader:
@@ -243,24 +232,22 @@ class CaptureReader:
             by_host.setdefault(timed.host, []).append(timed.item)
         out: dict[str, list[Row]] = {}
         for host, items in sorted(by_host.items()):
-            tree = ProcessTree()
+            # one pipeline, one process tree: it routes each item to its category's window
+            # (file events and ECS documents by event.category, process events to process)
             windows = {
-                t.name: Window(max_age=float("inf"), max_events=len(items) + 1) for t in TABLES
+                t.category: Window(max_age=float("inf"), max_events=len(items) + 1) for t in TABLES
             }
-            pipelines = {
-                t.name: Pipeline(windows[t.name], tree=tree, columns=t.columns, host_name=host)
-                for t in TABLES
-            }
+            pipeline = Pipeline(windows[PROCESS_TABLE.category], host_name=host, windows=windows)
             for item in items:
                 try:
-                    pipelines[_table_name(item)].add(item)
+                    pipeline.add(item)
                 except Exception:  # a value of the wrong type that got past the adapter
                     self.stats.reject("unexpected", f"host {host}, building its rows")
             rows = sorted(
                 (
                     row
                     for t in TABLES
-                    for row in EcsProcessTable(windows[t.name], t.columns).generate(None)
+                    for row in EcsProcessTable(windows[t.category], t.columns).generate(None)
                 ),
                 key=lambda row: int(row.get(TIME_COLUMN) or 0),
             )

@@ -48,8 +48,14 @@ from thrift.transport import TSocket
 from ecsquery.extension.client import connect
 from ecsquery.extension.wire import serve_client
 
-STANDIN_TABLES = ("es_process_events", "process_events", "processes", "socket_events")
-EVENT_TABLES = ("es_process_events", "process_events", "socket_events")
+STANDIN_TABLES = (
+    "es_process_events",
+    "process_events",
+    "processes",
+    "es_process_file_events",
+    "socket_events",
+)
+EVENT_TABLES = ("es_process_events", "process_events", "es_process_file_events", "socket_events")
 """The evented tables: osquery buffers their rows and expires them (``events_expiry``)."""
 DEFAULT_FLAGS = {"events_expiry": "3600", "events_max": "50000", "events_optimize": "1"}
 """osquery's defaults (``osquery/events/eventsubscriberplugin.cpp`` lines 73-87, commit

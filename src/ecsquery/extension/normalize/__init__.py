@@ -13,6 +13,8 @@ from ecsquery.extension.model import Proc, ProcEvent
 from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.extension.normalize.eslogger import from_eslogger, is_eslogger
+from ecsquery.extension.normalize.eslogger_file import file_event_name, from_eslogger_file
+from ecsquery.extension.normalize.files import FileEvent, from_es_file_row, is_es_file_row
 from ecsquery.extension.normalize.osquery import (
     from_es_process_row,
     from_process_events_row,
@@ -23,9 +25,9 @@ from ecsquery.extension.normalize.osquery import (
 )
 from ecsquery.extension.normalize.socket import SocketEvent, from_socket_row, is_socket_row
 
-Item = Union[ProcEvent, Proc, SocketEvent, tuple[int, dict[str, Any]]]  # 3.9 has no `X | Y`
-"""An event, a running process (tree seed), a connection, or a ready ECS document with its
-time."""
+Item = Union[ProcEvent, Proc, FileEvent, SocketEvent, tuple[int, dict[str, Any]]]  # 3.9: no X | Y
+"""An event, a running process (tree seed), a file event, a connection, or an ECS document
+with its time."""
 
 __all__ = ["BadRecord", "Item", "normalize", "rows_of"]
 
@@ -57,6 +59,10 @@ def normalize(record: Any) -> Iterator[Item]:
         event = from_eslogger(record)
         if event is not None:
             yield event
+        elif (name := file_event_name(record)) is not None:
+            file_event = from_eslogger_file(record, name)
+            if file_event is not None:
+                yield file_event
         return
     if is_ecs(record):
         yield from_ecs(record)
@@ -66,6 +72,10 @@ def normalize(record: Any) -> Iterator[Item]:
             event = from_es_process_row(row)
             if event is not None:
                 yield event
+        elif is_es_file_row(row):
+            file_event = from_es_file_row(row)
+            if file_event is not None:
+                yield file_event
         elif is_processes_row(row):
             yield from_processes_row(row)
         elif is_process_events_row(row):

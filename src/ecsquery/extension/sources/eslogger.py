@@ -1,4 +1,5 @@
-"""``/usr/bin/eslogger --format json exec fork exit`` as a subprocess, read line by line.
+"""``/usr/bin/eslogger --format json exec fork exit`` and the file events (``FILE_EVENTS``) as a
+subprocess, read line by line.
 
 The command line is eslogger(1)'s, by absolute path: the extension runs as root, and a bare
 ``eslogger`` would run whatever a PATH entry holds first. eslogger needs root and Full Disk
@@ -18,6 +19,7 @@ import threading
 from collections import deque
 from typing import IO
 
+from ecsquery.extension.normalize.eslogger_file import EVENTS as FILE_EVENTS
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
 from ecsquery.extension.stats import Stats
@@ -25,7 +27,7 @@ from ecsquery.extension.stats import Stats
 log = logging.getLogger(__name__)
 
 ESLOGGER = "/usr/bin/eslogger"
-COMMAND = (ESLOGGER, "--format", "json", "exec", "fork", "exit")
+COMMAND = (ESLOGGER, "--format", "json", "exec", "fork", "exit", *FILE_EVENTS)
 _STDERR_LOGGED = 5
 _STDERR_LINE = 4096
 

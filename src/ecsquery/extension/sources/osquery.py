@@ -14,7 +14,18 @@ Without paging the first poll after a restart decoded the whole 900 s backlog at
 (573 MB peak RSS at 100k rows).
 
 Works for ``es_process_events`` (EndpointSecurity, ``--disable_endpointsecurity=false``) and
-``process_events`` (OpenBSM, ``--disable_audit=false``); both may be polled together.
+``process_events`` (OpenBSM, ``--disable_audit=false``); both may be polled together, and with
+them ``es_process_file_events`` (``--disable_endpointsecurity_fim=false``, only for the paths of
+osqueryd's ``file_paths`` config; open events also need ``--es_fim_enable_open_events``: osquery
+``osquery/events/darwin/endpointsecurity_fim.cpp`` at a5b14f63d) and ``socket_events`` (OpenBSM
+connect/accept, ``--disable_audit=false --audit_allow_sockets=true``). One thread polls every
+table in turn, file and socket events after the process tables (:func:`poll_order`): their rows
+name the actor by pid only, and the process tree knows it once its exec row has been read (a
+second thread could read the file or connection row first and lose the process).
+
+``protocol``, ``success`` and ``eid`` are ``hidden`` columns of ``specs/posix/socket_events.table``
+(osquery a5b14f63d98c0d4992ab8ae07d933e0d5ff008df): ``SELECT *`` and so ``getQueryColumns``
+of it leave them out, yet every 5.x has them, so they are polled by name (:data:`HIDDEN`).
 """
 
 from __future__ import annotations
@@ -26,13 +37,33 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ecsquery.extension.client import Connection
-from ecsquery.extension.normalize.osquery import COLUMNS_READ
+from ecsquery.extension.normalize import files, socket
+from ecsquery.extension.normalize.osquery import COLUMNS_READ as PROCESS_READS
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
 
 log = logging.getLogger(__name__)
 
 PAGE_ROWS = 1_000
+
+READS: dict[str, tuple[str, ...]] = {
+    **PROCESS_READS,
+    files.TABLE: files.COLUMNS_READ,
+    **socket.COLUMNS_READ,
+}
+"""The columns each table's normalizer reads: the source polls only these."""
+HIDDEN: dict[str, frozenset[str]] = {socket.TABLE: socket.HIDDEN}
+"""Hidden columns polled by name where the table has them (``eid`` on every events table)."""
+AFTER_PROCESSES = (files.TABLE, socket.TABLE)
+"""Tables whose rows name their actor by pid: polled after the process tables, in this order."""
+
+
+def poll_order(tables: Sequence[str]) -> tuple[str, ...]:
+    """``tables`` with the process tables first (in their order), then :data:`AFTER_PROCESSES`."""
+    rank = {t: i + 1 for i, t in enumerate(AFTER_PROCESSES)}
+    return tuple(sorted(tables, key=lambda t: rank.get(t, 0)))  # sorted is stable
+
+
 """Rows a time slice aims at (~0.7 MB of reply, decoded and dropped before the next)."""
 MAX_SLICE = 3_600
 
@@ -120,7 +151,7 @@ class OsquerySource(Source):
     ) -> None:
         super().__init__(pipeline)
         self.socket_path = socket_path
-        self.tables = tuple(tables)
+        self.tables = poll_order(tables)
         self.interval = interval
         self.seed = seed
         self.cmdline = cmdline
@@ -166,12 +197,13 @@ class OsquerySource(Source):
     def columns(self, table: str) -> str:
         """The column list to poll: what the normalizer reads that the table has."""
         if table not in self._columns:
-            wanted = COLUMNS_READ.get(table)
+            wanted = READS.get(table)
             if wanted is None:
                 return "*, eid"
             reply = self.query(f"SELECT * FROM {table}", "getQueryColumns")
             have = {name for item in reply for name in item}
             have.add("eid")  # hidden, so not in SELECT *, but every events table has it
+            have |= HIDDEN.get(table, frozenset())
             self._columns[table] = ", ".join(c for c in wanted if c in have)
         return self._columns[table]
 

@@ -1,0 +1,328 @@
+"""File events in the pipeline: which are kept (:class:`FileScope`) and the ECS document each
+becomes (:func:`file_document`).
+
+File events are far more frequent than process events (a build writes thousands a second), and
+a rule can only ever match a few directories, so the extension keeps only the paths the file
+rules look at (:data:`DEFAULT_PATHS`, from the single-event and sequence rules in
+``tests/fixtures/elastic-rules-mac`` and ``elastic-rules-multi``) and drops the events of muted
+processes (:data:`DEFAULT_MUTED`: the event sources themselves, whose own reads would otherwise
+feed back). Both are settings (``file_paths``, ``file_mute_processes``); every event dropped is
+counted (``dropped.scope``, ``dropped.muted``, ``dropped.duplicate``).
+
+The document is a process document of the actor (:func:`ecsquery.extension.ecs.build_document`:
+the same ``process.*``, parent, effective parent, ``user.*`` as a process event, filled from the
+process tree, since ESF's file messages carry no argv) with Elastic Defend's file ``event.*``
+and ``file.*`` fields, ``Effective_process`` (Defend's top-level field on file events: the
+process that asked for the action, ESF's *responsible* process when it is not the actor itself)
+and, for a launch item, ``Persistence`` instead of ``file``.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ecsquery.extension.ecs import build_document, entity_id
+from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
+from ecsquery.extension.tree import ProcessTree, _fill
+
+DEFAULT_PATHS: tuple[str, ...] = (
+    # launchd jobs (persistence_suspicious_launch_agent_or_launch_daemon, _hidden_plist_filename)
+    "/Library/LaunchAgents/*",
+    "/Library/LaunchDaemons/*",
+    "/System/Library/LaunchAgents/*",
+    "/System/Library/LaunchDaemons/*",
+    "/Users/*/Library/LaunchAgents/*",
+    # cron (privilege_escalation_root_crontab_filemod, persistence_crontab_creation)
+    "/private/var/at/tabs/*",
+    # /etc: sudoers, periodic, emond, hosts (…_sudoers_file_mod, …_periodic_tasks_file_modify)
+    "/private/etc/*",
+    "/etc/*",
+    "/private/var/db/emondClients/*",
+    # startup items, authorization and directory-services plugins
+    "/Library/StartupItems/*",
+    "/System/Library/StartupItems/*",
+    "/Library/Security/SecurityAgentPlugins/*",
+    "/Library/DirectoryServices/PlugIns/*",
+    # preferences: loginwindow, TimeMachine, SystemConfiguration, screensaver, dock
+    "/Library/Preferences/*",
+    "/Library/Managed Preferences/*",
+    "/System/Library/Preferences/*",
+    "/Users/*/Library/Preferences/*",
+    # shell profiles (persistence_shell_profile_modification)
+    "/Users/*/.bash_profile",
+    "/Users/*/.bashrc",
+    "/Users/*/.profile",
+    "/Users/*/.zshenv",
+    "/Users/*/.zshrc",
+    "/Users/*/.zprofile",
+    "/Users/*/.bash_logout",
+    "/private/var/root/.*",
+    # mail rules, calendars, editor plugins
+    "/Users/*/Library/Mail/*/MailData/SyncedRules.plist",
+    "/Users/*/Library/Mobile Documents/com.apple.mail/*",
+    "/Users/*/Library/Calendars/*",
+    "/Users/*/.atom/init.coffee",
+    "/Users/*/Library/Application Support/Sublime Text*",
+    "/Applications/Sublime Text.app/Contents/MacOS/sublime.py",
+    # browser secrets opened (credential_access_suspicious_web_browser_sensitive_file_access)
+    "/Users/*/Cookies",
+    "/Users/*/Cookies.binarycookies",
+    "/Users/*/cookies.sqlite",
+    "/Users/*/logins.json",
+    "/Users/*/key?.db",
+    "/Users/*/Login Data",
+    # where the sequences' file steps write (discovery output, downloads, package scripts)
+    "/private/tmp/*",
+    "/private/var/tmp/*",
+    "/Users/Shared/*",
+    "/Library/WebServer/*",
+    "/Library/Graphics/*",
+    "/Library/Fonts/*",
+    "/private/var/root/Library/*",
+    "/usr/local/bin/*",
+)
+"""Where the Mac file rules look (globs: ``*`` any text including ``/``, ``?`` one character,
+matched case-insensitively, so a superset of the rules' ``like`` and ``like~``). Left out on
+purpose: ``/private/var/folders/*`` (every app's caches and temporary files; only the
+package-install sequence's file step looks there)."""
+
+DEFAULT_MUTED: tuple[str, ...] = (
+    "/usr/bin/eslogger",
+    "/opt/osquery/lib/osquery.app/Contents/MacOS/osqueryd",
+)
+"""Executables whose file events are dropped: eslogger and osqueryd (the official package's
+path) themselves. Exact paths, never names: a name is the attacker's to choose."""
+
+FILE_WINDOW_BYTES = 32 * 1024 * 1024
+"""The file table's window budget, beside the process table's 64 MiB (``window.py``): the two
+together stay inside osquery's 200 MB watchdog limit for the extension."""
+
+MAX_LAUNCH_ITEMS = 4096
+"""Launch items remembered for deduplication (then the least recently added is forgotten)."""
+
+
+Matcher = Callable[[str], bool]
+
+
+def glob_matcher(pattern: str) -> Matcher:
+    """One glob as a test of a lower-cased path: ``*`` by ``startswith``/``find``/``endswith``
+    (no backtracking), a pattern with ``?`` by a regular expression."""
+    text = pattern.lower()
+    if "?" in text:
+        regex = re.compile(
+            "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text),
+            re.DOTALL,
+        )
+        return lambda path: regex.fullmatch(path) is not None
+    if "*" not in text:
+        return lambda path: path == text
+    first, *middle, last = text.split("*")
+    fixed = len(first) + len(last)
+
+    def match(path: str) -> bool:
+        if len(path) < fixed or not path.startswith(first) or not path.endswith(last):
+            return False
+        pos, end = len(first), len(path) - len(last)
+        for segment in middle:
+            found = path.find(segment, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(segment)
+        return True
+
+    return match
+
+
+def _head(path: str) -> str:
+    end = path.find("/", 1)
+    return path[1:end] if end > 0 else path[1:]
+
+
+class Globs:
+    """Path globs (``*`` any text including ``/``, ``?`` one character, case-insensitive).
+
+    Matched per event, so made cheap: the globs are grouped by their first path component
+    (a path is tried only against its own group's), and each is tried only when the path
+    contains its longest literal run. ``*`` alone matches everything.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(patterns)
+        self.everything = "*" in self.patterns
+        self._by_head: dict[str, list[tuple[str, Matcher]]] = {}
+        self._anywhere: list[tuple[str, Matcher]] = []
+        for pattern in self.patterns:
+            text = pattern.lower()
+            head = _head(text)
+            runs = re.split(r"[*?]", text)
+            entry = (max(runs[1:] or runs, key=len), glob_matcher(pattern))
+            if text.startswith("/") and "*" not in head and "?" not in head:
+                self._by_head.setdefault(head, []).append(entry)
+            else:
+                self._anywhere.append(entry)
+
+    def match(self, path: str) -> bool:
+        if self.everything:
+            return True
+        lowered = path.lower()
+        for key, matcher in self._by_head.get(_head(lowered), ()):
+            if key in lowered and matcher(lowered):
+                return True
+        return any(key in lowered and matcher(lowered) for key, matcher in self._anywhere)
+
+
+class FileScope:
+    """Which file events are kept: not a muted process's, in scope, not a repeated launch item."""
+
+    def __init__(
+        self,
+        paths: Iterable[str] = DEFAULT_PATHS,
+        muted: Iterable[str] = DEFAULT_MUTED,
+        *,
+        max_items: int = MAX_LAUNCH_ITEMS,
+    ) -> None:
+        self.paths = tuple(paths)
+        self._scope = Globs(self.paths)
+        self.muted = frozenset(muted)
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+
+    def in_scope(self, path: str) -> bool:
+        return self._scope.match(path)
+
+    def verdict(self, event: FileEvent) -> str:
+        """Why ``event`` is dropped (the counter's suffix), or ``""`` when it is kept."""
+        if event.actor.proc.executable in self.muted:
+            return "muted"
+        item = event.launch_item
+        if item is not None:  # rare, and a plist may live in any app bundle: never scoped
+            if event.forget:
+                self._items.pop(item.key, None)
+                return "launch_item_remove"
+            if item.key in self._items:
+                self._items.move_to_end(item.key)
+                return "duplicate"
+            self._items[item.key] = None
+            if len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+            return ""
+        if self._scope.match(event.path):
+            return ""
+        if event.original_path and self._scope.match(event.original_path):
+            return ""  # a rename out of a watched directory
+        return "scope"
+
+    def skip_line(self, line: str) -> bool:
+        """Whether an eslogger line is a file event out of scope, decided before it is decoded.
+
+        At a build's rate decoding is most of the cost, and most file events are out of
+        scope. Every ``"path"`` string of the line (the file, a rename's two ends, a new
+        file's directory, and also the process's executable and tty) and each directory
+        joined with each ``"filename"`` is a candidate; the line is skipped only when no
+        candidate is in scope. The event's own path is always among them, so this never
+        skips what :meth:`verdict` would keep (``tests/test_extension_file.py``, a property
+        test). Anything unexpected (no file event, a string it cannot read) is not skipped.
+        """
+        if self._scope.everything:
+            return False
+        start = line.find('"event":{"')
+        if start < 0:
+            return False
+        start += 10
+        if line[start : line.find('"', start)] not in PREFILTERED:
+            return False
+        paths = _strings(line, '"path":"')
+        names = _strings(line, '"filename":"')
+        if paths is None or names is None:
+            return False
+        for path in paths:
+            if self._scope.match(path):
+                return False
+            for name in names:
+                if self._scope.match(join(path, name)):
+                    return False
+        return True
+
+
+PREFILTERED = frozenset({"create", "close", "rename", "unlink", "open", "write", "deleteextattr"})
+"""The eslogger events :meth:`FileScope.skip_line` may skip (launch items are never scoped)."""
+_STRING_BODY = re.compile(r'((?:[^"\\]|\\.)*)"')
+
+
+def _strings(line: str, key: str) -> list[str] | None:
+    """Every JSON string value that follows ``key`` in ``line``, decoded (None: one that
+    cannot be). eslogger escapes ``/`` as ``\\/``; other escapes go through ``json``."""
+    found: list[str] = []
+    at = line.find(key)
+    while at >= 0:
+        body = _STRING_BODY.match(line, at + len(key))
+        if body is None:
+            return None
+        value = body.group(1)
+        if "\\" in value:
+            plain = value.replace("\\/", "/")
+            if "\\" in plain:
+                try:
+                    plain = json.loads(f'"{value}"')
+                except ValueError:
+                    return None
+            value = plain
+        found.append(value)
+        at = line.find(key, body.end())
+    return found
+
+
+def file_document(
+    event: FileEvent,
+    tree: ProcessTree,
+    *,
+    host_os_type: str = "macos",
+    host_name: str = "",
+    user_names: Callable[[int], str] | None = None,
+) -> dict[str, Any]:
+    """The ECS document of a file event (module docstring); the tree is only read."""
+    actor = event.actor
+    proc = actor.proc
+    known = tree.get(proc.ref)
+    if known is not None:
+        proc = _fill(proc, known)
+    if user_names is not None and proc.uid is not None and not proc.user_name:
+        proc = proc._replace(user_name=user_names(proc.uid))
+    if proc is not actor.proc:
+        actor = actor._replace(proc=proc)
+    doc = build_document(actor, tree, host_os_type=host_os_type, host_name=host_name)
+    doc["event"] = {
+        "category": ["file"],
+        "type": [event.type],
+        "action": event.action,
+        "id": event.event_id,
+    }
+    item = event.launch_item
+    if item is not None:
+        persistence: dict[str, Any] = {}
+        for key, value in (
+            ("path", item.path),
+            ("name", posixpath.basename(item.path)),
+            ("executable", item.executable),
+        ):
+            if value and len(value) <= MAX_PATH_CHARS:
+                persistence[key] = value
+        doc["Persistence"] = persistence
+    else:
+        doc["file"] = file_fields(event.path, event.original_path)
+    responsible = actor.responsible
+    if responsible is not None and responsible.pid != proc.pid:
+        effective: dict[str, Any] = {"pid": responsible.pid}
+        image = tree.get(responsible)
+        if (eid := entity_id(image or responsible)) is not None:
+            effective["entity_id"] = eid
+        if image is not None and image.executable:
+            effective["executable"] = image.executable
+            effective["name"] = posixpath.basename(image.executable)
+        doc["Effective_process"] = effective
+    return doc

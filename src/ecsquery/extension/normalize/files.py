@@ -1,0 +1,183 @@
+"""File events, source-neutral: :class:`FileEvent`, Elastic Defend's names for them, and the rows
+of osquery's ``es_process_file_events``.
+
+Every file source says the same few things: which process (the *actor*) did what to which path
+(and, for a rename, from which path). :data:`DEFEND` maps each source's operation to the
+``event.action`` and ``event.type`` Elastic Defend writes for macOS file events. The actions are
+the ones elastic/endpoint-package documents for macOS
+(``custom_documentation/src/endpoint/data_stream/file/macos/``, commit 19941229e: ``open``,
+``modification``, ``rename``, ``deletion``, ``extended_attributes_delete``, ``launch_daemon``);
+there is no macOS ``creation`` action, which is why the Mac rules written for a *created* file
+(``persistence_emond_rules_file_creation``, ``persistence_credential_access_authorization_plugin_
+creation``) test ``event.action == "modification"``. The types follow the rules in
+``tests/fixtures/elastic-rules-mac``: a rename and an extended-attribute delete are ``change``
+(``persistence_shell_profile_modification`` excludes both from ``event.type:change``), a new file
+is ``creation`` and a written one ``change`` (``privilege_escalation_sudoers_file_mod``:
+``event.type in ("creation", "change")``), a deletion ``deletion``, an open ``access``.
+
+osquery's ``es_process_file_events`` (osquery/osquery ``osquery/events/darwin/
+endpointsecurity_fim.cpp`` at a5b14f63d, ``handleMessage``, l. 251–296) writes ``event_type``
+``create``, ``write``, ``rename``, ``truncate`` or ``open``, ``filename`` (the target; a
+rename's source) and ``dest_filename`` (a rename's destination), and the actor only as ``pid``,
+``parent`` and ``path`` (its executable): no pidversion, no signature, no user. The rest comes
+from the process tree.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.normalize.errors import BadRecord
+
+DEFEND: dict[str, tuple[str, str]] = {
+    "open": ("open", "access"),
+    "create": ("modification", "creation"),
+    "close": ("modification", "change"),  # a close after writing (``modified``)
+    "write": ("modification", "change"),
+    "truncate": ("modification", "change"),
+    "rename": ("rename", "change"),
+    "unlink": ("deletion", "deletion"),
+    "deleteextattr": ("extended_attributes_delete", "change"),
+    "btm_launch_item_add": ("launch_daemon", "creation"),
+}
+"""A source operation (eslogger's event name, osquery's ``event_type``) → (``event.action``,
+``event.type``) as Elastic Defend writes them on macOS (module docstring)."""
+
+MAX_PATH_CHARS = 1024
+"""``file.path``, ``file.name``, ``file.directory`` and ``Persistence.*`` are ``keyword`` with
+``ignore_above: 1024`` in Defend's file mapping (elastic/endpoint-package
+``package/endpoint/data_stream/file/fields/fields.yml`` l. 88–99, 673–677, 750–777, commit
+19941229e): a longer value is never matched by a query, so it is left out of the document."""
+
+
+class LaunchItem(NamedTuple):
+    """A background task (``btm_launch_item_add``): the launchd plist and what it runs."""
+
+    path: str
+    """The plist (``item_url`` as a path)."""
+    executable: str
+    item_type: int
+    uid: int | None
+    key: tuple[Any, ...]
+    """What makes two adds the same item (:class:`ecsquery.extension.files.FileScope` dedupes)."""
+
+
+class FileEvent(NamedTuple):
+    """One file operation by one process.
+
+    ``actor`` is the process as a :class:`ProcEvent` (its action is never served: only its image
+    and references to parent and responsible process are used). ``path`` is the file acted on
+    (a rename's destination), ``original_path`` a rename's source.
+    """
+
+    action: str
+    type: str
+    time: float
+    event_id: str
+    path: str
+    actor: ProcEvent
+    original_path: str = ""
+    operation: str = ""
+    """The source's own name for it (``close``, ``create``…), for counters and scoping."""
+    launch_item: LaunchItem | None = None
+    forget: bool = False
+    """A launch item's removal: never served, it lets the same item be reported again."""
+
+
+def join(directory: str, name: str) -> str:
+    """``dir/name`` as ESF's ``new_path`` spells a file not yet created (osquery joins the same
+    way, ``endpointsecurity_fim.cpp`` l. 259–264), without doubling a trailing slash."""
+    return f"{directory}{name}" if directory.endswith("/") else f"{directory}/{name}"
+
+
+def file_fields(path: str, original: str = "") -> dict[str, Any]:
+    """ECS ``file.*`` of a path: ``name`` the last component, ``extension`` what follows its
+    last dot (not for a dot file, ``.zshrc``, nor a trailing dot), ``directory`` the rest; a
+    rename adds ``Ext.original.path``/``name``. Values over :data:`MAX_PATH_CHARS` are left
+    out (they could never match)."""
+    fields: dict[str, Any] = {}
+    directory, _, name = path.rpartition("/")
+    _put(fields, "path", path)
+    _put(fields, "name", name)
+    _put(fields, "directory", directory or ("/" if path.startswith("/") else ""))
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and extension:
+        _put(fields, "extension", extension)
+    if original:
+        was: dict[str, Any] = {}
+        _put(was, "path", original)
+        _put(was, "name", posixpath.basename(original))
+        if was:
+            fields["Ext"] = {"original": was}
+    return fields
+
+
+def _put(fields: dict[str, Any], key: str, value: str) -> None:
+    if value and len(value) <= MAX_PATH_CHARS:
+        fields[key] = value
+
+
+# --- osquery ``es_process_file_events`` ------------------------------------------------------
+
+TABLE = "es_process_file_events"
+COLUMNS_READ = (
+    "time", "eid", "event_type", "pid", "parent", "path", "filename", "dest_filename",
+)  # fmt: skip
+"""The columns :func:`from_es_file_row` reads (``osquery-schema/es_process_file_events.json``:
+the table has also version, seq_num, global_seq_num, none of use here)."""
+
+
+def is_es_file_row(row: Mapping[str, Any]) -> bool:
+    return "event_type" in row and "filename" in row
+
+
+def _int(row: Mapping[str, Any], name: str) -> int | None:
+    value = row.get(name)
+    return None if value is None or value == "" else int(value)
+
+
+def _text(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value)
+
+
+def from_es_file_row(row: Mapping[str, Any]) -> FileEvent | None:
+    """One ``es_process_file_events`` row (Thrift strings or a results log's values); None for
+    an ``event_type`` Defend has no event for."""
+    operation = _text(row, "event_type")
+    names = DEFEND.get(operation)
+    if names is None:
+        return None
+    try:
+        time = _int(row, "time")
+        pid = _int(row, "pid")
+        if time is None or pid is None:
+            raise KeyError("time" if time is None else "pid")
+        parent = _int(row, "parent")
+    except (KeyError, ValueError) as exc:
+        raise BadRecord("missing_field", f"es_process_file_events row: {exc!r}") from exc
+    path, original = _text(row, "filename"), ""
+    if operation == "rename":
+        path, original = _text(row, "dest_filename"), path
+    eid = _text(row, "eid")
+    actor = ProcEvent(
+        Action.END,
+        float(time),
+        "",
+        Proc(pid=pid, executable=_text(row, "path")),
+        parent=Ref(parent) if parent is not None and parent > 0 else None,
+        source="osquery:es_process_file_events",
+    )
+    return FileEvent(
+        names[0],
+        names[1],
+        float(time),
+        f"es_process_file_events-{eid}" if eid else f"es_process_file_events-{time}-{pid}",
+        path,
+        actor,
+        original_path=original,
+        operation=operation,
+    )
