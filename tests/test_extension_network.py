@@ -63,10 +63,11 @@ class Capture(Pipeline):
     """The pipeline with its documents kept, before any table flattens them."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(Window(), **kwargs)
+        super().__init__(Window(), windows={"network": Window()}, **kwargs)
         self.docs: list[tuple[int, dict[str, Any]]] = []
 
-    def add_document(self, time: int, doc: Mapping[str, Any]) -> None:
+    def serve(self, category: str, time: int, doc: Mapping[str, Any]) -> None:
+        assert category == "network"
         self.docs.append((time, dict(doc)))
         self.stats.add("served")
 

@@ -9,8 +9,7 @@ row pays a real lookup, and rows are flattened into ``ecs_network_events``' colu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from ecsquery.bench import Figure
 from ecsquery.bench.extension_cost import _best, _decode, _reply_bytes
@@ -48,16 +47,6 @@ def tree() -> ProcessTree:
     return procs
 
 
-class Routed(Pipeline):
-    """The pipeline serving a network document as a per-category table would: through the
-    generated flattener of ``ecs_network_events``' columns (``rows.make_flattener``, the
-    process events' fast path) instead of the generic ``add_document`` walk."""
-
-    def add_document(self, time: int, doc: Mapping[str, Any]) -> None:
-        self.window.add(time, self._flatten(doc, time))
-        self.stats.add("served")
-
-
 def run() -> list[Figure]:
     wanted = [c for c in COLUMNS_READ[TABLE] if c != "status"]
     rows = list(socket_rows(ROWS))
@@ -67,16 +56,13 @@ def run() -> list[Figure]:
     procs = tree()
     served: list[int] = []
 
-    def through(kind: type[Pipeline]) -> float:
-        def source_all() -> None:
-            pipeline = kind(Window(), tree=procs, columns=NETWORK_TABLE.columns)
-            for row in _decode(reply):
-                pipeline.feed(row, "osquery")
-            served.append(pipeline.stats["served"])
+    def source_all() -> None:
+        pipeline = Pipeline(Window(), tree=procs, windows={NETWORK_TABLE.category: Window()})
+        for row in _decode(reply):
+            pipeline.feed(row, "osquery")
+        served.append(pipeline.stats["served"])
 
-        return _best(source_all, 3)
-
-    routed, generic = through(Routed), through(Pipeline)
+    routed = _best(source_all, 3)
     assert served == [ROWS] * len(served), served
     per = ROWS / 1e6
     return [
@@ -86,6 +72,4 @@ def run() -> list[Figure]:
                "us"),
         Figure(PART, "  ratio to the decode of that reply", routed / decode, "x", "<= 2",
                routed / decode <= 2),
-        Figure(PART, "  the same through the generic add_document (no per-table flattener)",
-               generic / per, "us"),
     ]  # fmt: skip

@@ -183,9 +183,7 @@ class Pipeline:
                 host_name=self.host_name,
                 user_names=self.user_names,
             )
-        time = int(event.time)
-        route.window.add(time, route.flatten(doc, time))
-        self.stats.add("served")
+        self.serve("file", int(event.time), doc)
 
     def add_connection(self, event: SocketEvent) -> None:
         """A connection, served by the network table (its actor comes from the tree, so the
@@ -202,7 +200,12 @@ class Pipeline:
                 host_name=self.host_name,
                 user_names=self.user_names,
             )
-        time = int(event.time)
+        self.serve("network", int(event.time), doc)
+
+    def serve(self, category: str, time: int, doc: Mapping[str, Any]) -> None:
+        """A document built here into its category's window, through that table's generated
+        flattener (the fast path; :meth:`add_document` walks documents of any shape)."""
+        route = self._routes[category]
         route.window.add(time, route.flatten(doc, time))
         self.stats.add("served")
 
