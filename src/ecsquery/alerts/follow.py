@@ -12,6 +12,9 @@ and on restart the alerts that reached the output after the last checkpoint are 
 (``output.already_written``) and not written again — the stable alert id makes that possible.
 Those ids stay in every checkpoint (``pending``) until the restarted reader meets their lines
 again: a restart that checkpoints halfway through them and dies must not forget the rest.
+The new_terms store (``alerts.newterms``) is committed between the two, after the alerts are
+synced and before the checkpoint is replaced; it answers what it holds beyond the checkpoint
+as it did before the crash, so the guard sees the same alerts again.
 """
 
 from __future__ import annotations
@@ -388,6 +391,12 @@ def follow(
     saved = checkpoint.load() if checkpoint else None
     sources: dict[str, Any] = {}
     guard: set[str] = set()
+    gate = reader.new_terms
+    if gate is not None and checkpoint is not None:
+        problem = gate.resume((saved or {}).get("new_terms"))
+        if problem:
+            _log.warning("%s", problem)
+            reader.summary.source_errors.append(problem)
     if saved:
         sources = dict(saved.get("sources") or {})
         reader.state = ReaderState.from_json(saved.get("state") or {})
@@ -415,8 +424,13 @@ def follow(
                 out = {"path": str(output.resolve()), "size": size}
                 if guard:
                     out["pending"] = sorted(guard)
-            state = reader.state.to_json()
-            checkpoint.save({"sources": positions(), "output": out, "state": state})
+            data = {"sources": positions(), "output": out, "state": reader.state.to_json()}
+            if gate is None:
+                checkpoint.save(data)
+                return
+            part = gate.commit()  # after the alerts are synced, before the checkpoint
+            checkpoint.save({**data, "new_terms": part})
+            gate.saved(part)
 
     def encode(alert: AlertParts) -> bytes:
         """Nothing for an alert already in the output (written before a crash)."""
