@@ -202,19 +202,17 @@ class AlertReader:
             if uuid in seen:
                 summary.duplicates += 1
                 continue
-            if gate is not None and rule_id in gate.rules:
-                seen_at = as_int(row.get("time")) or unix or state.newest
-                seen[uuid] = min(max(seen_at, unix or 0) + horizon, LONG_MAX)
-                alert = build(rule, row, info, action, uuid)
-                emit = _emitter(out, encode)
-                made += self.multi.new_terms_hit(rule, alert, info, gate, state, summary, emit)
-                continue
-            if not state.admit(run_key, run, rule.max_signals):
+            terms = gate if gate is not None and rule_id in gate.rules else None
+            if terms is None and not state.admit(run_key, run, rule.max_signals):
                 summary.dropped[(rule.name, info.host_name or host, run)] += 1
                 continue
             seen_at = as_int(row.get("time")) or unix or state.newest
             seen[uuid] = min(max(seen_at, unix or 0) + horizon, LONG_MAX)  # a checkpoint's int
             alert = build(rule, row, info, action, uuid)
+            if terms is not None:  # a new_terms hit: admitted per new tuple, if any
+                emit = _emitter(out, encode)
+                made += self.multi.new_terms_hit(rule, alert, info, terms, state, summary, emit)
+                continue
             out.append(alert if encode is None else encode(alert))
             made += 1
         if made:
