@@ -32,6 +32,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 RULES = FIXTURES / "elastic-rules"
 RESULTS = FIXTURES / "osquery-results"
 KEYCHAIN = RULES / "credential_access_dumping_keychain_security.toml"
+PYTHON_SHELL = (
+    FIXTURES / "elastic-rules-multi" / "execution_python_shell_spawn_first_occurrence.toml"
+)
+"""A real new_terms rule: [host.id, process.parent.executable] over now-7d."""
 SYSTEMKEY = RULES / "credential_access_systemkey_dumping.toml"
 FIELDS = FieldTable()
 NUMERIC_COLUMNS = {c.name for c in FIELDS if c.numeric}
@@ -222,6 +226,25 @@ FOLLOW_NAME = query_name(rule().slug)
 
 def hit(i: int) -> bytes:
     return event_line(FOLLOW_NAME, keychain_event(i), counter=i, unix=1_700_000_000 + i) + b"\n"
+
+
+NEW_TERMS_NAME = query_name(rule(PYTHON_SHELL).slug)
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def new_terms_hit(
+    i: int, *, parent: str, ms: int | None = None, host_uuid: str = "UUID-MAC-01"
+) -> bytes:
+    """A result line of ``PYTHON_SHELL``'s query: event ``nt-i`` at ``ms`` (default: i s after
+    the keychain hits' start, as ``hit(i)``), logged a second later."""
+    ms = (1_700_000_000 + i) * 1000 + 123 if ms is None else ms
+    row = keychain_event(i, process_parent_executable=parent, event_id=f"nt-{i}")
+    row.update(timestamp=iso_ms(ms), time=str(ms // 1000))
+    line = event_line(NEW_TERMS_NAME, row, counter=i, unix=ms // 1000 + 1, host_uuid=host_uuid)
+    return line + b"\n"
 
 
 def append(path: Path, data: bytes) -> None:

@@ -229,6 +229,7 @@ def test_damaged_checkpoint_is_a_clean_error_before_any_alert(tmp_path: Path) ->
         {"version": 1, "sources": [], "state": {}},
         {"version": 1, "sources": {}, "state": {"seen": {"a": "b"}}},
         {"version": 1, "sources": {}, "state": {}, "output": {"path": 3}},
+        {"version": 1, "sources": {}, "state": {}, "new_terms": {"seq": "x"}},
     ]
     for data in damaged:
         ck.write_bytes(orjson.dumps(data))

@@ -8,6 +8,12 @@ their final name. Meanwhile ``ecsquery alerts`` runs against it — ``--follow``
 moments, then restarted. In the end, the union of everything every run wrote must hold each
 alert exactly once (and a valid ``_bulk`` body: action, document, action, document...).
 
+Beside the keychain rule's hits, every event is also a hit of a real new_terms rule (First
+Time Python Spawned a Shell on Host: host.id and process.parent.executable over 7 days, read
+with ``--new-terms-learning 0``) whose parent changes every third event: each parent must
+alert exactly once, so the first-seen store beside the checkpoint must survive every kill in
+step with it (a store behind its checkpoint alerts a parent again, one ahead loses one).
+
 ``make test`` runs each mode for a few seconds; ``make soak`` runs them long
 (``ECSQUERY_SOAK_SECONDS``, default 120 each) and prints the counts.
 """
@@ -30,7 +36,16 @@ import orjson
 import pytest
 import zstandard
 
-from alerts_fixtures import KEYCHAIN, append, compress_whole, hit, other_line, shift
+from alerts_fixtures import (
+    KEYCHAIN,
+    PYTHON_SHELL,
+    append,
+    compress_whole,
+    hit,
+    new_terms_hit,
+    other_line,
+    shift,
+)
 
 ECSQUERY = str(Path(sys.executable).with_name("ecsquery"))
 SECONDS = float(os.environ.get("ECSQUERY_SOAK_SECONDS", "0") or 0)
@@ -76,7 +91,8 @@ class Writer(threading.Thread):
         since_rotation = 0
         while time.monotonic() < end:
             burst = b"".join(
-                hit(i) + other_line(i) + b"\n" for i in range(self.written, self.written + 40)
+                hit(i) + other_line(i) + b"\n" + new_terms_hit(i, parent=f"/p/{i // 3}")
+                for i in range(self.written, self.written + 40)
             )
             self.written += 40
             cut = self.rng.randrange(1, len(burst))  # a line split across two writes
@@ -90,7 +106,8 @@ class Writer(threading.Thread):
             time.sleep(self.rng.uniform(0.005, 0.03))
 
 
-def _alert_ids(out: Path, fmt: str) -> list[int]:
+def _alert_ids(out: Path, fmt: str) -> tuple[list[int], list[str]]:
+    """The keychain alerts' event numbers and the new_terms alerts' parents."""
     lines = out.read_bytes().splitlines()
     if fmt == "bulk":
         assert len(lines) % 2 == 0
@@ -98,15 +115,20 @@ def _alert_ids(out: Path, fmt: str) -> list[int]:
             uuid = orjson.loads(action)["create"]["_id"]
             assert orjson.loads(doc)["ecsquery"]["alert_id"] == uuid  # pairs never torn apart
         lines = lines[1::2]
-    return [int(orjson.loads(x)["event"]["id"].removeprefix("ev-")) for x in lines]
+    docs = [orjson.loads(x) for x in lines]
+    ids = [
+        int(d["event"]["id"].removeprefix("ev-")) for d in docs if "new_terms" not in d["ecsquery"]
+    ]
+    parents = [d["ecsquery"]["new_terms"][1] for d in docs if "new_terms" in d["ecsquery"]]
+    return ids, parents
 
 
 def soak(tmp_path: Path, seconds: float, mode: str, seed: int) -> dict[str, Any]:
     base, out, ck = tmp_path / "osqueryd.results.log", tmp_path / "alerts", tmp_path / "ck"
     fmt = "bulk" if mode == "bulk" else "ndjson"
-    command = [ECSQUERY, "alerts", "--rules", str(KEYCHAIN), "--checkpoint", str(ck),
-               "-o", str(out), "--format", fmt, "--poll", "0.02", "--summary", "none",
-               str(base)]  # fmt: skip
+    command = [ECSQUERY, "alerts", "--rules", str(KEYCHAIN), "--rules", str(PYTHON_SHELL),
+               "--new-terms-learning", "0", "--checkpoint", str(ck), "-o", str(out),
+               "--format", fmt, "--poll", "0.02", "--summary", "none", str(base)]  # fmt: skip
     if mode != "cron":
         command.append("--follow")
     base.touch()
@@ -137,8 +159,9 @@ def soak(tmp_path: Path, seconds: float, mode: str, seed: int) -> dict[str, Any]
     with errors.open("ab") as stderr:
         done = subprocess.run(final, stderr=stderr, timeout=300, check=False)
     assert done.returncode == 0
-    ids = _alert_ids(out, fmt)
-    counts = Counter(ids)
+    ids, parents = _alert_ids(out, fmt)
+    counts, firsts = Counter(ids), Counter(parents)
+    parents_written = (writer.written + 2) // 3
     result = {
         "mode": mode,
         "seconds": seconds,
@@ -149,6 +172,10 @@ def soak(tmp_path: Path, seconds: float, mode: str, seed: int) -> dict[str, Any]
         "alerts": writer.written,
         "lost": writer.written - len(counts),
         "duplicated": len(ids) - len(counts),
+        "new_terms alerts": parents_written,
+        "new_terms lost": parents_written - len(firsts),
+        "new_terms duplicated": len(parents) - len(firsts),
+        "new_terms others": sorted(set(firsts) - {f"/p/{k}" for k in range(parents_written)}),
         "stderr": errors.read_text(),
     }
     print(result)
@@ -162,4 +189,6 @@ def test_soak(tmp_path: Path, mode: str) -> None:
     result = soak(tmp_path, seconds, mode, seed={"ndjson": 1, "bulk": 2, "cron": 3}[mode])
     assert result["kills"] >= 2 and sum(result["rotations"].values()) >= 2
     assert (result["lost"], result["duplicated"]) == (0, 0), result
+    assert (result["new_terms lost"], result["new_terms duplicated"]) == (0, 0), result
+    assert result["new_terms others"] == [], result
     assert result["stderr"] == "", result["stderr"]  # no gap, no error in any run

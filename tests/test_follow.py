@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import zstandard
 
 from alerts_fixtures import (
@@ -390,3 +391,113 @@ def test_copy_truncate_between_the_rotation_check_and_the_read(
     ids += drain(tail, reader)
     assert ids == [0, 1, 2, 3, 4] and rotated
     assert reader.summary.gaps == []
+
+
+def _shift_once_after_listing(monkeypatch: Any, base: Path) -> list[list[Path]]:
+    """The next listing of the rotated files is followed, before any is opened, by the first
+    step of a rotation (``.2.zst`` → ``.3.zst``, as osquery's LogRotate and the soak's writer
+    make room for a new ``.2.zst``): that listing names a file that is gone when opened."""
+    from ecsquery.alerts import sources
+
+    listed = sources.generations
+    raced: list[list[Path]] = []
+
+    def listing_then_rename(path: Path) -> list[Path]:
+        names = listed(path)
+        if not raced:
+            raced.append(names)
+            two = base.with_name(base.name + ".2.zst")
+            two.rename(base.with_name(base.name + ".3.zst"))
+        return names
+
+    monkeypatch.setattr(sources, "generations", listing_then_rename)
+    return raced
+
+
+def test_a_rename_under_the_listing_of_the_rotated_files_is_seen(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The chain is listed again until the listing is the same after the opens as before."""
+    base = tmp_path / "r.log"
+    reader = AlertReader([rule()])
+    for i in range(3):
+        append(base, hit(i))
+        rotate_rename(base)  # .3.zst, .2.zst, .1: hits 0, 1, 2
+    append(base, hit(3))
+    tail = new_tail(base, reader)
+    truth = [(fp, path.name) for fp, path in tail._chain()]
+    assert [name for _, name in truth] == ["r.log", "r.log.1", "r.log.2.zst", "r.log.3.zst"]
+    base.with_name("r.log.3.zst").rename(base.with_name("r.log.4.zst"))  # room for .3.zst
+    raced = _shift_once_after_listing(monkeypatch, base)
+    chain = [(fp, path.name) for fp, path in tail._chain()]
+    assert raced and "r.log.2.zst" in [p.name for p in raced[0]]
+    assert [fp for fp, _ in chain] == [fp for fp, _ in truth]
+    assert [name for _, name in chain] == ["r.log", "r.log.1", "r.log.3.zst", "r.log.4.zst"]
+
+
+@pytest.mark.parametrize("relist", [True, False])
+def test_a_generation_missed_by_the_listing_is_not_read_again(
+    tmp_path: Path, monkeypatch: Any, relist: bool
+) -> None:
+    """The cron soak's duplicates (2,259 of 6,320 alerts): the rotated generations an empty
+    live file starts among were listed, then opened by name; a rotation renaming one in
+    between left it out, and the rename itself (or a generation rotated before the live
+    file's first line) made it look new — the oldest "new" one, read again with every
+    generation after it. Now the listing is taken again, and only generations newer than the
+    newest known one can be new (both guards are checked: the second with the first off)."""
+    from ecsquery.alerts import sources
+
+    base = tmp_path / "r.log"
+    append(base, b"".join(hit(i) for i in range(3)))
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    assert drain(tail, reader) == [0, 1, 2]
+    rotate_rename(base)
+    append(base, b"".join(hit(i) for i in range(3, 6)))
+    assert drain(tail, reader) == [3, 4, 5]
+    rotate_rename(base)  # .2.zst holds 0-2, .1 holds 3-5
+    base.touch()  # the next live file, still empty when the tail moves on to it
+    fresh = AlertReader([rule()])  # no dedup memory: every line the tail gives again shows
+    if not relist:
+        monkeypatch.setattr(sources, "CHAIN_TRIES", 1)
+    rotated_fps = Tail._rotated_fps
+    calls: list[Tail] = []
+
+    def raced_listing(self: Tail) -> frozenset[str | None]:
+        calls.append(self)
+        if len(calls) > 1:
+            return rotated_fps(self)
+        with pytest.MonkeyPatch.context() as inner:
+            _shift_once_after_listing(inner, base)
+            return rotated_fps(self)
+
+    monkeypatch.setattr(Tail, "_rotated_fps", raced_listing)
+    assert drain(tail, fresh) == []  # the rename alone made it look new
+    assert calls and base.with_name("r.log.3.zst").exists()
+    assert drain(tail, fresh) == []
+    append(base, b"".join(hit(i) for i in range(6, 9)))
+    rotate_copytruncate(base)  # a generation rotated before the live file's first line
+    assert drain(tail, fresh) + drain(tail, fresh) == [6, 7, 8]
+    assert reader.summary.gaps == fresh.summary.gaps == []
+
+
+def test_restart_from_a_start_listed_during_a_rename_reads_only_what_is_new(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Killed with a checkpoint whose list of the rotated generations there were at the start
+    lacks an old one (the start's listing raced a rename), the restart reads only the
+    generation rotated since, not the old one and everything after it."""
+    base = tmp_path / "r.log"
+    for i in range(2):
+        append(base, hit(i))
+        rotate_rename(base)  # .2.zst: hit 0, .1: hit 1
+    base.touch()
+    reader = AlertReader([rule()])
+    tail = new_tail(base, reader)
+    newest = tail._chain()[1][0]
+    saved = Position(rotated=(newest,))  # as written by the raced start, then SIGKILL
+    assert saved.fingerprint is None and saved.rotated is not None
+    append(base, hit(2))
+    rotate_rename(base)  # .3.zst: 0, .2.zst: 1, .1: 2
+    restarted = new_tail(base, reader, Position.from_json(saved.to_json()))
+    assert drain(restarted, reader) == [2]

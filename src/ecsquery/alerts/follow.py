@@ -12,6 +12,9 @@ and on restart the alerts that reached the output after the last checkpoint are 
 (``output.already_written``) and not written again — the stable alert id makes that possible.
 Those ids stay in every checkpoint (``pending``) until the restarted reader meets their lines
 again: a restart that checkpoints halfway through them and dies must not forget the rest.
+The new_terms store (``alerts.newterms``) is committed between the two, after the alerts are
+synced and before the checkpoint is replaced; it answers what it holds beyond the checkpoint
+as it did before the crash, so the guard sees the same alerts again.
 """
 
 from __future__ import annotations
@@ -34,9 +37,8 @@ from ecsquery.alerts.sources import (
     Block,
     LineSplitter,
     NotRegular,
-    fingerprint,
+    chain,
     fingerprint_of,
-    generations,
     open_generation,
     open_regular,
     rotation_look,
@@ -130,24 +132,7 @@ class Tail:
     # -- opening ----------------------------------------------------------------------------
 
     def _chain(self) -> list[tuple[str | None, Path]]:
-        """Generations newest first, one entry per fingerprint (a copy mid-compression twice).
-
-        A rotated file without a fingerprint yet is left out: it is a copy or a compression
-        still being written (of a generation that is still in the chain under its old name),
-        or empty. Taken for a generation, a half-made copy would be read as finished.
-        """
-        chain: list[tuple[str | None, Path]] = []
-        seen: set[str] = set()
-        for path in generations(self.base):
-            fp = fingerprint(path)
-            if fp is None and path != self.base:
-                continue
-            if fp is not None and fp in seen:
-                continue
-            if fp is not None:
-                seen.add(fp)
-            chain.append((fp, path))
-        return chain
+        return chain(self.base)
 
     def _open(self) -> bool:
         """Open the generation holding the position; False to try again at the next poll."""
@@ -189,7 +174,8 @@ class Tail:
             if self._known_start is not None:  # a restart: as the last run saw them
                 before = (frozenset(), frozenset(self._known_start))
             else:  # (taken after the open, a copy-truncate in between would be missed)
-                before = (rotation_look(self.base), self._rotated_fps())
+                done = {self._done.fingerprint} if self._done is not None else set()
+                before = (rotation_look(self.base), self._rotated_fps() | done)
         try:
             if live:
                 stream: BinaryIO = open_regular(path)
@@ -320,10 +306,19 @@ class Tail:
         return self._known_start is not None and self._to_oldest_new(self._known_start)
 
     def _to_oldest_new(self, known: tuple[str, ...] | frozenset[str | None]) -> bool:
-        """To the start of the oldest rotated generation not in ``known`` (the chain leads on
-        from there); False if there is none."""
-        chain = self._chain()
-        new = [fp for fp, path in chain if path != self.base and fp not in known]
+        """To the start of the oldest rotated generation newer than every ``known`` one (the
+        chain leads on from there); False if there is none.
+
+        Only newer ones: rotation puts new generations in front, so one behind a known one
+        was there when ``known`` was taken and was missed by that listing (renamed under
+        it). Counted as new, it was read again with every generation after it (cron soak).
+        """
+        new = []
+        for fp, path in self._chain():
+            if fp in known:
+                break
+            if path != self.base:
+                new.append(fp)
         if not new:
             return False
         self._close()
@@ -396,6 +391,12 @@ def follow(
     saved = checkpoint.load() if checkpoint else None
     sources: dict[str, Any] = {}
     guard: set[str] = set()
+    gate = reader.new_terms
+    if gate is not None and checkpoint is not None:
+        problem = gate.resume((saved or {}).get("new_terms"))
+        if problem:
+            _log.warning("%s", problem)
+            reader.summary.source_errors.append(problem)
     if saved:
         sources = dict(saved.get("sources") or {})
         reader.state = ReaderState.from_json(saved.get("state") or {})
@@ -423,8 +424,13 @@ def follow(
                 out = {"path": str(output.resolve()), "size": size}
                 if guard:
                     out["pending"] = sorted(guard)
-            state = reader.state.to_json()
-            checkpoint.save({"sources": positions(), "output": out, "state": state})
+            data = {"sources": positions(), "output": out, "state": reader.state.to_json()}
+            if gate is None:
+                checkpoint.save(data)
+                return
+            part = gate.commit()  # after the alerts are synced, before the checkpoint
+            checkpoint.save({**data, "new_terms": part})
+            gate.saved(part)
 
     def encode(alert: AlertParts) -> bytes:
         """Nothing for an alert already in the output (written before a crash)."""

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from ecsquery.alerts.alert import AlertFactory, AlertParts, reason
+from ecsquery.alerts.newterms import NewTermsGate
 from ecsquery.alerts.resultlog import LineInfo, as_int
 from ecsquery.alerts.state import ReaderState
 from ecsquery.alerts.summary import Summary
@@ -180,6 +181,33 @@ class MultiAlerts:
         for alert in (*blocks, shell):  # Kibana's order: the building blocks, then the shell
             emit(alert)
 
+    def new_terms_hit(
+        self,
+        rule: Rule,
+        alert: AlertParts,
+        info: LineInfo,
+        gate: NewTermsGate,
+        state: ReaderState,
+        summary: Summary,
+        emit: Emit,
+    ) -> int:
+        """A new_terms rule's hit: one alert per tuple new in the history window (Kibana's
+        ``wrapNewTermsAlerts``: the id hashes the event and the terms), the count made."""
+        new = gate.observe(rule.rule_id, event_ms(alert), alert.doc)
+        if not new:
+            summary.not_new[rule.name] += 1
+            return 0
+        run_key = f"{rule.rule_id}\x1f{info.host_key}"
+        made = 0
+        for terms in new:
+            if not state.admit(run_key, info.run, rule.max_signals):
+                summary.dropped[(rule.name, info.host_name or info.host_key, info.run)] += 1
+                continue
+            uuid = _sha(f"{alert.uuid}\x1fnew_terms:{orjson.dumps(terms).decode()}")
+            emit(alert._replace(uuid=uuid, multi={"new_terms": list(terms)}))
+            made += 1
+        return made
+
     def threshold_row(
         self,
         rule: Rule,
@@ -238,6 +266,19 @@ class MultiAlerts:
             alert._replace(original=_iso_ms(newest) or alert.original, multi={"threshold": result})
         )
         summary.alerts[(rule.name, rule.severity)] += 1
+
+
+def event_ms(alert: AlertParts) -> int:
+    """The event's time in ms (its ``@timestamp``, else ``time``, else the line's): what a
+    new_terms tuple is seen at."""
+    stamp = alert.original or alert.made
+    if not stamp:
+        return 0
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return round(moment.timestamp() * 1000)
 
 
 def _forget_at(event_unix: int, info: LineInfo, state: ReaderState, horizon: int) -> int:

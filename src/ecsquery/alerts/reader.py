@@ -19,6 +19,7 @@ import orjson
 
 from ecsquery.alerts.alert import AlertFactory, AlertParts, hit_uuid
 from ecsquery.alerts.multi import THRESHOLD_MARKER, MultiAlerts
+from ecsquery.alerts.newterms import NewTermsGate
 from ecsquery.alerts.resultlog import MARKER, Malformed, QueryIndex, as_int, iter_rows, line_info
 from ecsquery.alerts.sources import Block
 from ecsquery.alerts.state import ReaderState
@@ -54,11 +55,17 @@ class AlertReader:
         max_line_bytes: int = DEFAULT_MAX_LINE,
         pack: str = PACK_NAME,
         marker: bytes | None = MARKER,
+        new_terms: NewTermsGate | None = None,
     ) -> None:
         self.index = QueryIndex(rules, pack)
         self.factory = AlertFactory(fields)
         self.multi = MultiAlerts(self.factory)
         """Sequence and threshold rows (``alerts.multi``)."""
+        if new_terms is None and any(r.new_terms is not None for r in rules):
+            new_terms = NewTermsGate(rules)  # in memory, default learning period
+        self.new_terms = new_terms
+        """new_terms rules' first-seen step (``alerts.newterms``); follow mode commits its
+        store with each checkpoint."""
         self.state = state if state is not None else ReaderState()
         self.summary = summary if summary is not None else Summary()
         self.max_line_bytes = max_line_bytes
@@ -173,6 +180,7 @@ class AlertReader:
         run = info.run
         horizon = self._horizon[rule_id]
         build = self.factory.parts
+        gate = self.new_terms
         counts = summary.rows
         made = 0
         steps: list[dict[str, Any]] = []
@@ -194,12 +202,17 @@ class AlertReader:
             if uuid in seen:
                 summary.duplicates += 1
                 continue
-            if not state.admit(run_key, run, rule.max_signals):
+            terms = gate if gate is not None and rule_id in gate.rules else None
+            if terms is None and not state.admit(run_key, run, rule.max_signals):
                 summary.dropped[(rule.name, info.host_name or host, run)] += 1
                 continue
             seen_at = as_int(row.get("time")) or unix or state.newest
             seen[uuid] = min(max(seen_at, unix or 0) + horizon, LONG_MAX)  # a checkpoint's int
             alert = build(rule, row, info, action, uuid)
+            if terms is not None:  # a new_terms hit: admitted per new tuple, if any
+                emit = _emitter(out, encode)
+                made += self.multi.new_terms_hit(rule, alert, info, terms, state, summary, emit)
+                continue
             out.append(alert if encode is None else encode(alert))
             made += 1
         if made:

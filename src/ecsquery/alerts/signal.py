@@ -59,6 +59,8 @@ def multi_fields(multi: dict[str, Any]) -> dict[str, Any]:
     threshold = multi.get("threshold")
     if threshold is not None:
         out["kibana.alert.threshold_result"] = threshold
+    if "new_terms" in multi:
+        out["kibana.alert.new_terms"] = multi["new_terms"]
     return out
 
 

@@ -243,6 +243,49 @@ def generations(base: Path) -> list[Path]:
     return ([base] if base.exists() else []) + [p for _, _, p in found]
 
 
+CHAIN_TRIES = 4
+"""Listings of the rotated files per ``chain``, at most, while a rotation renames them."""
+
+
+def chain(base: Path) -> list[tuple[str | None, Path]]:
+    """A log's generations newest first with their fingerprints, one entry per fingerprint (a
+    copy mid-compression is there twice).
+
+    A rotated file without a fingerprint yet is left out: it is a copy or a compression still
+    being written (of a generation that is still in the chain under its old name), or empty.
+    Taken for a generation, a half-made copy would be read as finished.
+
+    Each name is opened after the directory is listed, so a rotation renaming files in between
+    (``.2.zst`` → ``.3.zst``, ``.1`` compressed and removed) can leave a generation out, or show
+    it under two names and another under none: the listing is taken again until it is the
+    same after the opens as before them (a few times at most).
+    """
+    found: list[tuple[str | None, Path]] = []
+    listed = generations(base)
+    for _ in range(CHAIN_TRIES):
+        found = _fingerprinted(base, listed)
+        again = generations(base)
+        if again == listed:
+            break
+        listed = again
+    return found
+
+
+def _fingerprinted(base: Path, paths: list[Path]) -> list[tuple[str | None, Path]]:
+    found: list[tuple[str | None, Path]] = []
+    seen: set[str] = set()
+    for path in paths:
+        fp = fingerprint(path)
+        if fp is None and path != base:
+            continue
+        if fp is not None and fp in seen:
+            continue
+        if fp is not None:
+            seen.add(fp)
+        found.append((fp, path))
+    return found
+
+
 def rotation_look(base: Path) -> frozenset[tuple[Any, ...]]:
     """How the log's rotated files look now (names, sizes, times; the live file's identity):
     any change means a rotation is under way. The live file's size is left out, since it grows

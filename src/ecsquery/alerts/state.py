@@ -198,6 +198,9 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
         return "'state.runs' must map keys to [run, alerts, dropped]"
     if type(newest) is not int:
         return "'state.newest' must be an integer"
+    new_terms = data.get("new_terms")
+    if new_terms is not None and not (isinstance(new_terms, dict) and _count(new_terms.get("seq"))):
+        return "'new_terms' must be {seq: a count}"
     if output is not None and not (
         isinstance(output, dict)
         and isinstance(output.get("path"), str)

@@ -40,6 +40,9 @@ class Summary:
     """Hits seen again in an overlapping lookback window (no second alert)."""
     dropped: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     """(rule name, host, run) → hits over the rule's max_signals in that scheduled run."""
+    not_new: Counter[str] = field(default_factory=Counter)
+    """new_terms rule name → hits without a new tuple (known in the history window, or
+    recorded during the rule's learning period): no alert."""
     source_errors: list[str] = field(default_factory=list)
     """Files that could not be opened or read to the end, with the reason."""
     gaps: list[str] = field(default_factory=list)
@@ -76,6 +79,7 @@ class Summary:
                 {"rule": rule, "host": host, "run": run, "count": n}
                 for (rule, host, run), n in sorted(self.dropped.items())
             ],
+            "not_new": dict(self.not_new),
             "source_errors": list(self.source_errors),
             "gaps": list(self.gaps),
         }
@@ -96,6 +100,8 @@ class Summary:
             out.append(f"  {n:>7}  {sev:<8}  {rule}")
         for (rule, host, run), n in sorted(self.dropped.items()):
             out.append(f"  max_signals: {n} hits of {rule!r} on {host} in run {run} not alerted")
+        for rule, n in sorted(self.not_new.items()):
+            out.append(f"  new_terms: {n} hits of {rule!r} without a new tuple (known or learning)")
         for reason, n in sorted(self.malformed.items()):
             out.append(f"  malformed: {n} × {reason}")
         out.extend(f"    at {example}" for example in self.examples)

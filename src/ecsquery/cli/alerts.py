@@ -17,6 +17,7 @@ import orjson
 from ecsquery.alerts.batch import STDIN, read_logs
 from ecsquery.alerts.follow import Checkpoint
 from ecsquery.alerts.follow import follow as follow_logs
+from ecsquery.alerts.newterms import NewTermsGate, NewTermsStore
 from ecsquery.alerts.output import AlertSink, Format
 from ecsquery.alerts.reader import DEFAULT_MAX_LINE, AlertReader
 from ecsquery.cli.options import (
@@ -29,8 +30,41 @@ from ecsquery.cli.options import (
     rules_option,
     summary_option,
 )
-from ecsquery.errors import EcsqueryError
-from ecsquery.rules.model import PACK_NAME
+from ecsquery.errors import EcsqueryError, RuleLoadError
+from ecsquery.rules.model import MAX_DURATION, PACK_NAME, Rule, duration_seconds
+
+STORE_SUFFIX = ".newterms.sqlite"
+"""The new_terms first-seen store lives beside the checkpoint: ``<checkpoint>.newterms.sqlite``."""
+
+
+def learning_option(value: str | None) -> int | None:
+    """``--new-terms-learning``: a duration (``7d``, ``12h``, ``0``) in ms; None (or
+    ``history``): each rule's history window."""
+    if value is None or value.strip() == "history":
+        return None
+    if value.strip() == "0":
+        return 0
+    try:
+        seconds = duration_seconds(value.strip())
+    except RuleLoadError as exc:
+        raise click.BadParameter(exc.message, param_hint="--new-terms-learning") from exc
+    if seconds > MAX_DURATION:
+        raise click.BadParameter(
+            f"{value!r} is longer than {MAX_DURATION // 86400} days",
+            param_hint="--new-terms-learning",
+        )
+    return seconds * 1000
+
+
+def new_terms_gate(
+    rules: list[Rule], checkpoint: Path | None, learning_ms: int | None
+) -> NewTermsGate | None:
+    """The reader's new_terms step: its store beside the checkpoint (in memory without one);
+    None when no rule is a new_terms rule."""
+    if not any(r.new_terms is not None for r in rules):
+        return None
+    path = None if checkpoint is None else checkpoint.with_name(checkpoint.name + STORE_SUFFIX)
+    return NewTermsGate(rules, NewTermsStore(path), learning_ms=learning_ms)
 
 
 @click.command()
@@ -70,6 +104,13 @@ from ecsquery.rules.model import PACK_NAME
     show_default=True,
     help="Longer lines are counted as malformed, never buffered whole.",
 )
+@click.option(
+    "--new-terms-learning",
+    metavar="DURATION",
+    default=None,
+    help="new_terms rules: how long after a rule's first event its tuples are only recorded,"
+    " not alerted (e.g. 7d, 12h, 0) [default: history, the rule's history window].",
+)
 def alerts(
     logs: tuple[Path, ...],
     rules_dirs: tuple[Path, ...],
@@ -84,6 +125,7 @@ def alerts(
     summary_fmt: str,
     pack: str,
     max_line_bytes: int,
+    new_terms_learning: str | None,
 ) -> None:
     """Turn osqueryd result logs into ECS alert documents with MITRE ATT&CK.
 
@@ -95,6 +137,12 @@ def alerts(
     followed across rotation by rename or copy-truncate. With --checkpoint, a restart after a
     crash resumes where the last run stopped: nothing lost, nothing written twice (use -o FILE;
     on stdout the stable ecsquery.alert_id lets the consumer drop repeats).
+
+    \b
+    new_terms rules alert on a tuple of their fields' values not seen in their history
+    window. The first-seen store is CHECKPOINT.newterms.sqlite (in memory without
+    --checkpoint); it starts empty, so each rule first learns for --new-terms-learning
+    (default: its history window), recording tuples without alerting.
     """
     out_format = alert_format(fmt, namespace, index)
     rules = load_rules_or_fail(rules_dirs)
@@ -103,7 +151,12 @@ def alerts(
     if live and STDIN in paths:
         raise click.ClickException("--follow and --checkpoint need log files, not stdin")
 
-    reader = AlertReader(rules, max_line_bytes=max_line_bytes, pack=pack)
+    learning_ms = learning_option(new_terms_learning)
+    try:
+        gate = new_terms_gate(rules, checkpoint if live else None, learning_ms)
+    except EcsqueryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    reader = AlertReader(rules, max_line_bytes=max_line_bytes, pack=pack, new_terms=gate)
     to_file = output != STDIN
     if to_file:  # created 0600: alerts hold command lines, not for every local user to read
         try:
@@ -116,6 +169,9 @@ def alerts(
     except OSError as exc:  # the output: a full disk, a closed pipe
         where = output if to_file else "stdout"
         raise click.ClickException(f"cannot write alerts to {where}: {exc.strerror}") from exc
+    finally:
+        if gate is not None:
+            gate.store.close()  # what no checkpoint covers is dropped, as a kill would
     if summary_fmt == "text":
         click.echo(reader.summary.render(), err=True)
     elif summary_fmt == "json":

@@ -16,6 +16,7 @@ import orjson
 
 from ecsquery import data
 from ecsquery.alerts.output import AlertSink
+from ecsquery.cli.alerts import learning_option
 from ecsquery.cli.options import (
     alert_format,
     alert_format_option,
@@ -85,6 +86,14 @@ _PROGRESS_MIN_BYTES = 1 << 20
     help="Progress bar on stderr (default: when stderr is a terminal and the input > 1 MiB).",
 )
 @summary_option
+@click.option(
+    "--new-terms-learning",
+    metavar="DURATION",
+    default="0",
+    show_default=True,
+    help="new_terms rules: how long after a rule's first event tuples are only recorded"
+    " (0: the recording is the history; 'history': the rule's history window).",
+)
 def replay(
     files: tuple[Path, ...],
     events: tuple[Path, ...],
@@ -99,6 +108,7 @@ def replay(
     index: str | None,
     progress: bool | None,
     summary_fmt: str,
+    new_terms_learning: str,
 ) -> None:
     """Replay recorded process events through the rules' osquery pack and print the alerts.
 
@@ -114,6 +124,7 @@ def replay(
       ecsquery replay --sample --host alice-macbook --format table
     """
     out_format = alert_format(fmt, namespace, index)
+    learning_ms = learning_option(new_terms_learning)
     paths = [*events, *files]
     if sample:
         bundled = data.as_path(data.sample())
@@ -141,7 +152,7 @@ def replay(
             result = run_replay(
                 paths, rules, source=source, host=host, results_log=log,
                 progress=bar.update if show else None, queries=queries,
-                shape=out_format.shape,
+                shape=out_format.shape, new_terms_learning_ms=learning_ms,
             )  # fmt: skip
     except (EcsqueryError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 from ecsquery.alerts.alert import Shape
 from ecsquery.alerts.ecs import EcsAlert
+from ecsquery.alerts.newterms import NewTermsGate
 from ecsquery.alerts.reader import AlertReader
 from ecsquery.alerts.sources import Block
 from ecsquery.alerts.summary import Summary
@@ -29,6 +30,12 @@ from ecsquery.rules.model import PACK_NAME, Rule
 from ecsquery.rules.render import render_packs
 
 Alert = dict[str, Any]
+
+
+REPLAY_LEARNING_MS = 0
+"""new_terms rules learn for no time in a replay by default: the recording is all the history
+there is, as for Elastic over an index holding only the recording — a tuple's first occurrence
+in the recording alerts (``ecsquery alerts`` learns for the rule's history window instead)."""
 
 
 def rendered_pack(rules: Sequence[Rule]) -> tuple[list[PackQuery], list[EcsqueryError]]:
@@ -85,10 +92,15 @@ def alerts_from_runs(
     results_log: BinaryIO | None = None,
     on_run: Callable[[str, Run], None] | None = None,
     shape: Shape[Any] | None = None,
+    new_terms_learning_ms: int | None = REPLAY_LEARNING_MS,
 ) -> tuple[list[Alert], Summary, int]:
     """Alerts (with the reader's summary and the line count) from each host's scheduled runs,
-    as documents of ``shape`` (default: ECS alerts)."""
-    reader = AlertReader(rules)
+    as documents of ``shape`` (default: ECS alerts); new_terms rules' first-seen store is in
+    memory, learning for ``new_terms_learning_ms`` (None: each rule's history window)."""
+    gate = None
+    if any(r.new_terms is not None for r in rules):
+        gate = NewTermsGate(rules, learning_ms=new_terms_learning_ms)
+    reader = AlertReader(rules, new_terms=gate)
     count = 0
 
     def lines() -> Iterator[bytes]:
@@ -116,6 +128,7 @@ def replay(
     progress: Progress | None = None,
     queries: Sequence[PackQuery] | None = None,
     shape: Shape[Any] | None = None,
+    new_terms_learning_ms: int | None = REPLAY_LEARNING_MS,
 ) -> ReplayResult:
     """Replay capture files through the pack of ``rules`` (or the given rendered ``queries``);
     the alerts are documents of ``shape`` (default: ECS alerts)."""
@@ -136,6 +149,11 @@ def replay(
 
     runs = {h: replay_runs(scheduler, host_rows) for h, host_rows in rows.items()}
     result.alerts, result.reader, result.result_lines = alerts_from_runs(
-        runs, rules, results_log=results_log, on_run=count, shape=shape
+        runs,
+        rules,
+        results_log=results_log,
+        on_run=count,
+        shape=shape,
+        new_terms_learning_ms=new_terms_learning_ms,
     )
     return result
