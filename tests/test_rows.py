@@ -71,3 +71,36 @@ def test_nul_and_numbers_in_arrays_take_the_general_path() -> None:
     assert flatten({"process": {"args": ["-d\x00x"]}}, 0)[0] == '["-d\ufffdx"]'
     assert flatten({"process": {"args": [1, [True, "a"]]}}, 0)[0] == '["1","true","a"]'
     assert flatten({"process": {"args": ["a", "b"]}}, 0)[0] == '["a","b"]'
+
+
+def test_a_stable_object_is_flattened_once_and_told_apart_by_identity() -> None:
+    """``stable`` paths: an object seen again (the same object) gives its remembered values; an
+    equal-looking or changed-identity object is flattened afresh, never confused."""
+    columns = [c for c in COLUMNS if c.ecs and c.ecs.startswith(("process.parent.", "event."))]
+    calls: list[str] = []
+
+    def finish(text: str) -> str:
+        calls.append(text)
+        return text
+
+    flatten = make_flattener(columns, [finish] * len(columns), None, ["process.parent"])
+    parent = {"pid": 7, "name": "zsh", "code_signature": {"exists": True}}
+    first = flatten({"process": {"parent": parent}, "event": {"action": "exec"}}, 0)
+    names = [c.name for c in columns]
+    assert dict(zip(names, first, strict=True))["process_parent_name"] == "zsh"
+    assert dict(zip(names, first, strict=True))["process_parent_code_signature_exists"] == "1"
+    before = len(calls)
+    again = flatten({"process": {"parent": parent}, "event": {"action": "fork"}}, 0)
+    assert again[names.index("process_parent_pid")] == "7" and len(calls) == before + 1
+    other = flatten({"process": {"parent": {"pid": 8}}, "event": {"action": "fork"}}, 0)
+    assert other[names.index("process_parent_pid")] == "8"
+    assert other[names.index("process_parent_name")] == ""
+    missing = flatten({"event": {}}, 0)
+    assert set(missing) == {""}
+
+
+def test_memos_never_mix_classes_across_numbers_and_text() -> None:
+    pid = next(c for c in COLUMNS if c.ecs == "process.pid")
+    flatten = make_flattener([pid], [lambda text: text], [True])
+    got = [flatten({"process": {"pid": v}}, 0)[0] for v in (1, True, 1.0, "1", 1, None, False)]
+    assert got == ["1", "1", "1.0", "1", "1", "", "0"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ecsquery.errors import EcsqueryError
+from ecsquery.extension.model import CAPTURE_ENV_BYTES, CAPTURE_ENV_VARS, ENV_NAME_MAX_CHARS
 from ecsquery.extension.sources.eslogger import COMMAND
 from ecsquery.extension.window import DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS
 
@@ -41,6 +42,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "window_seconds": (1.0, 1e12),
     "window_events": (1, 10_000_000),
     "tree_size": (1, 10_000_000),
+    "capture_env_vars_bytes": (0, 1 << 20),
 }
 """Inclusive bounds of the numeric settings (``window_events = 0`` would serve nothing)."""
 MAX_CONFIG_BYTES = 1 << 20
@@ -72,6 +74,11 @@ class Settings:
     host_os_type: str = "macos"
     resolve_user_names: bool = True
     log_level: str = ""
+    capture_env_vars: tuple[str, ...] = CAPTURE_ENV_VARS
+    """The environment variables kept in ``process.env_vars`` (Elastic Defend's
+    ``mac.advanced.capture_env_vars``; comma-separated in the environment variable)."""
+    capture_env_vars_bytes: int = CAPTURE_ENV_BYTES
+    """The most of them kept per exec, in UTF-8 bytes."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -89,6 +96,8 @@ _ENV = {
     "host_os_type": "ECSQUERY_HOST_OS_TYPE",
     "resolve_user_names": "ECSQUERY_RESOLVE_USER_NAMES",
     "log_level": "ECSQUERY_LOG_LEVEL",
+    "capture_env_vars": "ECSQUERY_CAPTURE_ENV_VARS",
+    "capture_env_vars_bytes": "ECSQUERY_CAPTURE_ENV_VARS_BYTES",
 }
 
 
@@ -179,6 +188,12 @@ def check(settings: Settings) -> Settings:
         raise ConfigError(
             f"setting 'log_level': {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
         )
+    for name in settings.capture_env_vars:
+        if not name or "=" in name or len(name) > ENV_NAME_MAX_CHARS:
+            raise ConfigError(
+                f"setting 'capture_env_vars': {name[:80]!r} is not a variable name (non-empty,"
+                f" no '=', at most {ENV_NAME_MAX_CHARS} characters, as Elastic Defend's)"
+            )
     command = settings.eslogger_command
     if not command or not os.path.isabs(command[0]):
         raise ConfigError(

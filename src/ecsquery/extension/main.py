@@ -25,6 +25,7 @@ from ecsquery.extension import expiry, liveness
 from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
 from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
+from ecsquery.extension.model import EnvCapture
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.server import ExtensionServer, idle_while_core_answers
 from ecsquery.extension.sources import Source
@@ -133,6 +134,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         host_os_type=settings.host_os_type,
         host_name=settings.host_name,
         user_names=user_name if settings.resolve_user_names and live else None,
+        env_capture=EnvCapture(settings.capture_env_vars, settings.capture_env_vars_bytes),
     )
     server = ExtensionServer(
         EcsProcessTable(window), args.socket, timeout=args.timeout, interval=args.interval

@@ -16,6 +16,7 @@ or numbers with ``logNumericsAsNumbers``); both are accepted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from sys import intern
 from typing import Any
 
 from ecsquery.extension.argv import parse_cmdline, split_plain
@@ -39,6 +40,7 @@ COLUMNS_READ = {
 
 _ES_ACTIONS = {"exec": Action.EXEC, "fork": Action.FORK, "exit": Action.END}
 _FORK_SYSCALLS = {"fork", "vfork", "clone", "clone3"}
+_INTERNED = 512  # longer values are kept as they are
 
 
 def _int(row: Mapping[str, Any], name: str) -> int | None:
@@ -51,6 +53,16 @@ def _int(row: Mapping[str, Any], name: str) -> int | None:
 def _text(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
     return "" if value is None else str(value)
+
+
+def _shared(row: Mapping[str, Any], name: str) -> str:
+    """:func:`_text` for a value many rows repeat (a path, a signing id, a user name): the
+    process tree keeps it, so every image holding it shares one string (``sys.intern``'s
+    strings go when the last reference does, so an attacker's unique paths are not kept)."""
+    value = row.get(name)
+    if value is None:
+        return ""
+    return intern(value) if value.__class__ is str and len(value) <= _INTERNED else str(value)
 
 
 def _required(row: Mapping[str, Any], name: str) -> int:
@@ -85,7 +97,7 @@ def from_es_process_row(row: Mapping[str, Any]) -> ProcEvent | None:
 def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
     time = _required(row, "time")
     pid = _required(row, "pid")
-    signing_id, team_id = _text(row, "signing_id"), _text(row, "team_id")
+    signing_id, team_id = _shared(row, "signing_id"), _shared(row, "team_id")
     flags = _text(row, "codesigning_flags")
     signed = bool(signing_id or _text(row, "cdhash"))
     trusted = (
@@ -97,16 +109,16 @@ def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
     image = Proc(
         pid=pid,
         pidversion=_int(row, "pidversion"),
-        executable=_text(row, "path"),
+        executable=_shared(row, "path"),
         args=tuple(parse_cmdline(_text(row, "cmdline"))),
-        cwd=_text(row, "cwd"),
+        cwd=_shared(row, "cwd"),
         signing_id=signing_id,
         team_id=team_id,
         signed=signed,
         trusted=trusted,
         uid=_int(row, "uid"),
         gid=_int(row, "gid"),
-        user_name=_text(row, "username"),
+        user_name=_shared(row, "username"),
     )
     eid = _text(row, "eid")
     event_id = f"es_process_events-{eid}" if eid else f"es_process_events-{time}-{pid}"
