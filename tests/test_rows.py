@@ -8,6 +8,7 @@ gives (``ecsquery.values``), however often a value repeats.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from ecsquery.rows import encode_value, make_flattener
 from ecsquery.schema import COLUMNS
-from ecsquery.values import ListInScalar
+from ecsquery.values import ListInScalar, flatten, keyword, text
 
 _scalars = (
     st.none()
@@ -104,3 +105,15 @@ def test_memos_never_mix_classes_across_numbers_and_text() -> None:
     flatten = make_flattener([pid], [lambda text: text], [True])
     got = [flatten({"process": {"pid": v}}, 0)[0] for v in (1, True, 1.0, "1", 1, None, False)]
     assert got == ["1", "1", "1.0", "1", "1", "", "0"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_values, max_size=6) | st.lists(st.text(), max_size=6).map(tuple))
+def test_an_array_of_text_is_encoded_as_the_general_walk_does(value: Any) -> None:
+    """``encode_value``'s shortcut for lists of text equals the element-by-element walk
+    (``values.flatten``, ``keyword``, NUL mapped) on every shape, text or not."""
+    args = next(c for c in COLUMNS if c.ecs == "process.args")
+    items = [text(keyword(v)) for v in flatten(value)]
+    assert encode_value(args, value) == (
+        json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else ""
+    )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
-from ecsquery.values import flatten, keyword, single, text
+from ecsquery.values import NUL, flatten, keyword, single, text
 
 _MISSING = object()
 
@@ -49,7 +49,9 @@ def encode_value(column: Column, value: Any) -> str:
     if value is None or value == [] or value == "":
         return ""
     if column.array:  # each element as a keyword field indexes it (``values``)
-        items = [text(keyword(v)) for v in flatten(value)]
+        items = _text_items(value)
+        if items is None:
+            items = [text(keyword(v)) for v in flatten(value)]
         return _ARRAY_JSON(items) if items else ""
     if isinstance(value, (list, tuple)):  # one value, or ``values.ListInScalar``
         return encode_value(column, single(column.ecs or column.name, value))
@@ -58,6 +60,18 @@ def encode_value(column: Column, value: Any) -> str:
     if column.ecs_type is EcsType.BOOLEAN and isinstance(value, str):
         return {"true": "1", "false": "0"}.get(value.lower(), value)
     return text(keyword(value))
+
+
+def _text_items(value: Any) -> Sequence[str] | None:
+    """The common array (a list or tuple of text): the elements, NUL mapped, with no walk of
+    ``values.flatten`` (None for any other shape, which takes the general path)."""
+    if value.__class__ is not list and value.__class__ is not tuple:
+        return None
+    try:
+        joined = "".join(value)  # a TypeError unless every element is text
+    except TypeError:
+        return None
+    return value if NUL not in joined else [text(v) for v in value]
 
 
 Flattener = Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
@@ -78,9 +92,12 @@ def _fast_encoder(
     """``finish(encode_value(column, v))``, remembering the result under ``v`` in ``memo``
     (text, or ``tuple(v)`` for a list of text, when short) or in ``numbers`` (an ``int``)."""
 
+    plain = not column.array and column.ecs_type is not EcsType.BOOLEAN
+
     def encoder(v: Any) -> Any:
-        result = finish(encode_value(column, v))
         cls = v.__class__
+        # encode_value's answer for text in such a column, without its checks:
+        result = finish(text(v) if plain and cls is str else encode_value(column, v))
         if cls is str:
             if memo is None or len(v) > MEMO_CHARS:
                 return result

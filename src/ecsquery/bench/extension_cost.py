@@ -29,7 +29,7 @@ from thrift.transport import TTransport
 
 from ecsquery import data
 from ecsquery.bench import Figure
-from ecsquery.extension.normalize.osquery import COLUMNS_READ
+from ecsquery.extension.normalize.osquery import ADAPTERS, COLUMNS_READ
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.window import Window
 
@@ -133,8 +133,8 @@ def run() -> list[Figure]:
 
     def source_all() -> None:
         pipeline = Pipeline(Window())
-        for row in _decode(polled):
-            pipeline.feed(row, "osquery")
+        for row in _decode(polled):  # as the osquery source feeds them
+            pipeline.feed(row, "osquery", ADAPTERS["es_process_events"])
 
     source = _best(source_all, 3)
     figures += [

@@ -102,11 +102,10 @@ Past it the remaining elements are dropped: a deliberate difference from Elastic
 
 
 def within_budget(items: tuple[str, ...]) -> tuple[str, ...]:
-    """``items`` (an argv or an environment) without the elements longer than
-    :data:`ARG_MAX_CHARS` (``keyword`` with ``ignore_above: 1024`` in the endpoint-package
-    mapping, for ``process.args`` and ``process.env_vars`` alike: they never match), and the
-    rest kept up to :data:`ARGS_MAX_CHARS` characters in all (past it: a deliberate
-    difference)."""
+    """``items`` (an argv) without the elements longer than :data:`ARG_MAX_CHARS`
+    (``keyword`` with ``ignore_above: 1024`` in the endpoint-package mapping: they never
+    match), and the rest kept up to :data:`ARGS_MAX_CHARS` characters in all (past it: a
+    deliberate difference). The environment has its own budget (:class:`EnvCapture`)."""
     kept: list[str] = []
     total = 0
     for item in items:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.extension import wire
 from ecsquery.extension.ecs import SharedFields, build_document
 from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped
-from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.normalize import BadRecord, Item, normalize
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
@@ -85,10 +85,17 @@ class Pipeline:
             self.stats.add("mapped.nul")
         self.feed(record, source)
 
-    def feed(self, record: Any, source: str) -> None:
+    def feed(
+        self,
+        record: Any,
+        source: str,
+        adapter: Callable[[Any], Iterable[Item]] | None = None,
+    ) -> None:
+        """One decoded record; ``adapter`` turns it into items (by default ``normalize``, which
+        tells the record's kind by its shape)."""
         self.stats.add(f"read.{source}")
         try:
-            items = list(normalize(record))
+            items = list((adapter or normalize)(record))
             if not items:
                 self.stats.add(f"ignored.{source}")
             for item in items:

@@ -153,6 +153,22 @@ def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
     )
 
 
+def es_process_items(row: Mapping[str, Any]) -> list[ProcEvent]:
+    """The event in an ``es_process_events`` row, for a source that knows the row's table."""
+    event = from_es_process_row(row)
+    return [] if event is None else [event]
+
+
+def process_events_items(row: Mapping[str, Any]) -> list[ProcEvent]:
+    """The event in a ``process_events`` row, for a source that knows the row's table."""
+    return [from_process_events_row(row)]
+
+
+ADAPTERS = {"es_process_events": es_process_items, "process_events": process_events_items}
+"""Per polled table, its rows' adapter: the osquery source knows where a row came from, so
+it need not be classified by shape (``normalize``) first."""
+
+
 def from_process_events_row(row: Mapping[str, Any]) -> ProcEvent:
     try:
         time = _required(row, "time")
