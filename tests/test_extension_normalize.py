@@ -19,7 +19,6 @@ from ecsquery.extension.model import (
     ARG_MAX_CHARS,
     ARGS_MAX_CHARS,
     Action,
-    EnvCapture,
     Proc,
     ProcEvent,
     Ref,
@@ -429,54 +428,6 @@ def test_columns_read_names_every_column_the_adapters_read() -> None:
     assert read - {"eid"} <= set(COLUMNS_READ["es_process_events"])
     read = set(re.findall(r'_(?:int|text|required)\(row, "(\w+)"\)', source[end:]))
     assert read <= set(COLUMNS_READ["process_events"]) | {"start_time"}  # processes: seed only
-
-
-def test_exec_env_keeps_only_the_captured_variables() -> None:
-    """``process.env_vars`` from eslogger's ``exec.env``, as Elastic Defend's
-    ``capture_env_vars``: only the named variables (exact, case-sensitive names), an element
-    past ``ignore_above`` dropped (it could never match)."""
-    message = json.loads(ESLOGGER[1])
-    message["event"]["exec"]["env"] = [
-        "HOME=/Users/alice",
-        "DYLD_INSERT_LIBRARIES=/tmp/x.dylib",
-        "DYLD_INSERT_LIBRARIES_X=1",  # another name sharing the prefix
-        "ld_preload=/tmp/y.so",  # names are case-sensitive
-        "LD_PRELOAD=" + "y" * ARG_MAX_CHARS,  # over ignore_above
-        "LD_PRELOAD=",
-        "RUNNER_TRACKING_ID=github_1",
-    ]
-    [row], _ = rows(json.dumps(message))
-    assert json.loads(row["process_env_vars"]) == [
-        "DYLD_INSERT_LIBRARIES=/tmp/x.dylib",
-        "LD_PRELOAD=",
-        "RUNNER_TRACKING_ID=github_1",
-    ]
-    message["event"]["exec"]["env"] = ["HOME=/Users/alice", "PATH=/usr/bin:/bin"]
-    [row], _ = rows(json.dumps(message))
-    assert row["process_env_vars"] == ""
-
-
-def test_env_capture_names_and_byte_cap() -> None:
-    """The names come from the settings (``capture_env_vars``); the cap is in UTF-8 bytes (a
-    lone surrogate counted as its three bytes); a non-text element is never kept."""
-    capture = EnvCapture(("FOO", "É"), max_bytes=10)
-    assert capture(("FOO=bar", "BAR=foo", 7, "FOO=12")) == ("FOO=bar",)  # 7 + 6 > 10 bytes
-    assert capture(("É=éé",)) == ("É=éé",)  # 7 bytes in 4 characters
-    assert capture(("FOO=\ud800\ud800",)) == ("FOO=\ud800\ud800",)  # 4 + 2 × 3 = 10 bytes
-    assert capture(("FOO=\ud800\ud800a",)) == ()  # 11 bytes
-    assert EnvCapture(())(("FOO=bar",)) == ()
-    assert EnvCapture()(("DYLD_LIBRARY_PATH=/x", "PATH=/bin", "DYLD_FRAMEWORK_PATH=/y")) == (
-        "DYLD_LIBRARY_PATH=/x",
-        "DYLD_FRAMEWORK_PATH=/y",
-    )
-
-
-def test_captured_variables_come_from_the_pipelines_setting() -> None:
-    message = json.loads(ESLOGGER[1])  # its env is ["FOO=bar"]
-    pipeline = Pipeline(Window(max_age=10**10), env_capture=EnvCapture(("FOO",)))
-    pipeline.feed_line(json.dumps(message), "test")
-    [row] = EcsProcessTable(pipeline.window).generate(None)
-    assert row["process_env_vars"] == '["FOO=bar"]'
 
 
 def test_es_process_events_env_is_left_empty() -> None:
