@@ -41,6 +41,9 @@ SCHEMAS = Path(__file__).parent / "fixtures" / "osquery-schema"
         ("ECSQUERY_TABLES", "processes", "setting 'tables': 'processes' (each one of"),
         ("ECSQUERY_TABLES", ",", "setting 'tables': none given"),
         ("ECSQUERY_ESLOGGER_COMMAND", "eslogger --format json", "'eslogger' is not an absolute"),
+        ("ECSQUERY_CAPTURE_ENV_VARS", "PATH,A=B", "setting 'capture_env_vars': 'A=B' is not"),
+        ("ECSQUERY_CAPTURE_ENV_VARS", "X" * 64, "at most 63 characters"),
+        ("ECSQUERY_CAPTURE_ENV_VARS_BYTES", "-1", "'capture_env_vars_bytes': -1 is out of"),
     ],
 )
 def test_a_bad_setting_is_refused_with_one_line(variable: str, value: str, message: str) -> None:
@@ -175,3 +178,25 @@ def test_a_pack_that_is_not_an_osquery_pack_is_refused(
     pack.chmod(0o600)
     with pytest.raises(ConfigError, match=message):
         load_settings({"ECSQUERY_EXTENSION_CONFIG": os.devnull, "ECSQUERY_PACKS": str(pack)})
+
+
+def test_the_captured_environment_variables_are_a_setting(tmp_path: Path) -> None:
+    """Elastic Defend's ``capture_env_vars``: Kibana's default macOS list and the runner rule's
+    variable by default; a comma-separated variable or a TOML list otherwise (empty: none)."""
+    assert load_settings(BASE).capture_env_vars == (
+        "DYLD_INSERT_LIBRARIES",
+        "DYLD_FRAMEWORK_PATH",
+        "DYLD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "RUNNER_TRACKING_ID",
+    )
+    assert load_settings({**BASE, "ECSQUERY_CAPTURE_ENV_VARS": "PATH,USER"}).capture_env_vars == (
+        "PATH",
+        "USER",
+    )
+    assert load_settings({**BASE, "ECSQUERY_CAPTURE_ENV_VARS": ""}).capture_env_vars == ()
+    config = tmp_path / "ecsquery.toml"
+    config.write_text('[extension]\ncapture_env_vars = ["HOME"]\ncapture_env_vars_bytes = 64\n')
+    config.chmod(0o600)
+    settings = load_settings({"ECSQUERY_EXTENSION_CONFIG": str(config)})
+    assert (settings.capture_env_vars, settings.capture_env_vars_bytes) == (("HOME",), 64)

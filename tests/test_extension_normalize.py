@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from ecsquery.extension.argv import quote_cmdline
 from ecsquery.extension.ecs import build_document, iso_timestamp
-from ecsquery.extension.model import ARG_MAX_CHARS, ARGS_MAX_CHARS, Action, Proc, ProcEvent, Ref
+from ecsquery.extension.model import (
+    ARG_MAX_CHARS,
+    ARGS_MAX_CHARS,
+    Action,
+    Proc,
+    ProcEvent,
+    Ref,
+    capped,
+)
 from ecsquery.extension.normalize import BadRecord, normalize
 from ecsquery.extension.normalize import osquery as osquery_normalizer
 from ecsquery.extension.normalize.eslogger import exit_code, from_eslogger, parse_time, token
@@ -59,7 +67,7 @@ def test_v9_exec_to_ecs_row() -> None:
         "process_args_count": "1",
         "process_command_line": "/bin/connection-checker",
         "process_working_directory": "/bin/mullvadvpn-app",
-        "process_env_vars": '["FOO=bar"]',  # eslogger's event.exec.env, exactly
+        # eslogger's event.exec.env is ["FOO=bar"]: FOO is not a captured variable
         "process_code_signature_exists": "1",
         "process_code_signature_trusted": "0",  # ad-hoc signed: no certificate chain
         "process_code_signature_signing_id": "connection_checker-04fde7bdb8bceee3",
@@ -305,13 +313,19 @@ def test_memory_is_bounded_in_bytes_under_an_argv_flood() -> None:
     assert figures["rss"] < 160 * 1024 * 1024  # peak; holding every argv took 1,022 MiB
 
 
-_texts = st.text(max_size=12)
+# What a hostile Mac sends: U+FFFD (bytes that were not UTF-8), lone surrogates (JSON escapes),
+# NUL, quotes and backslashes, and arguments past ignore_above and the argv budget.
+_chars = st.characters(codec="utf-8") | st.sampled_from('\ufffd\ud800\udfff\x00"\\= ')
+_texts = st.text(_chars, max_size=12) | st.sampled_from(["", "/bin/zsh", "a" * 1100])
+_pids = st.integers(0, 5) | st.integers(0, 99999)  # few pids: parents known, images reused
+_names = st.sampled_from(["DYLD_INSERT_LIBRARIES", "LD_PRELOAD", "PATH", "ld_preload"])
+_env = st.lists(st.tuples(_names, _texts).map("=".join) | _texts, max_size=4).map(tuple)
 _procs = st.builds(
     Proc,
-    pid=st.integers(0, 99999),
-    pidversion=st.none() | st.integers(0, 10**6),
+    pid=_pids,
+    pidversion=st.none() | st.integers(0, 3),
     executable=_texts,
-    args=st.tuples() | st.lists(_texts, max_size=4).map(tuple),
+    args=st.tuples() | st.lists(_texts, max_size=4).map(tuple) | st.just(("x" * 5000,) * 5),
     cwd=_texts,
     signing_id=_texts,
     team_id=_texts,
@@ -329,23 +343,31 @@ _events = st.builds(
     time=st.floats(0, 4e9),
     event_id=_texts,
     proc=_procs,
-    parent=st.none() | st.builds(Ref, st.integers(0, 99999), st.none() | st.integers(0, 99)),
+    parent=st.none() | st.builds(Ref, _pids, st.none() | st.integers(0, 3)),
     original_ppid=st.none() | st.integers(0, 99999),
-    responsible=st.none() | st.builds(Ref, st.integers(0, 99999), st.none() | st.integers(0, 9)),
+    responsible=st.none() | st.builds(Ref, _pids, st.none() | st.integers(0, 3)),
     exit_code=st.none() | st.integers(0, 255),
+    env=_env,
 )
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(_events, min_size=1, max_size=4))
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_events, min_size=1, max_size=12))
 def test_generated_flattener_equals_the_dotted_path_walk(events: list[ProcEvent]) -> None:
+    """The pipeline's row (generated flattener, parent objects shared and remembered by
+    identity) is the generic path's row (fresh documents, dotted-path walk, ``encode_value``),
+    byte for byte, on hostile text and on events that keep naming the same parents."""
     fast, generic = Pipeline(Window(max_age=10**10)), Pipeline(Window(max_age=10**10))
     for event in events:
         fast.add(event)
-        observed = generic.tree.observe(event)
+        small = capped(event.proc)
+        event = event if small is None else event._replace(proc=small)
+        observed = generic.tree.observe(event._replace(env=generic.env_capture(event.env)))
         doc = build_document(observed, generic.tree)
         generic.add_document(int(observed.time), doc)
     assert fast.window.snapshot() == generic.window.snapshot()
+    capped_count = sum(capped(e.proc) is not None for e in events)
+    assert fast.stats["served"] == len(events) and fast.stats["capped.args"] == capped_count
 
 
 @settings(max_examples=500, deadline=None)
@@ -402,24 +424,10 @@ def test_columns_read_names_every_column_the_adapters_read() -> None:
     source = Path(osquery_normalizer.__file__).read_text(encoding="utf-8")
     start = source.index("def from_es_process_row")
     end = source.index("def from_process_events_row")
-    read = set(re.findall(r'_(?:int|text|required)\(row, "(\w+)"\)', source[start:end]))
+    read = set(re.findall(r'_(?:int|text|shared|required)\(row, "(\w+)"\)', source[start:end]))
     assert read - {"eid"} <= set(COLUMNS_READ["es_process_events"])
     read = set(re.findall(r'_(?:int|text|required)\(row, "(\w+)"\)', source[end:]))
     assert read <= set(COLUMNS_READ["process_events"]) | {"start_time"}  # processes: seed only
-
-
-def test_exec_env_is_capped_like_argv() -> None:
-    """``process.env_vars`` from eslogger's ``exec.env``: an element past ``ignore_above`` is
-    dropped (it could never match), the rest kept to the argv budget."""
-    message = json.loads(ESLOGGER[1])
-    long_var = "X=" + "y" * ARG_MAX_CHARS
-    many = [f"V{i:03d}=" + "z" * 195 for i in range(200)]  # 200 × 200 chars
-    message["event"]["exec"]["env"] = ["DYLD_INSERT_LIBRARIES=/tmp/x.dylib", long_var, *many]
-    [row], _ = rows(json.dumps(message))
-    kept = json.loads(row["process_env_vars"])
-    assert kept[0] == "DYLD_INSERT_LIBRARIES=/tmp/x.dylib" and long_var not in kept
-    assert sum(map(len, kept)) <= ARGS_MAX_CHARS < sum(map(len, kept)) + 200
-    assert kept[1:] == many[: len(kept) - 1]
 
 
 def test_es_process_events_env_is_left_empty() -> None:

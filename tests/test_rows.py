@@ -8,6 +8,7 @@ gives (``ecsquery.values``), however often a value repeats.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from ecsquery.rows import encode_value, make_flattener
 from ecsquery.schema import COLUMNS
-from ecsquery.values import ListInScalar
+from ecsquery.values import ListInScalar, flatten, keyword, text
 
 _scalars = (
     st.none()
@@ -71,3 +72,48 @@ def test_nul_and_numbers_in_arrays_take_the_general_path() -> None:
     assert flatten({"process": {"args": ["-d\x00x"]}}, 0)[0] == '["-d\ufffdx"]'
     assert flatten({"process": {"args": [1, [True, "a"]]}}, 0)[0] == '["1","true","a"]'
     assert flatten({"process": {"args": ["a", "b"]}}, 0)[0] == '["a","b"]'
+
+
+def test_a_stable_object_is_flattened_once_and_told_apart_by_identity() -> None:
+    """``stable`` paths: an object seen again (the same object) gives its remembered values; an
+    equal-looking or changed-identity object is flattened afresh, never confused."""
+    columns = [c for c in COLUMNS if c.ecs and c.ecs.startswith(("process.parent.", "event."))]
+    calls: list[str] = []
+
+    def finish(text: str) -> str:
+        calls.append(text)
+        return text
+
+    flatten = make_flattener(columns, [finish] * len(columns), None, ["process.parent"])
+    parent = {"pid": 7, "name": "zsh", "code_signature": {"exists": True}}
+    first = flatten({"process": {"parent": parent}, "event": {"action": "exec"}}, 0)
+    names = [c.name for c in columns]
+    assert dict(zip(names, first, strict=True))["process_parent_name"] == "zsh"
+    assert dict(zip(names, first, strict=True))["process_parent_code_signature_exists"] == "1"
+    before = len(calls)
+    again = flatten({"process": {"parent": parent}, "event": {"action": "fork"}}, 0)
+    assert again[names.index("process_parent_pid")] == "7" and len(calls) == before + 1
+    other = flatten({"process": {"parent": {"pid": 8}}, "event": {"action": "fork"}}, 0)
+    assert other[names.index("process_parent_pid")] == "8"
+    assert other[names.index("process_parent_name")] == ""
+    missing = flatten({"event": {}}, 0)
+    assert set(missing) == {""}
+
+
+def test_memos_never_mix_classes_across_numbers_and_text() -> None:
+    pid = next(c for c in COLUMNS if c.ecs == "process.pid")
+    flatten = make_flattener([pid], [lambda text: text], [True])
+    got = [flatten({"process": {"pid": v}}, 0)[0] for v in (1, True, 1.0, "1", 1, None, False)]
+    assert got == ["1", "1", "1.0", "1", "1", "", "0"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_values, max_size=6) | st.lists(st.text(), max_size=6).map(tuple))
+def test_an_array_of_text_is_encoded_as_the_general_walk_does(value: Any) -> None:
+    """``encode_value``'s shortcut for lists of text equals the element-by-element walk
+    (``values.flatten``, ``keyword``, NUL mapped) on every shape, text or not."""
+    args = next(c for c in COLUMNS if c.ecs == "process.args")
+    items = [text(keyword(v)) for v in flatten(value)]
+    assert encode_value(args, value) == (
+        json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else ""
+    )

@@ -8,14 +8,13 @@ booleans ``"1"``/``"0"``, arrays as JSON text.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
-from ecsquery.values import flatten, ip_text, keyword, single, text
+from ecsquery.values import NUL, flatten, ip_text, keyword, single, text
 
 _MISSING = object()
 
@@ -50,7 +49,9 @@ def encode_value(column: Column, value: Any) -> str:
     if value is None or value == [] or value == "":
         return ""
     if column.array:  # each element as a keyword field indexes it (``values``)
-        items = [text(keyword(v)) for v in flatten(value)]
+        items = _text_items(value)
+        if items is None:
+            items = [text(keyword(v)) for v in flatten(value)]
         return _ARRAY_JSON(items) if items else ""
     if isinstance(value, (list, tuple)):  # one value, or ``values.ListInScalar``
         return encode_value(column, single(column.ecs or column.name, value))
@@ -63,6 +64,18 @@ def encode_value(column: Column, value: Any) -> str:
     return text(keyword(value))
 
 
+def _text_items(value: Any) -> Sequence[str] | None:
+    """The common array (a list or tuple of text): the elements, NUL mapped, with no walk of
+    ``values.flatten`` (None for any other shape, which takes the general path)."""
+    if value.__class__ is not list and value.__class__ is not tuple:
+        return None
+    try:
+        joined = "".join(value)  # a TypeError unless every element is text
+    except TypeError:
+        return None
+    return value if NUL not in joined else [text(v) for v in value]
+
+
 Flattener = Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
 
 MEMO_ENTRIES = 1024
@@ -73,79 +86,140 @@ the input (37 columns × 1,024 entries × 256 characters, with their bytes)."""
 
 
 def _fast_encoder(
-    column: Column, finish: Callable[[str], Any], memo: dict[Any, Any] | None
+    column: Column,
+    finish: Callable[[str], Any],
+    memo: dict[Any, Any] | None,
+    numbers: dict[int, Any] | None,
 ) -> Callable[[Any], Any]:
-    """``finish(encode_value(column, v))``, remembering the result in ``memo`` (if any)
-    under ``v`` (or ``tuple(v)`` for an array) when that is hashable and short."""
+    """``finish(encode_value(column, v))``, remembering the result under ``v`` in ``memo``
+    (text, or ``tuple(v)`` for a list of text, when short) or in ``numbers`` (an ``int``)."""
+
+    plain = not column.array and column.ecs_type is not EcsType.BOOLEAN
 
     def encoder(v: Any) -> Any:
-        result = finish(encode_value(column, v))
-        if memo is not None:
-            # Only text is remembered: ``1``, ``1.0`` and ``True`` are equal dict keys but
-            # encode differently in one keyword column, and a str key never equals a number.
-            if v.__class__ is str:
-                if len(v) > MEMO_CHARS:
-                    return result
-                key: Any = v
-            elif v.__class__ is list and all(e.__class__ is str for e in v):
-                if sum(map(len, v)) > MEMO_CHARS:
-                    return result
-                key = tuple(v)
-            else:
+        cls = v.__class__
+        # encode_value's answer for text in such a column, without its checks:
+        result = finish(text(v) if plain and cls is str else encode_value(column, v))
+        if cls is str:
+            if memo is None or len(v) > MEMO_CHARS:
                 return result
-            if len(memo) >= MEMO_ENTRIES:
-                memo.clear()
-            with contextlib.suppress(TypeError):  # unhashable: nothing to remember
-                memo[key] = result
+            target: dict[Any, Any] = memo
+            key: Any = v
+        elif cls is list and memo is not None and all(e.__class__ is str for e in v):
+            if sum(map(len, v)) > MEMO_CHARS:
+                return result
+            target, key = memo, tuple(v)
+        elif cls is int and numbers is not None:
+            target, key = numbers, v
+        else:
+            return result
+        if len(target) >= MEMO_ENTRIES:
+            target.clear()
+        target[key] = result
         return result
 
     return encoder
+
+
+STABLE_ENTRIES = 256
+"""Per stable object path, the sub-objects whose finished values a flattener remembers."""
+
+
+def _value_lines(i: int, column: Column, value: str, remember: bool, pad: str) -> list[str]:
+    """The code finishing column ``i``'s value ``value`` into ``v{i}`` (see make_flattener)."""
+    v = f"v{i}"
+    lines = [
+        f"{pad}{v} = {value}",
+        f"{pad}if {v} is None: {v} = e{i}",
+        f"{pad}elif {v} is True: {v} = t{i}",
+        f"{pad}elif {v} is False: {v} = x{i}",
+    ]
+    if remember:
+        lines.append(f"{pad}elif {v}.__class__ is _str: {v} = m{i}.get({v}) or f{i}({v})")
+        lines.append(f"{pad}elif {v}.__class__ is _int: {v} = i{i}.get({v}) or f{i}({v})")
+        if column.array:
+            # A list that cannot be a key (a nested list inside) is simply encoded.
+            lines.append(f"{pad}elif {v}.__class__ is _list:")
+            lines.append(f"{pad}    try: {v} = m{i}.get(tuple({v})) or f{i}({v})")
+            lines.append(f"{pad}    except TypeError: {v} = f{i}({v})")
+    lines.append(f"{pad}else: {v} = f{i}({v})")
+    return lines
 
 
 def make_flattener(
     columns: Sequence[Column],
     finish: Sequence[Callable[[str], Any]],
     memoize: Sequence[bool] | None = None,
+    stable: Sequence[str] = (),
 ) -> Flattener:
     """A function ``(doc, time) → row`` for documents nested one key per level (the ones
     :func:`ecsquery.extension.ecs.build_document` writes), generated from the field table.
 
     Equal to ``finish[i](encode_value(c, get_path(doc, c.ecs)))`` per column (``time`` for the
     column without an ECS field) on such documents, but as straight-line code: each parent
-    object is looked up once, with no dotted-path search and no ABC ``isinstance`` checks,
-    and a value already seen in a ``memoize`` column is one dict lookup (each column has its
-    own memo, and only text is remembered, so ``1``, ``True`` and ``"1"`` never meet). A
-    document with dotted keys (a foreign ECS export) must go through :func:`get_path` instead.
+    object is looked up once, with no dotted-path search and no ABC ``isinstance`` checks; a
+    missing value, ``True`` and ``False`` are constants finished once; and a value already
+    seen in a ``memoize`` column is one dict lookup. Each column has two memos, one for text
+    (and lists of text), one for ``int``, and a lookup is guarded by the value's exact class,
+    so ``1``, ``1.0``, ``True`` and ``"1"`` (equal or not as dict keys) never meet. A document
+    with dotted keys (a foreign ECS export) must go through :func:`get_path` instead.
+
+    ``stable`` names object paths (``"process.parent"``) whose objects the caller shares
+    between documents and never changes once built (the parent's fields, built once per
+    process image): the finished values of such an object are remembered by its identity
+    (the object is kept with them, so its ``id`` cannot be reused while remembered), and
+    flattening it again is one lookup instead of one per column.
     """
-    env: dict[str, Any] = {"_E": {}, "_dict": dict, "_list": list, "_tuple": tuple}
+    env: dict[str, Any] = {"_E": {}, "_dict": dict, "_list": list, "_str": str, "_int": int}
+    env["_id"] = id
     lines = ["def flatten(doc, time):", "    n = doc"]
     nodes: dict[tuple[str, ...], str] = {(): "n"}
-    values = []
+    stable_parts = sorted((tuple(p.split(".")) for p in stable), key=len, reverse=True)
+    blocks: dict[tuple[str, ...], list[str]] = {p: [] for p in stable_parts}
+    members: dict[tuple[str, ...], list[str]] = {p: [] for p in stable_parts}
+
+    def node(prefix: tuple[str, ...], out: list[str], pad: str) -> str:
+        if prefix not in nodes:
+            parent = node(prefix[:-1], out, pad)
+            name = nodes[prefix] = f"n{len(nodes)}"
+            out.append(f"{pad}{name} = {parent}.get({prefix[-1]!r}, _E)")
+            out.append(f"{pad}if {name}.__class__ is not _dict: {name} = _E")
+        return nodes[prefix]
+
+    for prefix in stable_parts:
+        node(prefix, lines, "    ")  # the stable object itself, looked up before its block
     for i, column in enumerate(columns):
-        memo: dict[Any, Any] | None = {} if memoize is None or memoize[i] else None
-        env[f"f{i}"], env[f"m{i}"] = _fast_encoder(column, finish[i], memo), memo
+        remember = memoize is None or memoize[i]
+        memo: dict[Any, Any] | None = {} if remember else None
+        numbers: dict[int, Any] | None = {} if remember else None
+        env[f"f{i}"] = _fast_encoder(column, finish[i], memo, numbers)
+        env[f"m{i}"], env[f"i{i}"] = memo, numbers
+        for name, constant in (("e", None), ("t", True), ("x", False)):
+            env[f"{name}{i}"] = finish[i](encode_value(column, constant))
         if column.ecs is None:
-            value = "time"
-        else:
-            parts = (column.ecs,) if column.ecs.startswith("@") else tuple(column.ecs.split("."))
-            for depth in range(1, len(parts)):
-                prefix = parts[:depth]
-                if prefix not in nodes:
-                    name = nodes[prefix] = f"n{len(nodes)}"
-                    parent = nodes[prefix[:-1]]
-                    lines.append(f"    {name} = {parent}.get({prefix[-1]!r}, _E)")
-                    lines.append(f"    if {name}.__class__ is not _dict: {name} = _E")
-            value = f"{nodes[parts[:-1]]}.get({parts[-1]!r})"
-        lines.append(f"    v{i} = {value}")
-        if memo is None:
-            values.append(f"f{i}(v{i})")
+            lines += _value_lines(i, column, "time", remember, "    ")
             continue
-        key = f"(_tuple(v{i}) if v{i}.__class__ is _list else v{i})" if column.array else f"v{i}"
-        # A value that cannot be a key (a nested list) is simply encoded: never an error.
-        lines.append(f"    try: v{i} = m{i}.get({key}) or f{i}(v{i})")
-        lines.append(f"    except TypeError: v{i} = f{i}(v{i})")
-        values.append(f"v{i}")
-    lines.append("    return (" + ", ".join(values) + ",)")
+        parts = (column.ecs,) if column.ecs.startswith("@") else tuple(column.ecs.split("."))
+        home = next((p for p in stable_parts if parts[: len(p)] == p and len(parts) > len(p)), None)
+        out, pad = (lines, "    ") if home is None else (blocks[home], "        ")
+        value = f"{node(parts[:-1], out, pad)}.get({parts[-1]!r})"
+        out += _value_lines(i, column, value, remember, pad)
+        if home is not None:
+            members[home].append(f"v{i}")
+    for k, prefix in enumerate(stable_parts):
+        if not members[prefix]:
+            continue
+        obj, cache, names = nodes[prefix], f"S{k}", ", ".join(members[prefix]) + ","
+        env[cache] = {}
+        lines += [
+            f"    c = {cache}.get(_id({obj}))",
+            f"    if c is not None and c[0] is {obj}: {names} = c[1]",
+            "    else:",
+            *blocks[prefix],
+            f"        if len({cache}) >= {STABLE_ENTRIES}: {cache}.clear()",
+            f"        {cache}[_id({obj})] = ({obj}, ({names}))",
+        ]
+    lines.append("    return (" + ", ".join(f"v{i}" for i in range(len(columns))) + ",)")
     exec(compile("\n".join(lines), f"<flattener of {len(columns)} columns>", "exec"), env)
     flatten: Flattener = env["flatten"]
     return flatten

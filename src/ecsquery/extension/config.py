@@ -25,6 +25,7 @@ from typing import Any
 
 from ecsquery.errors import EcsqueryError
 from ecsquery.extension.files import DEFAULT_MUTED, DEFAULT_PATHS
+from ecsquery.extension.model import CAPTURE_ENV_BYTES, CAPTURE_ENV_VARS, ENV_NAME_MAX_CHARS
 from ecsquery.extension.sources.eslogger import COMMAND
 from ecsquery.extension.window import DEFAULT_MAX_AGE, DEFAULT_MAX_EVENTS
 
@@ -45,6 +46,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "window_events": (1, 10_000_000),
     "tree_size": (1, 10_000_000),
     "file_window_events": (1, 10_000_000),
+    "capture_env_vars_bytes": (0, 1 << 20),
 }
 """Inclusive bounds of the numeric settings (``window_events = 0`` would serve nothing)."""
 MAX_CONFIG_BYTES = 1 << 20
@@ -88,6 +90,11 @@ class Settings:
     file_mute_processes: tuple[str, ...] = DEFAULT_MUTED
     """Executables (exact absolute paths) whose file events are dropped."""
     file_window_events: int = DEFAULT_MAX_EVENTS
+    capture_env_vars: tuple[str, ...] = CAPTURE_ENV_VARS
+    """The environment variables kept in ``process.env_vars`` (Elastic Defend's
+    ``mac.advanced.capture_env_vars``; comma-separated in the environment variable)."""
+    capture_env_vars_bytes: int = CAPTURE_ENV_BYTES
+    """The most of them kept per exec, in UTF-8 bytes."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -110,6 +117,8 @@ _ENV = {
     "file_paths": "ECSQUERY_FILE_PATHS",
     "file_mute_processes": "ECSQUERY_FILE_MUTE_PROCESSES",
     "file_window_events": "ECSQUERY_FILE_WINDOW_EVENTS",
+    "capture_env_vars": "ECSQUERY_CAPTURE_ENV_VARS",
+    "capture_env_vars_bytes": "ECSQUERY_CAPTURE_ENV_VARS_BYTES",
 }
 
 
@@ -206,6 +215,12 @@ def check(settings: Settings) -> Settings:
             raise ConfigError(
                 f"setting {name!r}: {', '.join(map(repr, bad or ['*']))} is not an absolute path"
                 + (" glob (or *)" if name == "file_paths" else "")
+            )
+    for name in settings.capture_env_vars:
+        if not name or "=" in name or len(name) > ENV_NAME_MAX_CHARS:
+            raise ConfigError(
+                f"setting 'capture_env_vars': {name[:80]!r} is not a variable name (non-empty,"
+                f" no '=', at most {ENV_NAME_MAX_CHARS} characters, as Elastic Defend's)"
             )
     command = settings.eslogger_command
     if not command or not os.path.isabs(command[0]):

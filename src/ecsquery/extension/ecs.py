@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import posixpath
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Optional
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 from ecsquery.extension.tree import ProcessTree
@@ -87,10 +88,68 @@ def _ref_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
     return fields
 
 
+def _effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
+    eff: dict[str, Any] = {"pid": ref.pid}
+    if (eid := entity_id(known or ref)) is not None:
+        eff["entity_id"] = eid
+    if known is not None and known.executable:
+        eff["executable"] = known.executable
+        eff["name"] = posixpath.basename(known.executable)
+    return eff
+
+
+SHARED_IMAGES = 1024
+"""Parents (and effective parents) whose objects :class:`SharedFields` keeps (then anew)."""
+
+_Fields = Callable[[Ref, Optional[Proc]], dict[str, Any]]  # runtime: 3.9 has no `X | Y`
+
+
+class SharedFields:
+    """The ``process.parent`` and ``process.Ext.effective_parent`` objects, built once per
+    parent and shared by every document naming it (a shell is the parent of each command it
+    runs). Never changed once built, so a flattener may remember their finished values by
+    identity (``rows.make_flattener``'s ``stable``). A parent the tree knows is keyed by its
+    image object (by ``id``, with the image kept beside it so a reused ``id`` is never
+    confused); one it does not know, by its :class:`Ref` (pid and pidversion) alone."""
+
+    PATHS = ("process.parent", "process.Ext.effective_parent")
+
+    def __init__(self) -> None:
+        self._caches: dict[Any, dict[Any, tuple[Any, dict[str, Any]]]] = {
+            _ref_fields: {},
+            _effective_fields: {},
+        }
+
+    def parent(self, ref: Ref, known: Proc | None) -> dict[str, Any]:
+        return self._get(_ref_fields, ref, known)
+
+    def effective(self, ref: Ref, known: Proc | None) -> dict[str, Any]:
+        return self._get(_effective_fields, ref, known)
+
+    def _get(self, build: _Fields, ref: Ref, known: Proc | None) -> dict[str, Any]:
+        cache = self._caches[build]
+        key: Any = ref if known is None else id(known)
+        owner: Any = ref if known is None else known
+        hit = cache.get(key)
+        if hit is not None and (hit[0] is owner or (known is None and hit[0] == ref)):
+            return hit[1]
+        if len(cache) >= SHARED_IMAGES:
+            cache.clear()
+        fields = build(ref, known)
+        cache[key] = (owner, fields)
+        return fields
+
+
 def build_document(
-    event: ProcEvent, tree: ProcessTree, *, host_os_type: str = "macos", host_name: str = ""
+    event: ProcEvent,
+    tree: ProcessTree,
+    *,
+    host_os_type: str = "macos",
+    host_name: str = "",
+    shared: SharedFields | None = None,
 ) -> dict[str, Any]:
-    """The ECS document for an event already passed through :meth:`ProcessTree.observe`."""
+    """The ECS document for an event already passed through :meth:`ProcessTree.observe`
+    (with ``shared``, its parent objects are shared with other documents: read them only)."""
     proc = event.proc
     process = _process_fields(proc)
     if proc.cwd:
@@ -102,17 +161,13 @@ def build_document(
     if event.previous_executable:
         process["previous"] = {"executable": event.previous_executable}
     if event.parent is not None:
-        process["parent"] = _ref_fields(event.parent, tree.get(event.parent))
+        known = tree.get(event.parent)
+        build = _ref_fields if shared is None else shared.parent
+        process["parent"] = build(event.parent, known)
     effective = tree.effective_parent(event)
     if effective is not None:
-        known = tree.get(effective)
-        eff: dict[str, Any] = {"pid": effective.pid}
-        if (eid := entity_id(known or effective)) is not None:
-            eff["entity_id"] = eid
-        if known is not None and known.executable:
-            eff["executable"] = known.executable
-            eff["name"] = posixpath.basename(known.executable)
-        process["Ext"] = {"effective_parent": eff}
+        build = _effective_fields if shared is None else shared.effective
+        process["Ext"] = {"effective_parent": build(effective, tree.get(effective))}
     user: dict[str, Any] = {}
     if proc.uid is not None:
         user["id"] = str(proc.uid)

@@ -26,6 +26,7 @@ from ecsquery.extension.argv import QUOTED_SINCE, quotes_cmdline, requote_joined
 from ecsquery.extension.client import osquery_version
 from ecsquery.extension.config import ConfigError, Settings, load_settings
 from ecsquery.extension.files import FILE_WINDOW_BYTES, FileScope
+from ecsquery.extension.model import EnvCapture
 from ecsquery.extension.normalize import files
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.server import ExtensionServer
@@ -154,6 +155,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         user_names=user_name if settings.resolve_user_names and live else None,
         windows=windows,
         files=FileScope(settings.file_paths, settings.file_mute_processes),
+        env_capture=EnvCapture(settings.capture_env_vars, settings.capture_env_vars_bytes),
     )
     tables = [EcsProcessTable(window)] + [
         EcsProcessTable(windows[t.category], t.columns, t.name)

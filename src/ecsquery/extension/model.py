@@ -7,8 +7,9 @@ see these classes, so adding a source means writing one small function into them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Action(Enum):
@@ -83,8 +84,9 @@ class ProcEvent(NamedTuple):
     exit_code: int | None = None
     source: str = ""
     env: tuple[str, ...] = ()
-    """An exec's environment (``KEY=value``), capped by :func:`within_budget`; sources without an
-    exact list (osquery's space-joined ``env`` column) leave it empty."""
+    """An exec's environment (``KEY=value``) as the source gave it; the pipeline keeps only the
+    variables its :class:`EnvCapture` names. Sources without an exact list (osquery's
+    space-joined ``env`` column) leave it empty."""
     previous_executable: str = ""
     """An exec's image before it (same pid), filled by the process tree's ``observe``."""
 
@@ -100,11 +102,10 @@ Past it the remaining elements are dropped: a deliberate difference from Elastic
 
 
 def within_budget(items: tuple[str, ...]) -> tuple[str, ...]:
-    """``items`` (an argv or an environment) without the elements longer than
-    :data:`ARG_MAX_CHARS` (``keyword`` with ``ignore_above: 1024`` in the endpoint-package
-    mapping, for ``process.args`` and ``process.env_vars`` alike: they never match), and the
-    rest kept up to :data:`ARGS_MAX_CHARS` characters in all (past it: a deliberate
-    difference)."""
+    """``items`` (an argv) without the elements longer than :data:`ARG_MAX_CHARS`
+    (``keyword`` with ``ignore_above: 1024`` in the endpoint-package mapping: they never
+    match), and the rest kept up to :data:`ARGS_MAX_CHARS` characters in all (past it: a
+    deliberate difference). The environment has its own budget (:class:`EnvCapture`)."""
     kept: list[str] = []
     total = 0
     for item in items:
@@ -132,3 +133,56 @@ def capped(proc: Proc) -> Proc | None:
         return None
     line = " ".join(args)[:ARGS_MAX_CHARS]
     return proc._replace(args=within_budget(args), args_count=len(args), command_line=line)
+
+
+CAPTURE_ENV_VARS = (
+    "DYLD_INSERT_LIBRARIES",
+    "DYLD_FRAMEWORK_PATH",
+    "DYLD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "RUNNER_TRACKING_ID",
+)
+"""The variables ``process.env_vars`` carries by default. Elastic Defend captures only the
+names its policy lists (``mac.advanced.capture_env_vars``, up to five); Kibana's default macOS
+policy lists the first four (elastic/kibana ``x-pack/solutions/security/plugins/
+security_solution/common/endpoint/models/policy_config.ts`` ``policyFactory``, commit
+d4ed5ef326a), and the GitHub-runner rule asks for ``RUNNER_TRACKING_ID`` in its setup."""
+CAPTURE_ENV_BYTES = 4096
+"""The environment kept per exec, in UTF-8 bytes (past it the remaining matches are dropped)."""
+ENV_NAME_MAX_CHARS = 63
+"""Elastic's limit on a captured variable's name (longer names are ignored by Elastic Defend)."""
+
+
+class EnvCapture:
+    """Which ``KEY=value`` elements of an exec's environment become ``process.env_vars``.
+
+    As Elastic Defend's ``capture_env_vars``: only the named variables (case-sensitive, as
+    macOS's environment is), each element at most :data:`ARG_MAX_CHARS` characters (Elastic
+    drops values over 1,023 characters, and the mapping's ``ignore_above`` could never match
+    them anyway) and at most ``max_bytes`` of UTF-8 in all. A whole environment in every exec
+    row was ~1.3 KB of a 2 KB row, and no rule reads any other variable.
+    """
+
+    def __init__(
+        self, names: Sequence[str] = CAPTURE_ENV_VARS, max_bytes: int = CAPTURE_ENV_BYTES
+    ) -> None:
+        self.names = tuple(names)
+        self.max_bytes = max_bytes
+        self._prefixes = tuple(f"{name}=" for name in self.names)
+
+    def __call__(self, env: Sequence[Any]) -> tuple[str, ...]:
+        prefixes = self._prefixes
+        if not prefixes or not env:
+            return ()
+        kept: list[str] = []
+        total = 0
+        for item in env:
+            if item.__class__ is not str or not item.startswith(prefixes):
+                continue
+            if len(item) > ARG_MAX_CHARS:
+                continue
+            total += len(item.encode("utf-8", "surrogatepass"))
+            if total > self.max_bytes:
+                break
+            kept.append(item)
+        return tuple(kept)

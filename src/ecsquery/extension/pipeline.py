@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ecsquery.extension import wire
-from ecsquery.extension.ecs import build_document
+from ecsquery.extension.ecs import SharedFields, build_document
 from ecsquery.extension.files import FileScope, file_document
-from ecsquery.extension.model import Proc, ProcEvent, capped
-from ecsquery.extension.normalize import BadRecord, normalize
+from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped
+from ecsquery.extension.normalize import BadRecord, Item, normalize
 from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.socket import SocketEvent, network_document
 from ecsquery.extension.stats import Stats
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 UNIQUE_COLUMNS = frozenset({"timestamp", "event_id", "process_entity_id"})
 """Columns whose values rarely repeat: interning them would only churn the cache."""
+UNIQUE_MEMOIZED = frozenset({"timestamp"})
+"""Of those, the ones still worth the flattener's own small memo: a source with whole-second
+times (osquery's ``time``) repeats ``@timestamp`` for every event of a second, and sharing
+its bytes saves ~60 bytes an event in the window."""
 _LOG_FIRST = 5
 
 
@@ -64,6 +68,7 @@ class Pipeline:
         user_names: Callable[[int], str] | None = None,
         windows: Mapping[str, Window] | None = None,
         files: FileScope | None = None,
+        env_capture: EnvCapture | None = None,
     ) -> None:
         self.window = window
         self.tree = tree if tree is not None else ProcessTree()  # an empty tree is falsy (len)
@@ -72,12 +77,11 @@ class Pipeline:
         self.host_os_type = host_os_type
         self.host_name = host_name
         self.user_names = user_names
+        self.env_capture = env_capture or EnvCapture()
+        """The environment variables kept in ``process.env_vars`` (Defend's capture list)."""
         self._intern = wire.Interner()
-        self._finish = tuple(
-            wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in self.columns
-        )
-        memoize = [c.name not in UNIQUE_COLUMNS for c in self.columns]
-        self._flatten = make_flattener(self.columns, self._finish, memoize)
+        self._finish, self._flatten = self._row_maker(self.columns, SharedFields.PATHS)
+        self._shared = SharedFields()
         self._lock = threading.Lock()  # the tree is shared by every source thread
         self._routes = self._make_routes(windows or {})
         self.files = files or FileScope()
@@ -96,13 +100,21 @@ class Pipeline:
             window = windows.get(table.category)
             if table is PROCESS_TABLE or window is None:
                 continue
-            finish = tuple(
-                wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in table.columns
-            )
-            memoize = [c.name not in UNIQUE_COLUMNS for c in table.columns]
-            flatten = make_flattener(table.columns, finish, memoize)
+            finish, flatten = self._row_maker(table.columns)
             routes[table.category] = _Route(window, table.columns, finish, flatten)
         return routes
+
+    def _row_maker(
+        self, columns: Sequence[Column], stable: Sequence[str] = ()
+    ) -> tuple[
+        tuple[Callable[[str], Any], ...], Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
+    ]:
+        """A table's value finishers (interned, or encoded as they are for the columns that
+        rarely repeat) and its generated flattener (``rows.make_flattener``; ``stable``: the
+        shared objects only the process events' documents have)."""
+        finish = tuple(wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in columns)
+        memoize = [c.name not in UNIQUE_COLUMNS or c.name in UNIQUE_MEMOIZED for c in columns]
+        return finish, make_flattener(columns, finish, memoize, stable)
 
     def feed_line(self, line: str | bytes, source: str) -> None:
         """One NDJSON line from a source; blank lines are skipped."""
@@ -122,10 +134,17 @@ class Pipeline:
             self.stats.add("mapped.nul")
         self.feed(record, source)
 
-    def feed(self, record: Any, source: str) -> None:
+    def feed(
+        self,
+        record: Any,
+        source: str,
+        adapter: Callable[[Any], Iterable[Item]] | None = None,
+    ) -> None:
+        """One decoded record; ``adapter`` turns it into items (by default ``normalize``, which
+        tells the record's kind by its shape)."""
         self.stats.add(f"read.{source}")
         try:
-            items = list(normalize(record))
+            items = list((adapter or normalize)(record))
             if not items:
                 self.stats.add(f"ignored.{source}")
             for item in items:
@@ -149,6 +168,8 @@ class Pipeline:
             if small is not None:
                 item = item._replace(proc=small)
                 self.stats.add("capped.args")
+            if item.env:
+                item = item._replace(env=self.env_capture(item.env))
             with self._lock:
                 event = self.tree.observe(item)
                 uid = event.proc.uid
@@ -156,7 +177,11 @@ class Pipeline:
                     name = self.user_names(uid)
                     event = event._replace(proc=event.proc._replace(user_name=name))
                 doc = build_document(
-                    event, self.tree, host_os_type=self.host_os_type, host_name=self.host_name
+                    event,
+                    self.tree,
+                    host_os_type=self.host_os_type,
+                    host_name=self.host_name,
+                    shared=self._shared,
                 )
             time = int(event.time)
             self.window.add(time, self._flatten(doc, time))

@@ -18,8 +18,14 @@ Entry = tuple[int, tuple[bytes, ...]]
 
 DEFAULT_MAX_AGE = 15 * 60
 DEFAULT_MAX_EVENTS = 100_000
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES = 48 * 1024 * 1024
+"""48 MiB of rows: with the process tree (~20 MB at 16k images) and the runtime (~22 MB) the
+extension stays under 100 MB however large a backlog (``make bench``), half osquery's watchdog
+limit."""
 _ENTRY_FIXED = 128  # the entry tuple, its time int, the values tuple's header (CPython, 64-bit)
+_GONE: Entry = (0, ())
+"""What an evicted entry's slot holds until the list is compacted: the evicted rows would
+otherwise stay alive until then (up to as many dead rows as live ones, 2× the window)."""
 
 
 def entry_bytes(values: tuple[bytes, ...]) -> int:
@@ -42,7 +48,8 @@ class Window:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self._entries: list[Entry] = []
-        self._head = 0  # entries before it are evicted (dropped in bulk, not one at a time)
+        self._head = 0  # entries before it are evicted (their slots hold _GONE until compacted)
+        self._last_time = -1
         self._lock = threading.Lock()
         self.newest = 0
         self.evicted = 0
@@ -55,6 +62,10 @@ class Window:
     def add(self, time: int, values: tuple[bytes, ...]) -> None:
         with self._lock:
             entries = self._entries
+            if time == self._last_time:
+                time = self._last_time  # one int object per second, not one per entry
+            else:
+                self._last_time = time
             if len(entries) > self._head and time < entries[-1][0]:
                 entries.insert(self._bisect(time + 1), (time, values))
             else:
@@ -70,6 +81,7 @@ class Window:
                 or self.bytes > self.max_bytes
             ):
                 self.bytes -= entry_bytes(entries[head][1])
+                entries[head] = _GONE  # freed now, not when the list is next compacted
                 head += 1
             self.evicted += head - self._head
             if head > 1024 and head * 2 > len(entries):

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, within_budget
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 from ecsquery.extension.normalize.errors import BadRecord
 
 KNOWN_VERSIONS = range(9, 12)
@@ -167,9 +167,7 @@ def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
         if not all(a.__class__ is str for a in args):
             args = tuple(str(a) for a in args)
         proc = process(target, args, cwd)
-        env = tuple(exec_.get("env") or ())
-        if not all(v.__class__ is str for v in env):
-            env = tuple(str(v) for v in env)
+        env = exec_.get("env")
         return ProcEvent(
             action,
             time,
@@ -179,7 +177,7 @@ def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
             original_ppid=target.get("original_ppid"),
             responsible=_ref(target.get("responsible_audit_token")),
             source="eslogger",
-            env=within_budget(env),
+            env=tuple(env) if env.__class__ is list else (),
         )
     if action is Action.FORK:
         child = body["fork"]["child"]

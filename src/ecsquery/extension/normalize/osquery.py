@@ -16,6 +16,7 @@ or numbers with ``logNumericsAsNumbers``); both are accepted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from sys import intern
 from typing import Any
 
 from ecsquery.extension.argv import parse_cmdline, split_plain
@@ -39,6 +40,7 @@ COLUMNS_READ = {
 
 _ES_ACTIONS = {"exec": Action.EXEC, "fork": Action.FORK, "exit": Action.END}
 _FORK_SYSCALLS = {"fork", "vfork", "clone", "clone3"}
+_INTERNED = 512  # longer values are kept as they are
 
 
 def _int(row: Mapping[str, Any], name: str) -> int | None:
@@ -51,6 +53,16 @@ def _int(row: Mapping[str, Any], name: str) -> int | None:
 def _text(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
     return "" if value is None else str(value)
+
+
+def _shared(row: Mapping[str, Any], name: str) -> str:
+    """:func:`_text` for a value many rows repeat (a path, a signing id, a user name): the
+    process tree keeps it, so every image holding it shares one string (``sys.intern``'s
+    strings go when the last reference does, so an attacker's unique paths are not kept)."""
+    value = row.get(name)
+    if value is None:
+        return ""
+    return intern(value) if value.__class__ is str and len(value) <= _INTERNED else str(value)
 
 
 def _required(row: Mapping[str, Any], name: str) -> int:
@@ -85,7 +97,7 @@ def from_es_process_row(row: Mapping[str, Any]) -> ProcEvent | None:
 def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
     time = _required(row, "time")
     pid = _required(row, "pid")
-    signing_id, team_id = _text(row, "signing_id"), _text(row, "team_id")
+    signing_id, team_id = _shared(row, "signing_id"), _shared(row, "team_id")
     flags = _text(row, "codesigning_flags")
     signed = bool(signing_id or _text(row, "cdhash"))
     trusted = (
@@ -97,16 +109,16 @@ def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
     image = Proc(
         pid=pid,
         pidversion=_int(row, "pidversion"),
-        executable=_text(row, "path"),
+        executable=_shared(row, "path"),
         args=tuple(parse_cmdline(_text(row, "cmdline"))),
-        cwd=_text(row, "cwd"),
+        cwd=_shared(row, "cwd"),
         signing_id=signing_id,
         team_id=team_id,
         signed=signed,
         trusted=trusted,
         uid=_int(row, "uid"),
         gid=_int(row, "gid"),
-        user_name=_text(row, "username"),
+        user_name=_shared(row, "username"),
     )
     eid = _text(row, "eid")
     event_id = f"es_process_events-{eid}" if eid else f"es_process_events-{time}-{pid}"
@@ -139,6 +151,22 @@ def _es_event(row: Mapping[str, Any], action: Action) -> ProcEvent:
         exit_code=exit_code(code) if action is Action.END and code is not None else None,
         **common,  # type: ignore[arg-type]
     )
+
+
+def es_process_items(row: Mapping[str, Any]) -> list[ProcEvent]:
+    """The event in an ``es_process_events`` row, for a source that knows the row's table."""
+    event = from_es_process_row(row)
+    return [] if event is None else [event]
+
+
+def process_events_items(row: Mapping[str, Any]) -> list[ProcEvent]:
+    """The event in a ``process_events`` row, for a source that knows the row's table."""
+    return [from_process_events_row(row)]
+
+
+ADAPTERS = {"es_process_events": es_process_items, "process_events": process_events_items}
+"""Per polled table, its rows' adapter: the osquery source knows where a row came from, so
+it need not be classified by shape (``normalize``) first."""
 
 
 def from_process_events_row(row: Mapping[str, Any]) -> ProcEvent:

@@ -9,14 +9,23 @@ pause so a transient failure does not end collection.
 
 eslogger's stderr is drained on its own thread while it runs: a pipe holds 64 KiB, and an
 eslogger blocked writing a warning to a full stderr writes no more events either.
+
+Its stdout is read a chunk at a time, with a pause of :data:`BATCH_PAUSE` after a chunk that
+did not fill the read (:func:`batched_lines`): eslogger writes each event as it comes, and
+waking for every line cost about a third more CPU at 1,000 ev/s than handling the same lines a
+few at a time (``make bench``); a full read means eslogger is ahead, and the next read follows
+at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
+import time
 from collections import deque
+from collections.abc import Iterator
 from typing import IO
 
 from ecsquery.extension.normalize.eslogger_file import EVENTS as FILE_EVENTS
@@ -30,6 +39,39 @@ ESLOGGER = "/usr/bin/eslogger"
 COMMAND = (ESLOGGER, "--format", "json", "exec", "fork", "exit", *FILE_EVENTS)
 _STDERR_LOGGED = 5
 _STDERR_LINE = 4096
+READ_CHUNK = 1 << 16
+"""Bytes per read of eslogger's stdout (a pipe's capacity on macOS and Linux)."""
+BATCH_PAUSE = 0.005
+"""Seconds to wait after a read that came back short: at 1,000 ev/s (~3 KB each) about 16 KB
+gather meanwhile, a quarter of the pipe, so eslogger is never held up at that rate."""
+
+
+def batched_lines(stream: IO[bytes], pause: float = BATCH_PAUSE) -> Iterator[bytes]:
+    """The lines of ``stream`` (without their newline), read :data:`READ_CHUNK` bytes at a
+    time, pausing ``pause`` seconds after a short read (nothing is lost: the pipe holds what
+    arrives meanwhile). A line longer than a chunk is gathered in parts, without a pause."""
+    fd = stream.fileno()
+    pending: list[bytes] = []
+    while True:
+        data = os.read(fd, READ_CHUNK)
+        if not data:
+            break
+        end = data.rfind(b"\n")
+        if end < 0:
+            pending.append(data)
+            continue
+        head = data[:end]
+        if pending:
+            pending.append(head)
+            head = b"".join(pending)
+            pending = []
+        yield from head.split(b"\n")
+        if end + 1 < len(data):
+            pending.append(data[end + 1 :])
+        if len(data) < READ_CHUNK:
+            time.sleep(pause)
+    if pending:
+        yield b"".join(pending)
 
 
 def drain(stream: IO[bytes], tail: deque[bytes], stats: Stats, name: str) -> None:
@@ -91,7 +133,7 @@ class EsloggerSource(Source):
             daemon=True,
         )
         drainer.start()
-        for line in proc.stdout:
+        for line in batched_lines(proc.stdout):
             self.feed_line(line)
         code = proc.wait()
         drainer.join(5)

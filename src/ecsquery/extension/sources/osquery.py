@@ -37,7 +37,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ecsquery.extension.client import Connection
-from ecsquery.extension.normalize import files, socket
+from ecsquery.extension.normalize import files, normalize, socket
+from ecsquery.extension.normalize.osquery import ADAPTERS
 from ecsquery.extension.normalize.osquery import COLUMNS_READ as PROCESS_READS
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
@@ -210,6 +211,7 @@ class OsquerySource(Source):
     def poll(self, table: str) -> int:
         """Read everything new in ``table``, one time slice at a time; returns the rows fed."""
         cursor, columns = self.cursors[table], self.columns(table)
+        adapter = ADAPTERS.get(table, normalize)
         start, fed = cursor.time, 0
         while not self.stopping.is_set():
             sql, end = cursor.page_sql(table, columns, start, self.clock())
@@ -229,7 +231,7 @@ class OsquerySource(Source):
                 if self.cmdline is not None and table == "es_process_events" and "cmdline" in row:
                     row["cmdline"] = self.cmdline(row["cmdline"])
                     self.pipeline.stats.add("reconstructed.args")
-                self.pipeline.feed(row, self.name)
+                self.pipeline.feed(row, self.name, adapter)
             fed += len(rows)
             if end is None:
                 break
