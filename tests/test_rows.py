@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecsquery.rows import encode_value, make_flattener
-from ecsquery.schema import COLUMNS
+from ecsquery.schema import COLUMNS, TABLES, EcsType
 from ecsquery.values import ListInScalar, flatten, keyword, text
 
 _scalars = (
@@ -26,7 +26,9 @@ _scalars = (
     | st.text(alphabet=st.characters(codec="utf-8") | st.just("\x00"), max_size=8)
 )
 _values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4), max_leaves=8)
-_COLUMNS = [c for c in COLUMNS if c.ecs is not None and not c.ecs.startswith("@")]
+_COLUMNS = [
+    c for t in TABLES for c in t.columns if c.ecs is not None and not c.ecs.startswith("@")
+]  # every table's: the process table's, and the ip and port columns of the network table
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:
@@ -117,3 +119,14 @@ def test_an_array_of_text_is_encoded_as_the_general_walk_does(value: Any) -> Non
     assert encode_value(args, value) == (
         json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else ""
     )
+
+
+def test_an_ip_column_gets_the_canonical_text_from_the_flattener_too() -> None:
+    # The flattener's shortcut for text must not skip ``values.ip_text`` (an ip column's
+    # cell is the address, not how it was written): equal to encode_value, memo or not.
+    column = next(c for t in TABLES for c in t.columns if c.ecs_type is EcsType.IP)
+    assert column.ecs is not None
+    flatten = make_flattener([column], [lambda text: text], [True])
+    for value in ["::FFFF:10.0.0.1", "2001:DB8::1", "not an address", 7] * 2:
+        assert flatten(_nest(column.ecs, value), 0)[0] == encode_value(column, value)
+    assert flatten(_nest(column.ecs, "2001:DB8::1"), 0) == ("2001:db8::1",)

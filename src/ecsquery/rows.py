@@ -94,12 +94,18 @@ def _fast_encoder(
     """``finish(encode_value(column, v))``, remembering the result under ``v`` in ``memo``
     (text, or ``tuple(v)`` for a list of text, when short) or in ``numbers`` (an ``int``)."""
 
-    plain = not column.array and column.ecs_type is not EcsType.BOOLEAN
+    # Text and ints need none of encode_value's checks in a column that is no array, no
+    # boolean and no ip (an ip's text is made canonical there: ``values.ip_text``).
+    plain = not column.array and column.ecs_type not in (EcsType.BOOLEAN, EcsType.IP)
 
     def encoder(v: Any) -> Any:
         cls = v.__class__
-        # encode_value's answer for text in such a column, without its checks:
-        result = finish(text(v) if plain and cls is str else encode_value(column, v))
+        if plain and cls is str:
+            result = finish(text(v))
+        elif plain and cls is int:
+            result = finish(str(v))
+        else:
+            result = finish(encode_value(column, v))
         if cls is str:
             if memo is None or len(v) > MEMO_CHARS:
                 return result
@@ -128,14 +134,15 @@ STABLE_ENTRIES = 256
 def _value_lines(i: int, column: Column, value: str, remember: bool, pad: str) -> list[str]:
     """The code finishing column ``i``'s value ``value`` into ``v{i}`` (see make_flattener)."""
     v = f"v{i}"
-    lines = [
-        f"{pad}{v} = {value}",
-        f"{pad}if {v} is None: {v} = e{i}",
+    lines = [f"{pad}{v} = {value}"]
+    if remember:  # text first: the common value, and never None, True or False
+        lines.append(f"{pad}if {v}.__class__ is _str: {v} = m{i}.get({v}) or f{i}({v})")
+    lines += [
+        f"{pad}{'elif' if remember else 'if'} {v} is None: {v} = e{i}",
         f"{pad}elif {v} is True: {v} = t{i}",
         f"{pad}elif {v} is False: {v} = x{i}",
     ]
     if remember:
-        lines.append(f"{pad}elif {v}.__class__ is _str: {v} = m{i}.get({v}) or f{i}({v})")
         lines.append(f"{pad}elif {v}.__class__ is _int: {v} = i{i}.get({v}) or f{i}({v})")
         if column.array:
             # A list that cannot be a key (a nested list inside) is simply encoded.

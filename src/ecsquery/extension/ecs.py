@@ -13,7 +13,6 @@ set-uid programs); ``group.id`` is the real gid.
 from __future__ import annotations
 
 import functools
-import posixpath
 import time
 from collections.abc import Callable
 from typing import Any, Optional
@@ -45,6 +44,12 @@ def iso_timestamp(seconds: float) -> str:
     return f"{_second_text(whole)}{micros // 1000:03d}Z"
 
 
+def _basename(path: str) -> str:
+    """``posixpath.basename`` of a text path (the same slice, without its ``fspath`` and
+    separator look-ups: it runs once or twice per event)."""
+    return path[path.rfind("/") + 1 :]
+
+
 def entity_id(proc: Proc | Ref | None) -> str | None:
     """A process identity stable across its events; pid alone is not (pids are reused)."""
     if proc is None or proc.pidversion is None:
@@ -60,7 +65,7 @@ def _process_fields(proc: Proc) -> dict[str, Any]:
         fields["entity_id"] = eid
     if proc.executable:
         fields["executable"] = proc.executable
-        fields["name"] = posixpath.basename(proc.executable)
+        fields["name"] = _basename(proc.executable)
     if proc.args or proc.args_count:
         fields["args"] = list(proc.args)
         fields["args_count"] = proc.args_count or len(proc.args)
@@ -94,7 +99,7 @@ def _effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
         eff["entity_id"] = eid
     if known is not None and known.executable:
         eff["executable"] = known.executable
-        eff["name"] = posixpath.basename(known.executable)
+        eff["name"] = _basename(known.executable)
     return eff
 
 

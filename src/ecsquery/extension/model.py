@@ -174,10 +174,14 @@ class EnvCapture:
         prefixes = self._prefixes
         if not prefixes or not env:
             return ()
+        try:  # the few named variables first, in one pass (most of an environment is not)
+            named = [item for item in env if item.startswith(prefixes)]
+        except (AttributeError, TypeError):  # an element that is not text: one at a time
+            named = [i for i in env if i.__class__ is str and i.startswith(prefixes)]
         kept: list[str] = []
         total = 0
-        for item in env:
-            if item.__class__ is not str or not item.startswith(prefixes):
+        for item in named:
+            if item.__class__ is not str:
                 continue
             if len(item) > ARG_MAX_CHARS:
                 continue

@@ -36,6 +36,7 @@ UNIQUE_MEMOIZED = frozenset({"timestamp"})
 times (osquery's ``time``) repeats ``@timestamp`` for every event of a second, and sharing
 its bytes saves ~60 bytes an event in the window."""
 _LOG_FIRST = 5
+_ENV = ProcEvent._fields.index("env")
 
 
 _CATEGORIES = frozenset(t.category for t in TABLES)
@@ -118,7 +119,7 @@ class Pipeline:
 
     def feed_line(self, line: str | bytes, source: str) -> None:
         """One NDJSON line from a source; blank lines are skipped."""
-        if not line.strip():
+        if not line or line.isspace():  # as `not line.strip()`, without copying the line
             return
         if line.__class__ is str and self.files.skip_line(line):
             self.stats.add(f"read.{source}")  # a file event out of scope, left undecoded
@@ -168,8 +169,10 @@ class Pipeline:
             if small is not None:
                 item = item._replace(proc=small)
                 self.stats.add("capped.args")
-            if item.env:
-                item = item._replace(env=self.env_capture(item.env))
+            if item.env:  # _make, not _replace (a third of its cost)
+                fields = list(item)
+                fields[_ENV] = self.env_capture(item.env)
+                item = ProcEvent._make(fields)
             with self._lock:
                 event = self.tree.observe(item)
                 uid = event.proc.uid
