@@ -93,6 +93,21 @@ def test_exit_takes_args_from_the_earlier_exec() -> None:
     assert tree.observe(end).proc.args == ("curl",)
 
 
+def test_an_exit_keeps_every_field_it_has_and_fills_only_its_blanks() -> None:
+    # _fill names every field of Proc (faster than _replace): a field added to Proc and
+    # forgotten there would fall back to its default and fail here.
+    own = Proc(600, 1, "/bin/own", ("own",), "/own", "own.id", "OWN", False, False, 7, 8, 9,
+               "own", 5.0, 3, "own line")  # fmt: skip
+    known = Proc(600, 1, "/bin/k", ("k",), "/k", "k.id", "K", True, True, 1, 2, 3, "k", 1.0, 1, "k")
+    assert len(own) == len(Proc._fields)  # every field set, none left at its default
+    tree = ProcessTree()
+    tree.add(known)
+    got = tree.observe(ProcEvent(Action.END, 2.0, "x", own, exit_code=0))
+    assert got.proc == own
+    blank = tree.observe(ProcEvent(Action.END, 2.0, "x", Proc(600, 1), exit_code=0)).proc
+    assert blank == known
+
+
 def test_tree_is_bounded() -> None:
     tree = ProcessTree(max_size=3)
     for pid in range(10):

@@ -128,7 +128,9 @@ def proc_bytes(proc: Proc) -> int:
 def _fill(proc: Proc, known: Proc) -> Proc:
     """``proc`` with the blanks the source left filled from what the tree knew."""
     own = bool(proc.args or proc.args_count)  # argv of its own (maybe all of it capped away)
-    return proc._replace(
+    return Proc(  # every field named: a third cheaper than _replace
+        pid=proc.pid,
+        pidversion=proc.pidversion,
         executable=proc.executable or known.executable,
         args=proc.args if own else known.args,
         args_count=proc.args_count if own else known.args_count,
@@ -146,5 +148,11 @@ def _fill(proc: Proc, known: Proc) -> Proc:
     )
 
 
+_PROC = ProcEvent._fields.index("proc")
+
+
 def _with_proc(event: ProcEvent, proc: Proc) -> ProcEvent:
-    return event._replace(proc=proc)
+    """``event._replace(proc=proc)`` at a third of its cost (it runs for forks and exits)."""
+    fields = list(event)
+    fields[_PROC] = proc
+    return ProcEvent._make(fields)
