@@ -62,6 +62,8 @@ TABLE_RULE_FILES = [
         "persistence_suspicious_launch_agent_or_launch_daemon",
         "persistence_shell_profile_modification",
         "persistence_hidden_plist_filename",
+        "persistence_docker_shortcuts_plist_modification",  # Effective_process.name
+        "persistence_evasion_hidden_launch_agent_deamon_creation",  # Persistence.name
         "initial_access_ollama_api_external_access",
     )
 ]

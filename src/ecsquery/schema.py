@@ -135,8 +135,19 @@ _FILE: tuple[Column, ...] = (
     _c("file_directory", "file.directory"),
     _c("file_original_path", "file.Ext.original.path"),
     _c("file_original_name", "file.Ext.original.name"),
+    _c("effective_process_pid", "Effective_process.pid", L),
+    _c("effective_process_entity_id", "Effective_process.entity_id"),
+    _c("effective_process_executable", "Effective_process.executable"),
+    _c("effective_process_name", "Effective_process.name"),
+    _c("persistence_name", "Persistence.name"),
+    _c("persistence_path", "Persistence.path"),
+    _c("persistence_executable", "Persistence.executable"),
 )
-"""The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend."""
+"""The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend.
+``Effective_process.*`` and ``Persistence.*`` are Defend's top-level fields on macOS file
+events: the process that asked for the action (ESF's *responsible* process, when it is not the
+actor) and a launch item's plist (the ``launch_daemon`` event), as
+``ecsquery.extension.files.file_document`` writes them."""
 
 _NETWORK: tuple[Column, ...] = (
     _c("source_ip", "source.ip", IP),
