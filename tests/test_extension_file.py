@@ -106,6 +106,8 @@ def test_create_of_a_launch_agent_to_an_ecs_file_row() -> None:
         "file_name": "com.apple.updater.plist",
         "file_extension": "plist",
         "file_directory": "/Users/alice/Library/LaunchAgents",
+        "effective_process_pid": "938",  # responsible, unknown to the tree: no image
+        "effective_process_entity_id": "938-2424",
     }
 
 

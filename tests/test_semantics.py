@@ -62,6 +62,8 @@ TABLE_RULE_FILES = [
         "persistence_suspicious_launch_agent_or_launch_daemon",
         "persistence_shell_profile_modification",
         "persistence_hidden_plist_filename",
+        "persistence_docker_shortcuts_plist_modification",  # Effective_process.name
+        "persistence_evasion_hidden_launch_agent_deamon_creation",  # Persistence.name
         "initial_access_ollama_api_external_access",
     )
 ]
@@ -319,3 +321,52 @@ def test_sql_agrees_with_reference(compiled: CompiledRule) -> None:
     assert len(hits) == EXAMPLES  # 10,000 events
     assert sum(hits) > 0, "the generator never produced a matching event"
     assert 0 < sum(REFUSED) < EXAMPLES * BATCH // 10  # lists in scalars: refused, not guessed
+
+
+# --- fields looked up in osquery's signature table at query time -------------------------
+
+LOOKUP_QUERY = (
+    'process where process.name : "elastic-agent*" and not ('
+    'process.parent.code_signature.subject_name == "Elasticsearch, Inc." and'
+    ' process.code_signature.subject_name : "*elastic*")'
+)
+AGENT = "/Library/Elastic/Agent/elastic-agent"
+AGENT_PARENT = "/Library/Elastic/Agent/elastic-agent-parent"
+
+
+@pytest.mark.parametrize(
+    ("parent", "own", "hit"),
+    [
+        (None, None, True),  # unsigned (no signature row): not excepted
+        ("Elasticsearch, Inc.", None, True),
+        ("Elasticsearch, Inc.", "Elasticsearch, Inc.", False),  # the exception
+        ("elasticsearch, inc.", "Elasticsearch, Inc.", True),  # == is case-sensitive
+        ("", "Elasticsearch, Inc.", True),  # authority "" (no certificate) is missing
+    ],
+)
+def test_signature_lookups_agree_with_reference(
+    parent: str | None, own: str | None, hit: bool
+) -> None:
+    """The document carries Defend's ``subject_name``s; the row cannot (no event does), so the
+    SQL reads them from ``signature`` rows for the two executables, as osquery would."""
+    compiled = compile_rule(eql_rule(LOOKUP_QUERY, "lookup"))
+    process: dict[str, Any] = {"name": "elastic-agent", "executable": AGENT,
+                               "parent": {"executable": AGENT_PARENT}}  # fmt: skip
+    signers = {AGENT_PARENT: parent, AGENT: own}
+    if parent is not None:
+        process["parent"]["code_signature"] = {"subject_name": parent}
+    if own is not None:
+        process["code_signature"] = {"subject_name": own}
+    doc = {"event": {"category": ["process"]}, "process": process}
+    assert matches(compiled.query, doc) is hit
+    fields = fields_of(compiled)
+    row = to_row(doc, fields)
+    assert "process_code_signature_subject_name" not in row  # not a served column
+    row["time"] = str(NOW - 60)
+    conn = osquery_sqlite.connect(now=NOW)
+    osquery_sqlite.insert_rows(conn, [row], fields=fields)
+    for path, authority in signers.items():
+        if authority is not None:
+            osquery_sqlite.insert_signature(conn, path, authority)
+    assert len(conn.execute(compiled.sql).fetchall()) == int(hit)
+    conn.close()

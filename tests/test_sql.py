@@ -19,7 +19,17 @@ from ecsquery.rules.compile import (
     compile_rules,
     compile_where,
 )
-from ecsquery.rules.lang.ast import Equals, FieldRef, Match, Pattern, Query, Regex, Wild
+from ecsquery.rules.lang.ast import (
+    And,
+    Equals,
+    FieldRef,
+    Match,
+    Or,
+    Pattern,
+    Query,
+    Regex,
+    Wild,
+)
 from ecsquery.rules.load import load_rule
 from ecsquery.rules.model import Rule
 from ecsquery.schema import FieldTable
@@ -95,6 +105,9 @@ TABLE_RULES = [
     "elastic-rules-mac/initial_access_ollama_api_external_access",
     "elastic-rules-multi/execution_installer_package_spawned_network_event",
     "elastic-rules-multi/persistence_creation_change_launch_agents_file",
+    "elastic-rules-mac/discovery_system_and_network_configuration_check",
+    "elastic-rules-mac/persistence_evasion_hidden_launch_agent_deamon_creation",
+    "elastic-rules-mac/defense_evasion_elastic_agent_service_terminated",
 ]
 """File and network rules (EQL, KQL, cidrMatch) and sequences with network and file steps:
 their whole pack SQL, which names the table each reads."""
@@ -204,6 +217,28 @@ def test_errors_name_the_rule_and_are_collected() -> None:
 def test_compile_where_for_exceptions() -> None:
     expr = Match(FieldRef("process.Ext.effective_parent.executable"), (Pattern.parse("/usr/*"),))
     assert compile_where(expr) == "process_effective_parent_executable GLOB '/usr/*'"
+
+
+def test_signature_lookup_runs_after_the_cheap_terms() -> None:
+    """``subject_name`` reads osquery's ``signature`` table for the executable (``schema._signer``),
+    once the row's own terms hold; the other terms keep their order."""
+    signer = Equals(
+        FieldRef("process.parent.code_signature.subject_name"), ("Elasticsearch, Inc.",)
+    )
+    name = Equals(FieldRef("process.name"), ("x",))
+    lookup = (
+        "(CASE WHEN process_parent_executable GLOB '/*' THEN (SELECT NULLIF(authority, '')"
+        " FROM signature WHERE path = process_parent_executable AND arch = ''"
+        " AND hash_resources = 0 AND hash_executable = 0 LIMIT 1) END)"
+    )
+    assert (
+        compile_where(And((signer, name)))
+        == f"process_name = 'x' AND {lookup} = 'Elasticsearch, Inc.'"
+    )
+    assert (
+        compile_where(Or((signer, name)))
+        == f"({lookup} = 'Elasticsearch, Inc.' OR process_name = 'x')"
+    )
 
 
 def test_regex_compiles_to_anchored_regex_match() -> None:

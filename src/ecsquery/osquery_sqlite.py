@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Literal
 
-from ecsquery.schema import TABLES, FieldTable, OsqueryType, table_of_row
+from ecsquery.schema import SIGNATURE_COLUMNS, TABLES, FieldTable, OsqueryType, table_of_row
 
 REGEX_MAX_SIZE = 256
 _INT = re.compile(rb"^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -188,6 +188,13 @@ def _concat(sep: str, args: tuple[object, ...]) -> str | None:
     return out
 
 
+SIGNATURE_DDL = "CREATE TABLE signature ({})".format(
+    ", ".join(f"{name} {kind.value}" for name, kind in SIGNATURE_COLUMNS)
+)
+"""osquery's ``signature`` table, which ``schema.LOOKUPS`` query: empty (see
+:func:`insert_signature`)."""
+
+
 def connect(now: int | None = None, fields: FieldTable | None = None) -> sqlite3.Connection:
     """An in-memory database with the extension's tables, osquery's ``time`` and functions;
     ``fields`` replaces the columns of its own table (tests add columns)."""
@@ -197,6 +204,7 @@ def connect(now: int | None = None, fields: FieldTable | None = None) -> sqlite3
         columns = ", ".join(f"{c.name} {c.type.value}" for c in own)
         conn.execute(f"CREATE TABLE {table.name} ({columns})")
     conn.execute("CREATE TABLE time (unix_time BIGINT)")
+    conn.execute(SIGNATURE_DDL)
     conn.execute("INSERT INTO time VALUES (?)", (int(time.time()) if now is None else now,))
     conn.create_function("regex_match", 3, regex_match, deterministic=True)
     conn.create_function("in_cidr_block", 2, in_cidr_block, deterministic=True)
@@ -208,6 +216,17 @@ def connect(now: int | None = None, fields: FieldTable | None = None) -> sqlite3
         deterministic=True,
     )
     return conn
+
+
+def insert_signature(conn: sqlite3.Connection, path: str, authority: str) -> None:
+    """A ``signature`` row for ``path`` as osquery returns it to ``schema.LOOKUPS``' query
+    (default architecture, no hashing, signed); without one the subject is missing, as for a
+    file osquery cannot open. Replay has none: the files are not on this machine."""
+    conn.execute(
+        "INSERT INTO signature (path, hash_resources, hash_executable, arch, signed, authority)"
+        " VALUES (?, 0, 0, '', 1, ?)",
+        (path, authority),
+    )
 
 
 def set_now(conn: sqlite3.Connection, unix_time: int) -> None:

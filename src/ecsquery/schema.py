@@ -54,10 +54,19 @@ class Column:
     ecs: str | None
     ecs_type: EcsType
     array: bool = False
+    sql: str | None = None
+    """A field no event carries but osquery can look up when the query runs: the SQL
+    expression computing it (:data:`LOOKUPS`). The extension serves no such column and no
+    result row holds it; only rule conditions read it."""
 
     @property
     def numeric(self) -> bool:
         return self.type is not OsqueryType.TEXT
+
+    @property
+    def expr(self) -> str:
+        """The SQL that reads this field in a query over its table: the column, or the lookup."""
+        return self.name if self.sql is None else self.sql
 
 
 def _c(
@@ -135,8 +144,19 @@ _FILE: tuple[Column, ...] = (
     _c("file_directory", "file.directory"),
     _c("file_original_path", "file.Ext.original.path"),
     _c("file_original_name", "file.Ext.original.name"),
+    _c("effective_process_pid", "Effective_process.pid", L),
+    _c("effective_process_entity_id", "Effective_process.entity_id"),
+    _c("effective_process_executable", "Effective_process.executable"),
+    _c("effective_process_name", "Effective_process.name"),
+    _c("persistence_name", "Persistence.name"),
+    _c("persistence_path", "Persistence.path"),
+    _c("persistence_executable", "Persistence.executable"),
 )
-"""The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend."""
+"""The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend.
+``Effective_process.*`` and ``Persistence.*`` are Defend's top-level fields on macOS file
+events: the process that asked for the action (ESF's *responsible* process, when it is not the
+actor) and a launch item's plist (the ``launch_daemon`` event), as
+``ecsquery.extension.files.file_document`` writes them."""
 
 _NETWORK: tuple[Column, ...] = (
     _c("source_ip", "source.ip", IP),
@@ -155,6 +175,54 @@ holds one canonical text per address (``values.ip_text``), as an Elasticsearch `
 indexes one value per address."""
 
 
+SIGNATURE_COLUMNS: tuple[tuple[str, OsqueryType], ...] = (
+    ("path", OsqueryType.TEXT),
+    ("hash_resources", OsqueryType.INTEGER),
+    ("hash_executable", OsqueryType.INTEGER),
+    ("arch", OsqueryType.TEXT),
+    ("signed", OsqueryType.INTEGER),
+    ("identifier", OsqueryType.TEXT),
+    ("cdhash", OsqueryType.TEXT),
+    ("team_identifier", OsqueryType.TEXT),
+    ("authority", OsqueryType.TEXT),
+    ("entitlements", OsqueryType.TEXT),
+)
+"""osquery's macOS ``signature`` table (``specs/darwin/signature.table``, osquery commit
+a5b14f63d98c): ``path`` required, ``hash_resources``/``hash_executable`` "additional"
+switches that default to 1, ``authority`` the leaf certificate's common name."""
+
+
+def _signer(ecs: str, path_column: str) -> Column:
+    """``*.code_signature.subject_name`` as osquery's ``signature.authority`` of the executable.
+
+    EndpointSecurity messages carry the signing and team ids but not the certificate, so the
+    subject is read from the file on disk *when the query runs*, not when it was executed.
+    ``authority`` is the common name of the first certificate of ``kSecCodeInfoCertificates``
+    (``osquery/tables/system/darwin/signature.mm`` lines 185-198, commit a5b14f63d98c), the
+    name ``codesign -dv`` prints as the first ``Authority``; ``""`` when unsigned (missing).
+    osquery returns one row per architecture slice plus ``arch = ''`` for the default
+    verification (``kCheckedArches``, lines 37-38 and 239-249): ``arch = ''`` keeps one.
+    ``hash_resources = 0 AND hash_executable = 0`` skip hashing the bundle and the
+    executable (``getVerifyFlags``, lines 42-57), which the subject does not need. Only an
+    absolute path is looked up (an empty one would name osqueryd's working directory).
+    """
+    lookup = (
+        f"CASE WHEN {path_column} GLOB '/*' THEN (SELECT NULLIF(authority, '') FROM signature"
+        f" WHERE path = {path_column} AND arch = '' AND hash_resources = 0"
+        " AND hash_executable = 0 LIMIT 1) END"
+    )
+    name = ecs.replace(".", "_")
+    return Column(name, OsqueryType.TEXT, ecs, EcsType.KEYWORD, sql=f"({lookup})")
+
+
+LOOKUPS: tuple[Column, ...] = (
+    _signer("process.code_signature.subject_name", "process_executable"),
+    _signer("process.parent.code_signature.subject_name", "process_parent_executable"),
+)
+"""Fields every table's rules may read through a lookup in another osquery table at query
+time (``Column.sql``); the compiler evaluates them after a condition's other terms."""
+
+
 @dataclass(frozen=True)
 class Table:
     """One table the extension serves: its name, the ECS event category it carries, its columns.
@@ -166,11 +234,12 @@ class Table:
     name: str
     category: str
     columns: tuple[Column, ...]
+    lookups: tuple[Column, ...] = ()
 
 
-PROCESS_TABLE = Table(TABLE, "process", _EVENT + _PROCESS)
-FILE_TABLE = Table("ecs_file_events", "file", _EVENT + _PROCESS + _FILE)
-NETWORK_TABLE = Table("ecs_network_events", "network", _EVENT + _PROCESS + _NETWORK)
+PROCESS_TABLE = Table(TABLE, "process", _EVENT + _PROCESS, LOOKUPS)
+FILE_TABLE = Table("ecs_file_events", "file", _EVENT + _PROCESS + _FILE, LOOKUPS)
+NETWORK_TABLE = Table("ecs_network_events", "network", _EVENT + _PROCESS + _NETWORK, LOOKUPS)
 TABLES: tuple[Table, ...] = (PROCESS_TABLE, FILE_TABLE, NETWORK_TABLE)
 """Every table the extension serves, the process table first."""
 
@@ -235,10 +304,11 @@ class FieldTable:
     ) -> None:
         self.table = table
         self.columns: tuple[Column, ...] = tuple(table.columns if columns is None else columns)
+        self.lookups = table.lookups if columns is None else ()
         self._by_name = {c.name: c for c in self.columns}
-        self._by_ecs = {c.ecs: c for c in self.columns if c.ecs is not None}
+        self._by_ecs = {c.ecs: c for c in self.columns + self.lookups if c.ecs is not None}
         if len(self._by_name) != len(self.columns) or len(self._by_ecs) != sum(
-            1 for c in self.columns if c.ecs is not None
+            1 for c in self.columns + self.lookups if c.ecs is not None
         ):
             raise ValueError("duplicate column or ECS field in the field table")
 
@@ -270,7 +340,8 @@ class FieldTable:
         return iter(self.columns)
 
     def by_ecs(self, field: str) -> Column | None:
-        """The column carrying an ECS field, or None when the extension cannot supply it."""
+        """The column carrying an ECS field (or its lookup, ``Column.sql``), or None when
+        neither the extension nor osquery can supply it."""
         return self._by_ecs.get(field)
 
     def by_name(self, name: str) -> Column:

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ecsquery.osquery_sqlite import _concat, _text, regex_match
+from ecsquery.osquery_sqlite import SIGNATURE_DDL, _concat, _text, regex_match
 from ecsquery.testing.standin import build_context
 
 EQUALS = 2
@@ -158,6 +158,7 @@ def connect(module: OsqueryModule, now: int) -> Any:
     conn.execute(f"CREATE VIRTUAL TABLE {module.name} USING osquery_extension()")
     conn.execute("CREATE TABLE time (unix_time BIGINT)")
     conn.execute("INSERT INTO time VALUES (?)", (now,))
+    conn.execute(SIGNATURE_DDL)
     conn.create_scalar_function("regex_match", regex_match, 3, deterministic=True)
     conn.create_scalar_function("concat", lambda *a: _concat("", a), -1, deterministic=True)
     conn.create_scalar_function(

@@ -43,7 +43,14 @@ SELECT
   file_extension,
   file_directory,
   file_original_path,
-  file_original_name
+  file_original_name,
+  effective_process_pid,
+  effective_process_entity_id,
+  effective_process_executable,
+  effective_process_name,
+  persistence_name,
+  persistence_path,
+  persistence_executable
 FROM ecs_file_events
 WHERE time >= (SELECT unix_time FROM time) - 540
   AND EXISTS (SELECT 1 FROM json_each(NULLIF(event_category, '')) WHERE value = 'file')

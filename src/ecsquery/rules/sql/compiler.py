@@ -43,6 +43,7 @@ from ecsquery.rules.lang.ast import (
     Regex,
     Wild,
 )
+from ecsquery.rules.lang.passes import leaf_field
 from ecsquery.rules.sql import literals, regex
 from ecsquery.schema import TIME_COLUMN, Column, FieldTable
 
@@ -120,7 +121,7 @@ class Compiler:
         if isinstance(expr, Const) and expr.value:
             return []
         children = expr.children if isinstance(expr, And) else (expr,)
-        return [self.compile(c).at(AND) for c in children]
+        return [self.compile(c).at(AND) for c in self._cheap_first(children)]
 
     def where(self, expr: Expr) -> str:
         """``expr`` as one WHERE expression (``1`` when it is always true)."""
@@ -128,8 +129,23 @@ class Compiler:
 
     # ------------------------------------------------------------------ boolean nodes
 
+    def _cheap_first(self, children: Iterable[Expr]) -> list[Expr]:
+        """AND terms reading a lookup (``Column.sql``: a query on another osquery table per
+        row) after the others, so SQLite's left-to-right AND runs it only for rows they keep."""
+        return sorted(children, key=self._looks_up)
+
+    def _looks_up(self, expr: Expr) -> bool:
+        if isinstance(expr, Not):
+            return self._looks_up(expr.child)
+        if isinstance(expr, And | Or):
+            return any(self._looks_up(c) for c in expr.children)
+        if isinstance(expr, Const):
+            return False
+        column = self.fields.by_ecs(leaf_field(expr).name)
+        return column is not None and column.sql is not None
+
     def visit_and(self, node: And) -> Sql:
-        parts = [self.compile(c) for c in node.children]
+        parts = [self.compile(c) for c in self._cheap_first(node.children)]
         return Sql(" AND ".join(p.at(AND) for p in parts), AND, any(p.nullable for p in parts))
 
     def visit_or(self, node: Or) -> Sql:
@@ -155,7 +171,7 @@ class Compiler:
         return column
 
     def _value(self, ref: FieldRef, empty_may_match: bool, name: str | None = None) -> str:
-        text = name or self._column(ref).name
+        text = name or self._column(ref).expr
         return f"NULLIF({text}, '')" if empty_may_match else text
 
     def _on_field(self, ref: FieldRef, empty_may_match: bool, predicate: Predicate) -> Sql:

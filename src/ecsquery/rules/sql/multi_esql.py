@@ -96,7 +96,7 @@ class _Scope:
                 f"(SELECT CASE WHEN count(DISTINCT value) = 1 THEN min(value) END"
                 f" FROM json_each(NULLIF({column.name}, '')) WHERE value <> '')"
             )
-        return f"NULLIF({column.name}, '')"
+        return f"NULLIF({column.expr}, '')"
 
     def sql(self, node: esql.Node) -> str:
         return _VISIT[type(node)](self, node)

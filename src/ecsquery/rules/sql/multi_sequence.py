@@ -116,7 +116,7 @@ def _key(keys: tuple[FieldRef, ...], fields: FieldTable) -> tuple[str, list[str]
             )
         if column.array:
             raise UnsupportedConstruct("join key", f"{ref.name!r} is an array field", pos=ref.pos)
-        value = f"NULLIF({column.name}, '')"
+        value = f"NULLIF({column.expr}, '')"
         parts.append(value)
         if not ref.optional:
             present.append(f"{value} IS NOT NULL")

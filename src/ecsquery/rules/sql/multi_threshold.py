@@ -65,7 +65,7 @@ def _scalar_column(ref: FieldRef, fields: FieldTable, what: str) -> str | None:
         raise UnsupportedConstruct(what, f"{ref.name!r} has no column in the table")
     if column.array:
         raise UnsupportedConstruct(what, f"{ref.name!r} is an array field")
-    return column.name
+    return column.expr
 
 
 def compile_threshold(rule: Threshold, fields: FieldTable, lookback_seconds: int) -> str:

@@ -84,7 +84,7 @@ def _text_column(node: Expr, fields: FieldTable) -> Column | None:
     if not isinstance(node, (Equals, Match)):
         return None
     column = fields.by_ecs(node.field.name)
-    return None if column is None or column.numeric else column
+    return None if column is None or column.numeric or column.sql is not None else column
 
 
 def _term(node: Equals | Match, fields: FieldTable) -> str | None:
@@ -126,7 +126,7 @@ def _or_term(node: Or, fields: FieldTable) -> str | None:
         if not isinstance(term, Equals):
             continue
         column = fields.by_ecs(term.field.name)
-        if column is None or column.array or column.numeric:
+        if column is None or column.array or column.numeric or column.sql is not None:
             continue
         union: set[str] = set()
         for child in node.children:
