@@ -24,6 +24,7 @@ from ecsquery.rules.lang.parse import parse_query
 from ecsquery.rules.lang.passes import (
     RULES,
     coerce_literals,
+    index_category,
     literal_matches,
     optimize,
     query_categories,
@@ -173,3 +174,33 @@ def test_exists_passes_through() -> None:
     assert run_passes(q, FIELDS).where == And(
         (Equals(F("event.category"), ("process",)), Exists(F("process.pid")))
     )
+
+
+@pytest.mark.parametrize(
+    ("index", "category"),
+    [
+        (["logs-endpoint.events.file-*"], "file"),
+        (["logs-endpoint.events.file*"], "file"),
+        (["logs-endpoint.events.network-*", "logs-endpoint.events.network-default"], "network"),
+        (["logs-endpoint.events.process-*", "logs-endpoint.events.file-*"], None),
+        (["logs-endpoint.events.*"], None),
+        (["logs-endpoint.events.file-*", "auditbeat-*"], None),
+        ([], None),
+    ],
+)
+def test_index_category_is_the_one_defend_stream_named(
+    index: list[str], category: str | None
+) -> None:
+    assert index_category(index) == category
+
+
+def test_a_query_pinning_no_category_reads_the_table_its_index_names() -> None:
+    """Elasticsearch searches only the streams of ``index``: a KQL rule over the file stream
+    reads the file table, one over several streams (or none) the process table."""
+    query = parse_query("event.action : launch_daemon", "kuery")
+    fields = FieldTable()
+    assert table_for_query(query, fields, index=["logs-endpoint.events.file-*"]).name == (
+        "ecs_file_events"
+    )
+    assert table_for_query(query, fields, index=["logs-endpoint.events.*"]) is fields
+    assert table_for_query(query, fields) is fields

@@ -45,7 +45,7 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
     category (``table_for_query``), a sibling of ``fields`` when the category is another.
     """
     try:
-        table = table_for_query(query, fields or FieldTable())
+        table = table_for_query(query, fields or FieldTable(), index=rule.index)
         normal = run_passes(query, table)
         compiler = Compiler(table)
         terms = compiler.conjuncts(normal.where) + pushdown_terms(normal.where, table)

@@ -12,7 +12,7 @@ becomes a conjunct first (``with_category``), so the passes only ever see expres
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ecsquery.errors import Pos, UnmappedField, UnsupportedConstruct
@@ -81,16 +81,33 @@ def query_categories(query: Query) -> tuple[str, ...]:
     return found or ()
 
 
-def table_for_query(query: Query, fields: FieldTable, pos: Pos | None = None) -> FieldTable:
+_ENDPOINT_STREAM = re.compile(r"logs-endpoint\.events\.([a-z_]+)(?:-\*|\*|-.*)?")
+"""Elastic Defend's data streams, ``logs-endpoint.events.<category>-<namespace>``."""
+
+
+def index_category(index: Sequence[str]) -> str | None:
+    """The one event category a rule's ``index`` patterns name, when every pattern is one of
+    Elastic Defend's per-category streams (``logs-endpoint.events.file-*``), else None."""
+    found = {m.group(1) if (m := _ENDPOINT_STREAM.fullmatch(i)) else None for i in index}
+    return found.pop() if len(found) == 1 else None
+
+
+def table_for_query(
+    query: Query, fields: FieldTable, pos: Pos | None = None, index: Sequence[str] = ()
+) -> FieldTable:
     """The table a query reads: the one serving its event category (``fields`` when that is
-    ``fields``' own, or when nothing pins a category), or an ``UnsupportedConstruct`` naming the
-    category. Each table holds one category's events, so a rule over several is refused rather
-    than compiled against one of them and silently missing the others."""
+    ``fields``' own), or an ``UnsupportedConstruct`` naming the category. Each table holds one
+    category's events, so a rule over several is refused rather than compiled against one of
+    them and silently missing the others. A query pinning no category reads the table of the
+    one category its ``index`` names (Elasticsearch would search only that stream), else
+    ``fields``."""
     categories = query_categories(query)
     served = ", ".join(t.category for t in TABLES)
     pos = pos or query.where.pos
     if not categories:
-        return fields
+        category = index_category(index)
+        by_index = fields.for_category(category) if category is not None else None
+        return by_index or fields
     if "any" in categories:
         raise UnsupportedConstruct(
             "event category",

@@ -56,7 +56,7 @@ def _sequence(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> Comp
 def _threshold(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> CompiledRule:
     query = apply_exceptions(parse_rule_query(rule), rule.exceptions)
     spec = threshold_from_params(query, params)
-    fields = table_for_query(query, fields)
+    fields = table_for_query(query, fields, index=rule.index)
     sql = compile_threshold(spec, fields, rule.lookback_seconds)
     return CompiledRule(rule, query, compile_where(query.where, fields), sql)
 
@@ -65,7 +65,7 @@ def _new_terms(rule: Rule, params: Mapping[str, Any], fields: FieldTable) -> Com
     """The query runs on the host as any single-event rule; the reader's first-seen store
     (``alerts.newterms``) decides which events are new. The term fields must be columns of
     the table of the query's event category."""
-    fields = table_for_query(parse_rule_query(rule), fields)
+    fields = table_for_query(parse_rule_query(rule), fields, index=rule.index)
     table = params.get("new_terms")
     names = table.get("value") if isinstance(table, Mapping) else None
     if not isinstance(table, Mapping) or not names:
