@@ -21,7 +21,7 @@ from ecsquery.rules.lang.passes import run_passes
 from ecsquery.rules.lang.sequence import parse_sequence
 from ecsquery.rules.sql.multi_sequence import compile_sequence
 from ecsquery.testing.multi import sequences
-from multi_support import FIELDS, NOW, Table, agree_on_streams, slow
+from multi_support import FIELDS, NOW, Table, agree_on_streams, many, slow
 
 STREAMS = 300  # per shape: 2,100 streams for the class, each run with missing as NULL and ''
 SLOW_STREAMS = 5000  # per shape, behind ECSQUERY_SLOW=1 (marked slow)
@@ -243,7 +243,7 @@ def test_sql_equals_reference_on_streams(shape: str) -> None:
 @slow
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_sql_equals_reference_on_many_streams(shape: str) -> None:
-    agree(shape, SLOW_STREAMS)
+    agree(shape, many(SLOW_STREAMS))
 
 
 def agree(shape: str, count: int) -> None:

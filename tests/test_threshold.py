@@ -19,7 +19,7 @@ from ecsquery.rules.sql.multi_threshold import (
     threshold_from_params,
 )
 from ecsquery.testing.multi import threshold
-from multi_support import FIELDS, Table, agree_on_streams, slow
+from multi_support import FIELDS, Table, agree_on_streams, many, slow
 
 STREAMS = 700  # per shape: 2,100 for the class
 SLOW_STREAMS = 10_000
@@ -105,7 +105,7 @@ def test_sql_equals_reference_on_streams(shape: str) -> None:
 @slow
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_sql_equals_reference_on_many_streams(shape: str) -> None:
-    agree(shape, SLOW_STREAMS)
+    agree(shape, many(SLOW_STREAMS))
 
 
 def agree(shape: str, count: int) -> None:
