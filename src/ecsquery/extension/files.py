@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ecsquery.extension.ecs import build_document, entity_id
+from ecsquery.extension.model import named
 from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
 from ecsquery.extension.tree import ProcessTree, _fill
 
@@ -291,8 +292,7 @@ def file_document(
     known = tree.get(proc.ref)
     if known is not None:
         proc = _fill(proc, known)
-    if user_names is not None and proc.uid is not None and not proc.user_name:
-        proc = proc._replace(user_name=user_names(proc.uid))
+    proc = named(proc, user_names)
     if proc is not actor.proc:
         actor = actor._replace(proc=proc)
     doc = build_document(actor, tree, host_os_type=host_os_type, host_name=host_name)

@@ -7,7 +7,7 @@ see these classes, so adding a source means writing one small function into them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -116,6 +116,14 @@ def within_budget(items: tuple[str, ...]) -> tuple[str, ...]:
             break
         kept.append(item)
     return items if len(kept) == len(items) else tuple(kept)
+
+
+def named(proc: Proc, user_names: Callable[[int], str] | None) -> Proc:
+    """``proc`` with its ``user_name`` looked up (``user_names``: this host's passwd) when the
+    source gave a uid and no name; else ``proc`` itself."""
+    if user_names is None or proc.uid is None or proc.user_name:
+        return proc
+    return proc._replace(user_name=user_names(proc.uid))
 
 
 def capped(proc: Proc) -> Proc | None:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from ecsquery.extension import wire
 from ecsquery.extension.ecs import SharedFields, build_document
 from ecsquery.extension.files import FileScope, file_document
-from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped
+from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped, named
 from ecsquery.extension.normalize import BadRecord, Item, normalize
 from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.socket import SocketEvent, network_document
@@ -175,10 +175,9 @@ class Pipeline:
                 item = ProcEvent._make(fields)
             with self._lock:
                 event = self.tree.observe(item)
-                uid = event.proc.uid
-                if self.user_names is not None and uid is not None and not event.proc.user_name:
-                    name = self.user_names(uid)
-                    event = event._replace(proc=event.proc._replace(user_name=name))
+                proc = named(event.proc, self.user_names)
+                if proc is not event.proc:
+                    event = event._replace(proc=proc)
                 doc = build_document(
                     event,
                     self.tree,
@@ -198,37 +197,31 @@ class Pipeline:
 
     def add_file(self, event: FileEvent) -> None:
         """A file event: kept if :attr:`files` says so, then served by the file table."""
-        route = self._routes.get("file")
-        dropped = self.files.verdict(event) or ("" if route is not None else "no_table")
-        if dropped or route is None:
+        dropped = self.files.verdict(event)
+        if dropped:
             self.stats.add(f"dropped.{dropped}")
             return
-        with self._lock:
-            doc = file_document(
-                event,
-                self.tree,
-                host_os_type=self.host_os_type,
-                host_name=self.host_name,
-                user_names=self.user_names,
-            )
-        self.serve("file", int(event.time), doc)
+        self._serve_built("file", event, file_document)
 
     def add_connection(self, event: SocketEvent) -> None:
-        """A connection, served by the network table (its actor comes from the tree, so the
-        document is built under the tree's lock)."""
-        route = self._routes.get("network")
-        if route is None:
+        """A connection, served by the network table."""
+        self._serve_built("network", event, network_document)
+
+    def _serve_built(self, category: str, event: Any, build: Callable[..., dict[str, Any]]) -> None:
+        """An event whose document ``build`` makes from the process tree (its actor), so under
+        the tree's lock, served by ``category``'s table (``dropped.no_table`` without one)."""
+        if category not in self._routes:
             self.stats.add("dropped.no_table")
             return
         with self._lock:
-            doc = network_document(
+            doc = build(
                 event,
                 self.tree,
                 host_os_type=self.host_os_type,
                 host_name=self.host_name,
                 user_names=self.user_names,
             )
-        self.serve("network", int(event.time), doc)
+        self.serve(category, int(event.time), doc)
 
     def serve(self, category: str, time: int, doc: Mapping[str, Any]) -> None:
         """A document built here into its category's window, through that table's generated

@@ -52,7 +52,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ecsquery.extension.ecs import build_document
-from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, named
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.extension.tree import ProcessTree
 
@@ -188,8 +188,7 @@ def network_document(
     proc = known or Proc(pid=event.pid)
     if not proc.executable and event.path:
         proc = proc._replace(executable=event.path)
-    if user_names is not None and proc.uid is not None and not proc.user_name:
-        proc = proc._replace(user_name=user_names(proc.uid))
+    proc = named(proc, user_names)
     doc = build_document(
         ProcEvent(Action.EXEC, float(event.time), event.event_id, proc),
         tree,
