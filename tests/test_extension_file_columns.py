@@ -123,3 +123,40 @@ def test_rules_on_these_columns_alert_through_replay(tmp_path: Path) -> None:
         ("System and Network Configuration Check", "/usr/bin/python3",
          {"pid": 938, "entity_id": "938-2424", "executable": terminal, "name": "Terminal"}, None),
     ]  # fmt: skip
+
+
+def test_event_outcome_is_success_from_both_sources() -> None:
+    """Both sources are EndpointSecurity NOTIFY messages: an operation that took place
+    (``extension.files.OUTCOME``); the column is the file table's only ``event.outcome``."""
+    pipe, table = pipeline()
+    pipe.feed_line(json.dumps(open_preferences(20)), "eslogger")
+    row = {"time": "100", "eid": "01", "event_type": "write", "pid": "700", "parent": "1",
+           "path": "/bin/zsh", "filename": "/private/var/at/tabs/root", "dest_filename": ""}  # fmt: skip
+    pipe.feed({"name": "files", "columns": row, "action": "added"}, "osquery")
+    served = table.generate(None)
+    assert sorted((r["event_id"].startswith("es_process_file_events-"), r["event_outcome"])
+                  for r in served) == [(False, "success"), (True, "success")]  # fmt: skip
+
+
+def test_genai_sensitive_file_rule_alerts_through_replay(tmp_path: Path) -> None:
+    """``credential_access_genai_process_sensitive_file_access`` (``event.outcome ==
+    "success"``): ``claude`` opening a login keychain alerts; the same process opening a file of
+    another name (the near miss) and ``zsh`` opening the keychain do not."""
+    keychain = "/Users/alice/Library/Keychains/login.keychain-db"
+    lines = [
+        message("open", {"fflag": 1, "file": esfile(keychain)}, 20,
+                executable={"path": "/Users/alice/.local/bin/claude"}),  # hit
+        message("open", {"fflag": 1, "file": esfile(keychain + "-journal")}, 21,
+                executable={"path": "/Users/alice/.local/bin/claude"}),  # near miss: name
+        message("open", {"fflag": 1, "file": esfile(keychain)}, 22,
+                executable={"path": "/bin/zsh"}),  # near miss: not a GenAI process
+    ]  # fmt: skip
+    for second, msg in enumerate(lines):
+        msg["time"] = f"2025-08-07T13:21:{40 + second}.000000000Z"
+    events = tmp_path / "events.ndjson"
+    events.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    rule = corpus_rule("credential_access_genai_process_sensitive_file_access")
+    result = replay([events], [rule], host="alice-macbook")
+    assert sum(result.read.rejected.values()) == 0
+    assert [(a["process"]["name"], a["file"]["path"], a["event"]["outcome"])
+            for a in result.alerts] == [("claude", keychain, "success")]  # fmt: skip

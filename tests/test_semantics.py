@@ -65,6 +65,7 @@ TABLE_RULE_FILES = [
         "persistence_docker_shortcuts_plist_modification",  # Effective_process.name
         "persistence_evasion_hidden_launch_agent_deamon_creation",  # Persistence.name
         "initial_access_ollama_api_external_access",
+        "credential_access_genai_process_sensitive_file_access",  # event.outcome
     )
 ]
 """File and network rules of the Mac corpus (EQL and KQL), each on its own table."""

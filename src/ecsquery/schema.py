@@ -138,6 +138,7 @@ _PROCESS: tuple[Column, ...] = (
 """The process (for file and network events: the actor) and its user, from the process tree."""
 
 _FILE: tuple[Column, ...] = (
+    _c("event_outcome", "event.outcome"),
     _c("file_path", "file.path"),
     _c("file_name", "file.name"),
     _c("file_extension", "file.extension"),
@@ -153,6 +154,9 @@ _FILE: tuple[Column, ...] = (
     _c("persistence_executable", "Persistence.executable"),
 )
 """The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend.
+``event.outcome`` is ``success`` on every file event (``extension.files.OUTCOME``): Defend lists
+it among the fields of each macOS file event (elastic/endpoint-package
+``custom_documentation/src/endpoint/data_stream/file/macos/*.yaml``, commit 19941229e).
 ``Effective_process.*`` and ``Persistence.*`` are Defend's top-level fields on macOS file
 events: the process that asked for the action (ESF's *responsible* process, when it is not the
 actor) and a launch item's plist (the ``launch_daemon`` event), as
