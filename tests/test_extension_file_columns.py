@@ -131,7 +131,8 @@ def test_event_outcome_is_success_from_both_sources() -> None:
     pipe, table = pipeline()
     pipe.feed_line(json.dumps(open_preferences(20)), "eslogger")
     row = {"time": "100", "eid": "01", "event_type": "write", "pid": "700", "parent": "1",
-           "path": "/bin/zsh", "filename": "/private/var/at/tabs/root", "dest_filename": ""}  # fmt: skip
+           "path": "/bin/zsh", "filename": "/private/var/at/tabs/root",
+           "dest_filename": ""}  # fmt: skip
     pipe.feed({"name": "files", "columns": row, "action": "added"}, "osquery")
     served = table.generate(None)
     assert sorted((r["event_id"].startswith("es_process_file_events-"), r["event_outcome"])

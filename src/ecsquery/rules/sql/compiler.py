@@ -314,13 +314,19 @@ def cidr_match(v: str, blocks: Iterable[str], pos: Pos | None = None) -> str:
     )
 
 
-def select(fields: FieldTable, conjuncts: Iterable[str], lookback_seconds: int) -> str:
-    """The pack query: every column, the lookback window, then the rule's terms one per line.
+def select(
+    fields: FieldTable,
+    conjuncts: Iterable[str],
+    lookback_seconds: int,
+    columns: Iterable[str] | None = None,
+) -> str:
+    """The pack query: every column (or ``columns``, select expressions), the lookback window,
+    then the rule's terms one per line.
 
     The window compares the table's ``time`` column with osquery's ``time.unix_time``; SQLite
     hands that constraint to the extension's ``generate``, so a pack reads only its window.
     """
-    columns = ",\n  ".join(fields.names)
+    columns = ",\n  ".join(fields.names if columns is None else columns)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
     terms = "".join(f"\n  AND {term}" for term in conjuncts)
     return f"SELECT\n  {columns}\nFROM {fields.name}\nWHERE {window}{terms}"

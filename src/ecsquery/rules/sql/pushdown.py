@@ -220,6 +220,12 @@ def hits_only(sql: str) -> str:
     return f"{sql}\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n    {inner})"
 
 
+UNION = "\nUNION ALL\n"
+"""What joins the branches of an ``any where`` query (``rules.sql.union``), each wrapped."""
+
+
 def without_hits_only(sql: str) -> str:
-    """``sql`` as it was before :func:`hits_only` (drift reports and the bench show it)."""
-    return sql.split(f"\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n", 1)[0]
+    """``sql`` as it was before :func:`hits_only` (drift reports and the bench show it), each
+    ``UNION ALL`` branch unwrapped."""
+    marker = f"\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n"
+    return UNION.join(part.split(marker, 1)[0] for part in sql.split(UNION))
