@@ -4,6 +4,8 @@ interpreter's (``ecsquery.testing.multi.esql_rows``) on generated event streams.
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,8 @@ from ecsquery.rules.lang.esql import parse_esql
 from ecsquery.rules.sql.multi_esql import compile_esql, regex_parts
 from ecsquery.testing.multi import esql_rows
 from multi_support import FIELDS, Table, agree_on_streams, many, slow
+
+MULTI = Path(__file__).parent / "fixtures" / "elastic-rules-multi"
 
 STREAMS = 300  # per shape: 2,100 for the class
 SLOW_STREAMS = 10_000
@@ -90,6 +94,13 @@ def reference_rows(pipeline: esql.Pipeline, docs: list[dict[str, Any]]) -> list[
             "function CONCAT",
         ),
         ("FROM logs-endpoint.events.process-* | STATS x = process.name", "STATS expression"),
+        # a command answered outside the events is refused before an earlier unknown function
+        (
+            'FROM logs-endpoint.events.process-* | EVAL p = concat(process.name, "a")'
+            ' | COMPLETION r = p WITH { "inference_id": "x" }',
+            "COMPLETION",
+        ),
+        ("FROM logs-endpoint.events.process-* | ENRICH hosts ON host.name", "ENRICH"),
         ("FROM logs-endpoint.events.process-* | EVAL process.name", "unnamed column"),
     ],
 )
@@ -227,3 +238,22 @@ def agree(shape: str, count: int) -> None:
         shape,
         n=10,
     )
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "command_and_control_curl_activity_llm_triage",
+        "command_and_control_wget_activity_llm_triage",
+    ],
+)
+def test_llm_triage_rules_are_refused_for_their_completion(slug: str) -> None:
+    """Elastic's LLM-triage rules keep the rows a model calls TP or SUSPICIOUS (``COMPLETION``,
+    then ``DISSECT`` of its reply): nothing on the host could give that answer, so the refusal
+    names ``COMPLETION`` whatever else of the query is outside the subset (``CONCAT``,
+    ``MV_CONCAT``, ``GROK``, ``INLINE STATS``...)."""
+    text = (MULTI / f"{slug}.toml").read_text("utf-8")
+    with pytest.raises(UnsupportedConstruct) as err:
+        parse_esql(tomllib.loads(text)["rule"]["query"])
+    assert (err.value.construct, err.value.pos is not None) == ("COMPLETION", True)
+    assert "large language model" in str(err.value)

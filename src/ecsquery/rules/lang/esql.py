@@ -36,6 +36,17 @@ NON_MAC_SOURCES = frozenset({"logs-system.security-*", "logs-windows.sysmon_oper
 Mac they hold no events, so reading only the process table loses nothing."""
 FUNCTIONS = frozenset({"to_lower", "length", "locate", "space", "date_trunc", "case", "kql"})
 AGGREGATES = frozenset({"count", "count_distinct", "values", "min", "max"})
+ANSWERED_ELSEWHERE: dict[str, str] = {
+    "COMPLETION": "the rows it keeps depend on a large language model's reply to a prompt (an"
+    " inference endpoint in the cluster; ES|QL docs, esql-commands#esql-completion), which no"
+    " host can reproduce",
+    "RERANK": "the rows' scores come from a reranking model (an inference endpoint in the"
+    " cluster), which no host can reproduce",
+    "ENRICH": "the values come from an enrich policy's index in the cluster, not the event",
+    "LOOKUP": "the values come from a lookup index in the cluster, not the event",
+}
+"""Commands whose answer comes from outside the events: refused before anything else in the
+query (``parse_esql``), since no change to the subset could ever compile such a rule."""
 _UNIT_MS = {
     "millisecond": 1,
     "second": 1000,
@@ -157,6 +168,11 @@ def parse_esql(text: str) -> Pipeline:
     tree = parse_tree("esql", text, {"$END": "end of query"})
     source, *rest = tree.children
     assert isinstance(source, Tree)
+    for node in rest:
+        assert isinstance(node, Tree)
+        word = _command_word(node)
+        if word in ANSWERED_ELSEWHERE:
+            raise UnsupportedConstruct(word, ANSWERED_ELSEWHERE[word], pos=pos_of(node))
     commands: list[Command] = []
     for node in rest:
         assert isinstance(node, Tree)
@@ -216,11 +232,19 @@ def _command(node: Tree[Token]) -> Command | None:
         case "sort_cmd":
             return None  # order of the rows does not change which rows alert
         case "other_cmd":
-            word = str(kids[0]).split(None, 1)[0].upper()
             raise UnsupportedConstruct(
-                word, "command outside ecsquery's ES|QL subset", pos=pos_of(node)
+                _command_word(node) or "command",
+                "command outside ecsquery's ES|QL subset",
+                pos=pos_of(node),
             )
     raise AssertionError(node.data)  # pragma: no cover
+
+
+def _command_word(node: Tree[Token]) -> str | None:
+    """The keyword of a command outside the subset (``LIMIT``, ``COMPLETION``...), else None."""
+    if node.data != "other_cmd":
+        return None
+    return str(node.children[0]).split(None, 1)[0].upper()
 
 
 def _name(node: Tree[Token] | Token) -> str:
