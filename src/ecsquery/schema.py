@@ -255,6 +255,11 @@ ALL_COLUMNS: tuple[Column, ...] = tuple({c.name: c for t in TABLES for c in t.co
 row of any table may hold, so the alert reader nests any row back into ECS with one table."""
 
 _DNS = "no osquery table gives DNS names (osquery#7952)"
+_STREAMS = (
+    "a rule naming its data stream reads several integrations' (network_traffic.http,"
+    " suricata.eve, fortinet_fortigate.log, panw); each table holds one kind of the host's own"
+    " events, and no macOS source ecsquery reads gives another integration's"
+)
 
 MISSING_SOURCES: tuple[tuple[str, str], ...] = (
     ("destination.domain", _DNS),
@@ -263,6 +268,9 @@ MISSING_SOURCES: tuple[tuple[str, str], ...] = (
     ("url.", "no macOS source ecsquery reads sees URLs (HTTP is inside the connection)"),
     ("http.", "no macOS source ecsquery reads sees HTTP requests"),
     ("file.Ext.header_bytes", "EndpointSecurity events carry no file contents"),
+    ("data_stream.", _STREAMS),
+    ("event.dataset", _STREAMS),
+    ("event.module", _STREAMS),
 )
 """ECS field (or prefix ending in ``.``) → why no table can carry it: the refusal names the
 source that is missing, not only the column."""
