@@ -58,6 +58,9 @@ class Column:
     """A field no event carries but osquery can look up when the query runs: the SQL
     expression computing it (:data:`LOOKUPS`). The extension serves no such column and no
     result row holds it; only rule conditions read it."""
+    reads: tuple[str, ...] = ()
+    """The columns a lookup's ``sql`` reads: its value is a function of them (and of the table
+    it looks in), which lets a pack query evaluate it once per row (``pushdown.hits_only``)."""
 
     @property
     def numeric(self) -> bool:
@@ -216,7 +219,9 @@ def _signer(ecs: str, path_column: str) -> Column:
         " AND hash_executable = 0 LIMIT 1) END"
     )
     name = ecs.replace(".", "_")
-    return Column(name, OsqueryType.TEXT, ecs, EcsType.KEYWORD, sql=f"({lookup})")
+    return Column(
+        name, OsqueryType.TEXT, ecs, EcsType.KEYWORD, sql=f"({lookup})", reads=(path_column,)
+    )
 
 
 LOOKUPS: tuple[Column, ...] = (

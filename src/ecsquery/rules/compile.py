@@ -56,7 +56,8 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
         normal = run_passes(query, table)
         compiler = Compiler(table)
         terms = compiler.conjuncts(normal.where) + pushdown_terms(normal.where, table)
-        sql = hits_only(select(table, terms, rule.lookback_seconds))
+        lookups, key = compiler.lookup_terms(normal.where)
+        sql = hits_only(select(table, terms, rule.lookback_seconds), lookups, key)
     except EcsqueryError as exc:
         raise exc.with_rule(rule.rule_id, rule.source) from None
     return CompiledRule(rule, normal, " AND ".join(terms) or "1", sql)

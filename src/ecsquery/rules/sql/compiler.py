@@ -123,6 +123,30 @@ class Compiler:
         children = expr.children if isinstance(expr, And) else (expr,)
         return [self.compile(c).at(AND) for c in self._cheap_first(children)]
 
+    def lookup_terms(self, expr: Expr) -> tuple[list[str], list[str]]:
+        """The top-level AND terms of ``expr`` that read a lookup (as ``conjuncts`` writes
+        them), and every column those terms read (a lookup's: the columns it reads)."""
+        if isinstance(expr, Const):
+            return [], []
+        children = expr.children if isinstance(expr, And) else (expr,)
+        terms: list[str] = []
+        read: list[str] = []
+        for child in children:
+            if self._looks_up(child):
+                terms.append(self.compile(child).at(AND))
+                read += self._reads(child)
+        return terms, list(dict.fromkeys(read))
+
+    def _reads(self, expr: Expr) -> list[str]:
+        if isinstance(expr, Not):
+            return self._reads(expr.child)
+        if isinstance(expr, And | Or):
+            return [name for c in expr.children for name in self._reads(c)]
+        if isinstance(expr, Const):
+            return []
+        column = self._column(leaf_field(expr))
+        return list(column.reads) if column.sql is not None else [column.name]
+
     def where(self, expr: Expr) -> str:
         """``expr`` as one WHERE expression (``1`` when it is always true)."""
         return " AND ".join(self.conjuncts(expr)) or "1"

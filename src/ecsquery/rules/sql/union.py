@@ -15,7 +15,8 @@ compiled once per table and the branches are joined with ``UNION ALL``:
 * every branch selects the columns of all the kept branches' tables (``NULL AS`` where its
   own table lacks one, the order of ``kibana.result_fields``), so a result row of any branch
   nests back into ECS like a row of a sequence over several tables. Each branch gets its own
-  pushdown terms and ``hits_only`` wrapper: they are exact per branch, so for the union.
+  pushdown terms and ``hits_only`` wrapper: they are exact per branch, so for the union (a
+  branch reading a lookup gets its own CTE, ``hits_<category>``, in the statement's ``WITH``).
 
 The rows of one table are the events whose first served category is that table's
 (``schema.table_of_row``); the event-category terms stay in every branch's WHERE (a
@@ -30,7 +31,7 @@ from ecsquery.errors import UnsupportedConstruct
 from ecsquery.rules.lang.ast import And, Const, Expr, Not, Or, Query
 from ecsquery.rules.lang.passes import leaf_field, optimize, transform
 from ecsquery.rules.sql.compiler import Compiler, select
-from ecsquery.rules.sql.pushdown import UNION, hits_only, pushdown_terms
+from ecsquery.rules.sql.pushdown import HITS, UNION, hits_only_parts, pushdown_terms, with_ctes
 from ecsquery.schema import ALL_COLUMNS, LOOKUPS, TABLES, FieldTable, Table
 
 ANY_FIELDS = FieldTable(table=Table("", "any", ALL_COLUMNS, LOOKUPS))
@@ -82,13 +83,18 @@ def compile_any(query: Query, fields: FieldTable, lookback_seconds: int) -> tupl
     kept = branches(query, fields)
     columns = tuple({c.name: c for b in kept for c in b.table.columns}.values())
     parts: list[str] = []
+    ctes: list[str] = []
     wheres: list[str] = []
     for branch in kept:
         compiler = Compiler(branch.table)
         terms = compiler.conjuncts(branch.where) + pushdown_terms(branch.where, branch.table)
         have = set(branch.table.names)
         picked = [c.name if c.name in have else f"NULL AS {c.name}" for c in columns]
-        parts.append(hits_only(select(branch.table, terms, lookback_seconds, picked)))
+        lookups, key = compiler.lookup_terms(branch.where)
+        plain = select(branch.table, terms, lookback_seconds, picked)
+        cte, part = hits_only_parts(plain, lookups, key, f"{HITS}_{branch.table.category}")
+        ctes += [cte] if cte is not None else []
+        parts.append(part)
         wheres.append(f"({compiler.where(branch.where)})")
     normal = replace(query, where=optimize(query.where, ANY_FIELDS), category=None)
-    return normal, " OR ".join(wheres), UNION.join(parts)
+    return normal, " OR ".join(wheres), with_ctes(ctes, UNION.join(parts))
