@@ -10,8 +10,6 @@ of its two tables.
 from __future__ import annotations
 
 import copy
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,12 @@ import pytest
 from ast_support import eql_rule
 from ecsquery import osquery_sqlite
 from ecsquery.errors import UnmappedField, UnsupportedConstruct
-from ecsquery.replay.run import replay
 from ecsquery.rules.compile import compile_rule
 from ecsquery.rules.kibana import tables_read
-from ecsquery.rules.model import Rule
 from ecsquery.rules.sql.pushdown import without_hits_only
 from ecsquery.rules.sql.union import UNION
 from test_extension_file import V9_EXEC, esfile, message
+from test_extension_file_columns import corpus_rule, replay_lines
 
 MAC_RULES = Path(__file__).parent / "fixtures" / "elastic-rules-mac"
 NOW = 1_700_000_000
@@ -83,11 +80,6 @@ def test_every_branch_has_the_same_columns_and_its_own_hits_only() -> None:
     assert plain.count(UNION) == 2 and "time IN (" not in plain
 
 
-def corpus_rule(slug: str) -> Rule:
-    text = (MAC_RULES / f"{slug}.toml").read_text("utf-8")
-    return Rule.from_mapping(tomllib.loads(text)["rule"], slug=slug)
-
-
 def vim(path: str, seq: int) -> dict[str, Any]:
     """An exec of ``vim <path>`` (the real eslogger exec sample, its target and argv changed)."""
     msg = copy.deepcopy(V9_EXEC)
@@ -107,13 +99,7 @@ def test_hosts_file_rule_alerts_from_both_tables_through_replay(tmp_path: Path) 
                                  "destination": {"existing_file": esfile("/private/etc/hosts")}},
                       21)  # fmt: skip
     lines = [written, renamed, vim("/etc/hosts", 30), vim("/etc/passwd", 31)]
-    for second, msg in enumerate(lines):
-        msg["time"] = f"2025-08-07T13:21:{40 + second}.000000000Z"
-    events = tmp_path / "events.ndjson"
-    events.write_text("".join(json.dumps(m) + "\n" for m in lines))
-    rule = corpus_rule("impact_hosts_file_modified")
-    result = replay([events], [rule], host="alice-macbook")
-    assert sum(result.read.rejected.values()) == 0
+    result = replay_lines(tmp_path, lines, [corpus_rule("impact_hosts_file_modified")])
     got = sorted(
         (a["event"]["category"], a.get("file", {}).get("path"), a["process"].get("args"))
         for a in result.alerts
