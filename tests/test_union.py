@@ -113,3 +113,31 @@ def test_hosts_file_rule_alerts_from_both_tables_through_replay(tmp_path: Path) 
         assert (threat["tactic"]["name"], threat["technique"]["id"],
                 threat["technique"]["subtechnique"]["id"]) == (
             ["Impact"], ["T1565"], ["T1565.001"])  # fmt: skip
+
+
+def test_a_lookup_in_every_branch_gets_one_cte_each() -> None:
+    """``hits_only``'s keyed form per branch (``hits_<category>`` in one ``WITH``): each
+    ``signature`` lookup is evaluated once per branch, and the rows are the plain query's."""
+    query = 'any where process.code_signature.subject_name == "Software Signing"'
+    compiled = compile_rule(eql_rule(query + ' and not file.path == "/x"', "u"))
+    plain = without_hits_only(compiled.sql)
+    assert compiled.sql.startswith("WITH hits_process AS MATERIALIZED (\n")
+    assert compiled.sql.count("FROM signature") == plain.count("FROM signature") == 3
+    assert plain.count(UNION) == 2 and not plain.startswith("WITH")
+    conn = osquery_sqlite.connect(now=NOW)
+    osquery_sqlite.insert_routed(conn, [
+        {"time": str(NOW - 5), "event_id": "p", "event_category": '["process"]',
+         "process_executable": "/bin/ls"},
+        {"time": str(NOW - 5), "event_id": "f", "event_category": '["file"]',
+         "process_executable": "/bin/ls", "file_path": "/x"},  # near miss: the path
+        {"time": str(NOW - 5), "event_id": "g", "event_category": '["file"]',
+         "process_executable": "/bin/ls", "file_path": "/y"},
+        {"time": str(NOW - 5), "event_id": "n", "event_category": '["network"]',
+         "process_executable": "/bin/cat"},  # near miss: another signer
+    ])  # fmt: skip
+    osquery_sqlite.insert_signature(conn, "/bin/ls", "Software Signing")
+    osquery_sqlite.insert_signature(conn, "/bin/cat", "Developer ID Application: X (T)")
+    for sql in (compiled.sql, plain):
+        cursor = conn.execute(sql)
+        index = [d[0] for d in cursor.description].index("event_id")
+        assert sorted(r[index] for r in cursor) == ["g", "p"]
