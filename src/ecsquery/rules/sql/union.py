@@ -19,8 +19,9 @@ compiled once per table and the branches are joined with ``UNION ALL``:
   branch reading a lookup gets its own CTE, ``hits_<category>``, in the statement's ``WITH``).
 
 The rows of one table are the events whose first served category is that table's
-(``schema.table_of_row``); the event-category terms stay in every branch's WHERE (a
-``file`` event's row may also carry ``process``), so routing never decides an answer.
+(``schema.table_of_row``), holding that table's fields only (README, deliberate
+differences); the event-category terms stay in every branch's WHERE (a ``file`` event's row
+may also carry ``process``), so no branch assumes which categories its rows have.
 """
 
 from __future__ import annotations
