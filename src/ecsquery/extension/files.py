@@ -123,9 +123,10 @@ it writes on each macOS file event (elastic/endpoint-package
 ``_modification``, ``_rename``, ``_delete``, ``_extended_attributes_delete``,
 ``_launch_daemon``, commit 19941229e, line ``- event.outcome``), an ECS field whose values are
 ``success``, ``failure`` and ``unknown`` (``package/endpoint/data_stream/file/fields/fields.yml``
-l. 373-385 there). Neither package documents the value itself; Defend, like both of
-ecsquery's sources, reads EndpointSecurity NOTIFY messages, which report an operation that
-took place (eslogger(1) subscribes to NOTIFY events only; osquery's
+l. 373-385 there); the package does not document the value itself. Both of ecsquery's
+sources read EndpointSecurity NOTIFY messages, which report an operation that took place (eslogger(1) subscribes to NOTIFY events only: every message of the real capture
+``tests/fixtures/eslogger/mullvad_eslogger_exec_fork_exit.ndjson`` has ``action_type`` 1,
+``ES_ACTION_TYPE_NOTIFY`` in Apple's ``ESTypes.h``; osquery's
 ``endpointsecurity_fim.cpp`` ``handleMessage`` drops ``ES_ACTION_TYPE_AUTH`` and serves the
 ``ES_EVENT_TYPE_NOTIFY_*`` create/write/rename/truncate, osquery a5b14f63d): ``success``. A
 denied or failed operation produces no NOTIFY message, so no event here is a ``failure``, as
