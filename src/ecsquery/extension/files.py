@@ -124,7 +124,8 @@ it writes on each macOS file event (elastic/endpoint-package
 ``_launch_daemon``, commit 19941229e, line ``- event.outcome``), an ECS field whose values are
 ``success``, ``failure`` and ``unknown`` (``package/endpoint/data_stream/file/fields/fields.yml``
 l. 373-385 there); the package does not document the value itself. Both of ecsquery's
-sources read EndpointSecurity NOTIFY messages, which report an operation that took place (eslogger(1) subscribes to NOTIFY events only: every message of the real capture
+sources read EndpointSecurity NOTIFY messages, which report an operation that took place
+(eslogger(1) subscribes to NOTIFY events only: every message of the real capture
 ``tests/fixtures/eslogger/mullvad_eslogger_exec_fork_exit.ndjson`` has ``action_type`` 1,
 ``ES_ACTION_TYPE_NOTIFY`` in Apple's ``ESTypes.h``; osquery's
 ``endpointsecurity_fim.cpp`` ``handleMessage`` drops ``ES_ACTION_TYPE_AUTH`` and serves the
