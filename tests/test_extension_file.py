@@ -179,7 +179,11 @@ def test_unmodified_close_is_ignored_and_counted() -> None:
 )
 def test_file_fields(path: str, name: str, extension: str, directory: str) -> None:
     fields = file_fields(path)
-    assert (fields.get("name", ""), fields.get("extension", ""), fields["directory"]) == (
+    assert (
+        fields.get("file.name", ""),
+        fields.get("file.extension", ""),
+        fields["file.directory"],
+    ) == (
         name,
         extension,
         directory,
@@ -188,7 +192,10 @@ def test_file_fields(path: str, name: str, extension: str, directory: str) -> No
 
 def test_a_path_over_ignore_above_is_left_out() -> None:
     long = "/Library/LaunchAgents/" + "a" * MAX_PATH_CHARS + ".plist"
-    assert file_fields(long) == {"directory": "/Library/LaunchAgents", "extension": "plist"}
+    assert file_fields(long) == {
+        "file.directory": "/Library/LaunchAgents",
+        "file.extension": "plist",
+    }
 
 
 BODIES_BY_PATH = {

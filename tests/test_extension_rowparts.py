@@ -21,13 +21,15 @@ from ecsquery.extension.ecs import (
     kind_part,
     parent_part,
 )
+from ecsquery.extension.files import FileScope, file_document
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.normalize.files import FileEvent, LaunchItem
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.rowparts import PartCache, part_of
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window, entry_bytes
 from ecsquery.rows import make_flattener
-from ecsquery.schema import COLUMNS
+from ecsquery.schema import COLUMNS, FILE_TABLE
 
 _text = st.sampled_from(["", "/bin/zsh", "/usr/bin/security", "a b", "é\ud800", "x\x00y", "-c"])
 _pids = st.integers(1, 6)
@@ -165,3 +167,60 @@ def test_part_cache_tells_objects_apart_and_is_bounded() -> None:
     assert len(cache) == 1 and cache.get(("k",)) is None
     cache.put(("big",), ((b"0123456789a",), 11))  # over the byte bound: starts over again
     assert len(cache) == 1
+
+
+_file_plain = make_flattener(FILE_TABLE.columns, [wire.encode] * len(FILE_TABLE.columns))
+
+
+@st.composite
+def _file_event(draw: Any, actors: st.SearchStrategy[ProcEvent]) -> FileEvent:
+    actor = draw(actors)
+    item = draw(
+        st.none()
+        | st.builds(
+            LaunchItem,
+            st.sampled_from(["/Library/LaunchAgents/a.plist", "", "/x/.p.plist"]),
+            _text,
+            st.just(1),
+            st.none(),
+            st.tuples(st.integers(0, 3)),
+        )
+    )
+    path = draw(st.sampled_from(["/etc/hosts", "/private/var/at/tabs/root", "/a/b.c", "/x"]))
+    return FileEvent(
+        draw(st.sampled_from(["creation", "modification", "rename"])),
+        draw(st.sampled_from(["creation", "change"])),
+        actor.time,
+        f"f{draw(st.integers(0, 9))}",
+        path,
+        actor._replace(action=Action.END, event_id="", exit_code=None, env=()),
+        original_path=draw(st.sampled_from(["", "/tmp/x.plist"])),
+        launch_item=item,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(_events(), st.data())
+def test_file_rows_from_parts_are_the_rows_of_the_file_document(
+    events: list[ProcEvent], data: st.DataObject
+) -> None:
+    """File events on the actors of a process history: each file row equals its whole file
+    document flattened, however the actor's parts repeat."""
+    pipeline = Pipeline(
+        Window(max_age=10**9),
+        host_name="mac",
+        windows={"file": Window(max_age=10**9)},
+        files=FileScope(paths=["/*"], muted=()),
+    )
+    file_window = pipeline._routes["file"].window
+    for event in sorted(events, key=lambda e: e.time):
+        pipeline.add(event)
+        for _ in range(data.draw(st.integers(0, 2))):
+            file_event = data.draw(_file_event(st.sampled_from(events)))
+            served = len(file_window)
+            pipeline.add(file_event)
+            if len(file_window) == served:
+                continue  # a launch item seen before (deduplicated), or one never served
+            doc = file_document(file_event, pipeline.tree, host_name="mac")
+            [(_, row)] = file_window.snapshot(int(file_event.time), int(file_event.time) + 1)[-1:]
+            assert row == _file_plain(doc, int(file_event.time))

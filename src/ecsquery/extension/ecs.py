@@ -121,7 +121,7 @@ def _effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
 PARTS: dict[str, tuple[str, ...]] = {
     "event": ("@timestamp", "event", "process.pid", "process.entity_id", "process.exit_code",
               "process.env_vars", "process.previous"),
-    "kind": ("event.category", "event.type", "event.action"),
+    "kind": ("event.category", "event.type", "event.action", "event.outcome"),
     "image": ("process", "user", "group"),
     "parent": ("process.parent",),
     "effective": ("process.Ext.effective_parent",),

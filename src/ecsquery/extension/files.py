@@ -26,8 +26,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ecsquery.extension.ecs import build_document, entity_id
-from ecsquery.extension.model import named
+from ecsquery.extension.ecs import build_document, entity_id, merge
+from ecsquery.extension.model import ProcEvent, named
 from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
 from ecsquery.extension.tree import ProcessTree, _fill
 
@@ -253,9 +253,9 @@ class FileScope:
         """Whether an eslogger line is a file event out of scope, decided before it is decoded.
 
         At a build's rate decoding is most of the cost, and most file events are out of
-        scope. Every ``"path"`` string of the line (the file, a rename's two ends, a new
-        file's directory, and also the process's executable and tty) and each directory
-        joined with each ``"filename"`` is a candidate; the line is skipped only when no
+        scope. Every ``"path"`` string from the event's body on (the file, a rename's two
+        ends, a new file's directory, and any after it) and each directory joined with each
+        ``"filename"`` is a candidate; the line is skipped only when no
         candidate is in scope. The event's own path is always among them, so this never
         skips what :meth:`verdict` would keep (``tests/test_extension_file.py``, a property
         test). Anything unexpected (no file event, a string it cannot read) is not skipped.
@@ -268,8 +268,8 @@ class FileScope:
         start += 10
         if line[start : line.find('"', start)] not in PREFILTERED:
             return False
-        paths = _strings(line, '"path":"')
-        names = _strings(line, '"filename":"')
+        paths = _strings(line, '"path":"', start)  # from the event on: its own paths are there
+        names = _strings(line, '"filename":"', start)
         if paths is None or names is None:
             return False
         for path in paths:
@@ -286,16 +286,23 @@ PREFILTERED = frozenset({"create", "close", "rename", "unlink", "open", "write",
 _STRING_BODY = re.compile(r'((?:[^"\\]|\\.)*)"')
 
 
-def _strings(line: str, key: str) -> list[str] | None:
-    """Every JSON string value that follows ``key`` in ``line``, decoded (None: one that
-    cannot be). eslogger escapes ``/`` as ``\\/``; other escapes go through ``json``."""
+def _strings(line: str, key: str, start: int = 0) -> list[str] | None:
+    """Every JSON string value that follows ``key`` in ``line`` from ``start`` on, decoded
+    (None: one that cannot be). eslogger escapes ``/`` as ``\\/``; other escapes go through
+    ``json``."""
     found: list[str] = []
-    at = line.find(key)
+    at = line.find(key, start)
     while at >= 0:
-        body = _STRING_BODY.match(line, at + len(key))
-        if body is None:
+        begin = at + len(key)
+        end = line.find('"', begin)  # the closing quote, unless a backslash comes before it
+        if end < 0:
             return None
-        value = body.group(1)
+        if line[end - 1] == "\\":  # an escaped quote, or an escaped backslash: the full rule
+            body = _STRING_BODY.match(line, begin)
+            if body is None:
+                return None
+            end = body.end() - 1
+        value = line[begin:end]
         if "\\" in value:
             plain = value.replace("\\/", "/")
             if "\\" in plain:
@@ -305,8 +312,58 @@ def _strings(line: str, key: str) -> list[str] | None:
                     return None
             value = plain
         found.append(value)
-        at = line.find(key, body.end())
+        at = line.find(key, end + 1)
     return found
+
+
+OWN = ("file", "Effective_process", "Persistence")
+"""The fields a file event has of its own, beside its actor's process fields (``rowparts``)."""
+
+
+def file_actor(
+    event: FileEvent, tree: ProcessTree, user_names: Callable[[int], str] | None = None
+) -> ProcEvent:
+    """The acting process, its blanks filled from the tree (ESF's file messages carry no
+    argv) and its user named; the tree is only read."""
+    actor = event.actor
+    proc = actor.proc
+    known = tree.get(proc.ref)
+    if known is not None:
+        proc = _fill(proc, known)
+    proc = named(proc, user_names)
+    return actor if proc is actor.proc else actor._replace(proc=proc)
+
+
+def file_kind(action: str, type_: str) -> dict[str, Any]:
+    """``event.*`` of a file event of this action and type (Defend's names)."""
+    return {"event": {"category": ["file"], "type": [type_], "action": action, "outcome": OUTCOME}}
+
+
+def file_own(event: FileEvent, actor: ProcEvent, tree: ProcessTree) -> dict[str, Any]:
+    """The file event's own fields, flat (dotted keys): its id, the file (or for a launch
+    item ``Persistence``), and ``Effective_process``."""
+    own: dict[str, Any] = {"event.id": event.event_id}
+    item = event.launch_item
+    if item is not None:
+        for key, value in (
+            ("path", item.path),
+            ("name", posixpath.basename(item.path)),
+            ("executable", item.executable),
+        ):
+            if value and len(value) <= MAX_PATH_CHARS:
+                own[f"Persistence.{key}"] = value
+    else:
+        own.update(file_fields(event.path, event.original_path))
+    responsible = actor.responsible
+    if responsible is not None and responsible.pid != actor.proc.pid:
+        own["Effective_process.pid"] = responsible.pid
+        image = tree.get(responsible)
+        if (eid := entity_id(image or responsible)) is not None:
+            own["Effective_process.entity_id"] = eid
+        if image is not None and image.executable:
+            own["Effective_process.executable"] = image.executable
+            own["Effective_process.name"] = posixpath.basename(image.executable)
+    return own
 
 
 def file_document(
@@ -317,44 +374,10 @@ def file_document(
     host_name: str = "",
     user_names: Callable[[int], str] | None = None,
 ) -> dict[str, Any]:
-    """The ECS document of a file event (module docstring); the tree is only read."""
-    actor = event.actor
-    proc = actor.proc
-    known = tree.get(proc.ref)
-    if known is not None:
-        proc = _fill(proc, known)
-    proc = named(proc, user_names)
-    if proc is not actor.proc:
-        actor = actor._replace(proc=proc)
+    """The ECS document of a file event (module docstring): its actor's process document with
+    the file event's kind and own fields (the rows the pipeline serves are made of the same
+    parts, ``rowparts.ActorRows``); the tree is only read."""
+    actor = file_actor(event, tree, user_names)
     doc = build_document(actor, tree, host_os_type=host_os_type, host_name=host_name)
-    doc["event"] = {
-        "category": ["file"],
-        "type": [event.type],
-        "action": event.action,
-        "id": event.event_id,
-        "outcome": OUTCOME,
-    }
-    item = event.launch_item
-    if item is not None:
-        persistence: dict[str, Any] = {}
-        for key, value in (
-            ("path", item.path),
-            ("name", posixpath.basename(item.path)),
-            ("executable", item.executable),
-        ):
-            if value and len(value) <= MAX_PATH_CHARS:
-                persistence[key] = value
-        doc["Persistence"] = persistence
-    else:
-        doc["file"] = file_fields(event.path, event.original_path)
-    responsible = actor.responsible
-    if responsible is not None and responsible.pid != proc.pid:
-        effective: dict[str, Any] = {"pid": responsible.pid}
-        image = tree.get(responsible)
-        if (eid := entity_id(image or responsible)) is not None:
-            effective["entity_id"] = eid
-        if image is not None and image.executable:
-            effective["executable"] = image.executable
-            effective["name"] = posixpath.basename(image.executable)
-        doc["Effective_process"] = effective
-    return doc
+    merge(doc, file_kind(event.action, event.type))
+    return merge(doc, file_own(event, actor, tree))

@@ -14,23 +14,38 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ecsquery.extension import wire
-from ecsquery.extension.files import FileScope, file_document
+from ecsquery.extension.ecs import kind_part
+from ecsquery.extension.files import OWN as FILE_OWN
+from ecsquery.extension.files import FileScope, file_actor, file_kind, file_own
 from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped, named
 from ecsquery.extension.normalize import BadRecord, Item, normalize
 from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.socket import SocketEvent, network_document
-from ecsquery.extension.rowparts import ProcessRows
+from ecsquery.extension.rowparts import ActorRows
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
 from ecsquery.rows import encode_value, get_path, make_flattener
-from ecsquery.schema import COLUMNS, PROCESS_TABLE, TABLES, Column
+from ecsquery.schema import COLUMNS, FILE_TABLE, PROCESS_TABLE, TABLES, Column
 from ecsquery.values import nul_free
 
 log = logging.getLogger(__name__)
 
-UNIQUE_COLUMNS = frozenset({"timestamp", "event_id", "process_entity_id"})
-"""Columns whose values rarely repeat: interning them would only churn the cache."""
+UNIQUE_COLUMNS = frozenset(
+    {
+        "timestamp",
+        "event_id",
+        "process_entity_id",
+        "process_args",
+        "process_command_line",
+        "file_path",
+        "file_name",
+        "file_original_path",
+        "file_original_name",
+    }
+)
+"""Columns whose values rarely repeat (an argv, a file written by a build): interning them
+would only churn the cache. What repeats with the image (argv) is shared by its row part."""
 UNIQUE_MEMOIZED = frozenset({"timestamp"})
 """Of those, the ones still worth the flattener's own small memo: a source with whole-second
 times (osquery's ``time``) repeats ``@timestamp`` for every event of a second, and sharing
@@ -82,8 +97,15 @@ class Pipeline:
         """The environment variables kept in ``process.env_vars`` (Defend's capture list)."""
         self._intern = wire.Interner()
         finish, memoize = self._finishers(self.columns)
-        self._process_rows = ProcessRows(
+        self._process_rows = ActorRows(
             self.columns, finish, memoize, host_os_type=host_os_type, host_name=host_name
+        )
+        self._file_rows = ActorRows(
+            FILE_TABLE.columns,
+            *self._finishers(FILE_TABLE.columns),
+            own=FILE_OWN,
+            host_os_type=host_os_type,
+            host_name=host_name,
         )
         self._lock = threading.Lock()  # the tree is shared by every source thread
         self._routes = self._make_routes(windows or {})
@@ -201,7 +223,9 @@ class Pipeline:
                 if proc is not event.proc:
                     event = event._replace(proc=proc)
             time = int(event.time)
-            row, size = self._process_rows.row(event, self.tree, time)
+            rows = self._process_rows
+            kind = rows.kind(event.action, kind_part, event.action)
+            row, size = rows.row(event, self.tree, time, kind)
         self.window.add(time, row, size)
         self.stats.add("served")
 
@@ -211,7 +235,17 @@ class Pipeline:
         if dropped:
             self.stats.add(f"dropped.{dropped}")
             return
-        self._serve_built("file", event, file_document)
+        route = self._routes.get("file")
+        if route is None:
+            self.stats.add("dropped.no_table")
+            return
+        rows, time = self._file_rows, int(event.time)
+        with self._lock:  # the actor's image and parents come from the tree
+            actor = file_actor(event, self.tree, self.user_names)
+            kind = rows.kind((event.action, event.type), file_kind, event.action, event.type)
+            row, size = rows.row(actor, self.tree, time, kind, file_own(event, actor, self.tree))
+        route.window.add(time, row, size)
+        self.stats.add("served")
 
     def add_connection(self, event: SocketEvent) -> None:
         """A connection, served by the network table."""

@@ -28,10 +28,9 @@ from ecsquery.extension.ecs import (
     event_part,
     host_part,
     image_part,
-    kind_part,
     parent_part,
 )
-from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.model import Proc, ProcEvent, Ref
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.rows import Flattener, make_flattener
 from ecsquery.schema import Column
@@ -138,10 +137,15 @@ def fields_getter(fields: Iterable[str], of: Sequence[str]) -> Callable[[Any], t
     return operator.itemgetter(*(list(of).index(f) for f in fields))
 
 
-class ProcessRows:
-    """Rows of process events from their parts (``ecs.PARTS``), each repeated part finished
-    once: the image's by the fields it is made of, the parent's and the effective parent's
-    by the tree's image object, the host's once."""
+class ActorRows:
+    """Rows of a table whose documents are a process's parts (``ecs.PARTS``) and, for a file
+    or network event, the event's own fields (``own``: their prefixes, written flat into the
+    event part), each repeated part finished once: the image's by the fields it is made of,
+    the parent's and the effective parent's by the tree's image object, the kind's by what
+    decides it, the host's once."""
+
+    KINDS = 256
+    """Kinds of event remembered (a handful in practice: actions × types)."""
 
     def __init__(
         self,
@@ -149,22 +153,44 @@ class ProcessRows:
         finish: Sequence[Callable[[str], Any]],
         memoize: Sequence[bool],
         *,
+        own: Sequence[str] = (),
         host_os_type: str = "macos",
         host_name: str = "",
     ) -> None:
-        self.rows = PartRows(columns, finish, memoize, PARTS, flat=FLAT_PARTS)
+        parts = {**PARTS, "event": PARTS["event"] + tuple(own)}
+        self.rows = PartRows(columns, finish, memoize, parts, flat=FLAT_PARTS)
         self._host = self.rows.finish("host", host_part(host_os_type, host_name))
-        self._kinds = {action: self.rows.finish("kind", kind_part(action)) for action in Action}
+        self._kinds: dict[Any, Part] = {}
         self._images = PartCache()
         self._parents = PartCache()
         self._effective = PartCache()
         self._image_key = fields_getter(IMAGE_KEY, Proc._fields)
 
-    def row(self, event: ProcEvent, tree: ProcessTree, time: int) -> tuple[Values, int]:
-        """The row of an event already passed through :meth:`ProcessTree.observe`, and the
-        bytes the window charges for it."""
+    def kind(self, key: Any, build: Callable[..., dict[str, Any]], *args: Any) -> Part:
+        """The kind part remembered under ``key``, made by ``build(*args)`` the first time."""
+        found = self._kinds.get(key)
+        if found is None:
+            if len(self._kinds) >= self.KINDS:
+                self._kinds.clear()
+            found = self._kinds[key] = self.rows.finish("kind", build(*args))
+        return found
+
+    def row(
+        self,
+        event: ProcEvent,
+        tree: ProcessTree,
+        time: int,
+        kind: Part,
+        own: Mapping[str, Any] | None = None,
+    ) -> tuple[Values, int]:
+        """The row of an event already passed through :meth:`ProcessTree.observe` (for a
+        file or network event: its actor, with ``own`` its flat fields), and the bytes the
+        window charges for it."""
         rows = self.rows
-        values, size = rows.finish("event", event_part(event), time)
+        part = event_part(event)
+        if own:
+            part.update(own)
+        values, size = rows.finish("event", part, time)
         proc = event.proc
         key = self._image_key(proc)
         image = self._images.get(key) or self._images.put(
@@ -174,7 +200,7 @@ class ProcessRows:
         effective = self._related(
             self._effective, "effective", effective_part, tree.effective_parent(event), tree
         )
-        kind, host = self._kinds[event.action], self._host
+        host = self._host
         row = rows.assemble(values, kind[0], image[0], parent[0], effective[0], host[0])
         return row, rows.fixed + size + kind[1] + image[1] + parent[1] + effective[1] + host[1]
 

@@ -94,24 +94,22 @@ def join(directory: str, name: str) -> str:
 
 
 def file_fields(path: str, original: str = "") -> dict[str, Any]:
-    """ECS ``file.*`` of a path: ``name`` the last component, ``extension`` what follows its
-    last dot (not for a dot file, ``.zshrc``, nor a trailing dot), ``directory`` the rest; a
+    """ECS ``file.*`` of a path, as flat dotted fields (a part of the document,
+    ``extension.rowparts``): ``name`` the last component, ``extension`` what follows its last
+    dot (not for a dot file, ``.zshrc``, nor a trailing dot), ``directory`` the rest; a
     rename adds ``Ext.original.path``/``name``. Values over :data:`MAX_PATH_CHARS` are left
     out (they could never match)."""
     fields: dict[str, Any] = {}
     directory, _, name = path.rpartition("/")
-    _put(fields, "path", path)
-    _put(fields, "name", name)
-    _put(fields, "directory", directory or ("/" if path.startswith("/") else ""))
+    _put(fields, "file.path", path)
+    _put(fields, "file.name", name)
+    _put(fields, "file.directory", directory or ("/" if path.startswith("/") else ""))
     stem, dot, extension = name.rpartition(".")
     if dot and stem and extension:
-        _put(fields, "extension", extension)
+        _put(fields, "file.extension", extension)
     if original:
-        was: dict[str, Any] = {}
-        _put(was, "path", original)
-        _put(was, "name", posixpath.basename(original))
-        if was:
-            fields["Ext"] = {"original": was}
+        _put(fields, "file.Ext.original.path", original)
+        _put(fields, "file.Ext.original.name", posixpath.basename(original))
     return fields
 
 
