@@ -144,6 +144,12 @@ def _text(row: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
+def es_file_items(row: Mapping[str, Any]) -> list[FileEvent]:
+    """The event in an ``es_process_file_events`` row, for a source that knows the row's table."""
+    event = from_es_file_row(row)
+    return [] if event is None else [event]
+
+
 def from_es_file_row(row: Mapping[str, Any]) -> FileEvent | None:
     """One ``es_process_file_events`` row (Thrift strings or a results log's values); None for
     an ``event_type`` Defend has no event for."""

@@ -47,7 +47,6 @@ Choices, each as Elastic would see it:
 from __future__ import annotations
 
 import functools
-import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -55,14 +54,13 @@ from ecsquery.extension.ecs import build_document
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, named
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.extension.tree import ProcessTree
+from ecsquery.values import ip_text
 
 TABLE = "socket_events"
-COLUMNS_READ = {
-    TABLE: (
-        "time", "eid", "action", "pid", "path", "family", "protocol", "local_address",
-        "local_port", "remote_address", "remote_port", "success", "status",
-    ),
-}  # fmt: skip
+COLUMNS_READ = (
+    "time", "eid", "action", "pid", "path", "family", "protocol", "local_address", "local_port",
+    "remote_address", "remote_port", "success", "status",
+)  # fmt: skip
 """The columns :func:`from_socket_row` reads (not ``fd``, ``auid``, ``uptime``, ``socket``)."""
 HIDDEN = frozenset({"eid", "protocol", "success"})
 """Columns of ``specs/posix/socket_events.table`` marked ``hidden``: ``SELECT *`` (and so
@@ -103,31 +101,42 @@ def is_socket_row(row: Mapping[str, Any]) -> bool:
 
 def _text(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
-    return "" if value is None else str(value)
+    return value if value.__class__ is str else "" if value is None else str(value)
 
 
 @functools.lru_cache(maxsize=4096)
 def ip(value: str) -> str | None:
-    """An address as Elasticsearch's ``ip`` type reads it; raises ValueError if it is none.
+    """An address as Elasticsearch's ``ip`` type reads it (``values.ip_text``), None for
+    osquery's placeholders; raises ValueError if it is none.
 
-    Cached: a Mac talks to few peers again and again, and parsing was a fifth of a row's cost
-    (a ValueError is not cached, so garbage cannot fill the cache with itself)."""
+    Cached: a Mac talks to few peers again and again, and parsing an IPv6 address was a fifth
+    of a row's cost (a ValueError is not cached, so garbage cannot fill the cache with itself)."""
     if value in _PLACEHOLDERS:
         return None
-    address = ipaddress.ip_address(value)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
+    text = ip_text(value)
+    if text is None:
+        raise ValueError(f"{value!r} is not an IP address")
+    return text
 
 
 def port(value: str) -> int | None:
-    """A port as a ``long``; ValueError for a non-number or one outside 0-65535."""
+    """A port as a ``long``; ValueError for anything but decimal ASCII digits (osquery writes
+    ``std::to_string`` of the number; ``int`` would also take ``" 443"``, ``"4_43"`` or
+    ``"\u0664\u0664\u0663"``) or a number over 65535. Port 0 is a placeholder: None."""
     if value == "":
         return None
+    if not (len(value) <= 5 and value.isascii() and value.isdigit()):
+        raise ValueError(f"port {value!r} is not a port number")
     number = int(value)
-    if not 0 <= number <= 65535:
+    if number > 65535:
         raise ValueError(f"port {number} out of range")
     return number or None
+
+
+def socket_items(row: Mapping[str, Any]) -> list[SocketEvent]:
+    """The connection in a ``socket_events`` row, for a source that knows the row's table."""
+    event = from_socket_row(row)
+    return [] if event is None else [event]
 
 
 def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
@@ -143,33 +152,42 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
     try:
         time = int(row["time"])
         pid = int(row["pid"])
-        remote = ip(_text(row, "remote_address")), port(_text(row, "remote_port"))
-        local = ip(_text(row, "local_address")), port(_text(row, "local_port"))
+        remote_ip = ip(_text(row, "remote_address"))
+        remote_port = port(_text(row, "remote_port"))
+        local_ip = ip(_text(row, "local_address"))
+        local_port = port(_text(row, "local_port"))
     except KeyError as exc:
         raise BadRecord("missing_field", f"socket_events row without {exc}") from exc
     except ValueError as exc:
         raise BadRecord("malformed", f"socket_events row: {exc}"[:500]) from exc
-    if remote[0] is None:
+    if remote_ip is None:
         return None
-    family = _FAMILIES.get(_text(row, "family"))
-    protocol = _TRANSPORTS.get(_text(row, "protocol"))
     eid = _text(row, "eid")
-    source, destination = (remote, local) if accepted else (local, remote)
+    source_ip: str | None
+    destination_ip: str | None
+    if accepted:
+        source_ip, source_port, destination_ip, destination_port = (
+            remote_ip, remote_port, local_ip, local_port
+        )  # fmt: skip
+    else:
+        source_ip, source_port, destination_ip, destination_port = (
+            local_ip, local_port, remote_ip, remote_port
+        )  # fmt: skip
     return SocketEvent(
-        time=time,
-        event_id=f"socket_events-{eid}" if eid else f"socket_events-{time}-{pid}",
-        action=action,
-        pid=pid,
-        path=_text(row, "path"),
-        direction="ingress" if accepted else "egress",
-        outcome="success" if success == "1" or status == "succeeded" else
+        time,
+        f"socket_events-{eid}" if eid else f"socket_events-{time}-{pid}",
+        action,
+        pid,
+        _text(row, "path"),
+        "ingress" if accepted else "egress",
+        "success" if success == "1" or status == "succeeded" else
         "failure" if status == "failed" else "unknown",
-        network_type=family or f"ipv{ipaddress.ip_address(remote[0]).version}",
-        transport=protocol or ("tcp" if accepted else None),
-        source_ip=source[0],
-        source_port=source[1],
-        destination_ip=destination[0],
-        destination_port=destination[1],
+        _FAMILIES.get(_text(row, "family")) or ("ipv6" if ":" in remote_ip else "ipv4"),
+        _TRANSPORTS.get(_text(row, "protocol")) or ("tcp" if accepted else None),
+        source_ip,
+        source_port,
+        destination_ip,
+        destination_port,
     )  # fmt: skip
 
 
