@@ -128,7 +128,7 @@ def stages(
 
     def flatten_all() -> None:
         route = next(routes)  # a fresh route: its flattener's memos start empty
-        for event, doc in zip(events, docs):
+        for event, doc in zip(events, docs, strict=True):
             route.window.add(int(event.time), route.flatten(doc, int(event.time)))
 
     return {
