@@ -50,7 +50,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from ecsquery.extension.ecs import build_document
+from ecsquery.extension.ecs import build_document, iso_timestamp
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, named
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.extension.tree import ProcessTree
@@ -191,6 +191,34 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
     )  # fmt: skip
 
 
+ACTORS = 1024
+"""Actor images whose part of a connection's document :func:`_actor` keeps (least recently
+used dropped): a Mac's connections come from few processes, each making many."""
+
+
+@functools.lru_cache(maxsize=ACTORS)
+def _actor(proc: Proc, host_os_type: str, host_name: str) -> dict[str, Any]:
+    """What a connection's document says of its actor and host (``process.*``, ``user.*``,
+    ``group.*``, ``host.*``): :func:`ecs.build_document`'s fields of the image, cut to Defend's
+    list, built once per image (keyed by its value, so a changed image is a new entry) instead
+    of once per connection. The objects are shared by every document of that image: read only.
+    The tree is not needed: an event with no parent, responsible or original parent consults
+    none (``ProcessTree.effective_parent``)."""
+    doc = build_document(
+        ProcEvent(Action.EXEC, 0.0, "", proc),
+        ProcessTree(),
+        host_os_type=host_os_type,
+        host_name=host_name,
+    )
+    del doc["@timestamp"], doc["event"]
+    doc["process"] = {k: v for k, v in doc["process"].items() if k in _KEEP_PROCESS}
+    if "user" in doc:  # Defend's list has user.id and user.name, not user.effective
+        doc["user"].pop("effective", None)
+        if not doc["user"]:
+            del doc["user"]
+    return doc
+
+
 def network_document(
     event: SocketEvent,
     tree: ProcessTree,
@@ -201,23 +229,13 @@ def network_document(
 ) -> dict[str, Any]:
     """The ECS document of a connection; the actor is the tree's latest image of the pid (the
     process, its code signature and user, built by :func:`ecs.build_document` as for process
-    events), or only pid and ``path`` when the tree never saw it."""
+    events, through :func:`_actor`), or only pid and ``path`` when the tree never saw it."""
     known = tree.get(Ref(event.pid))
-    proc = known or Proc(pid=event.pid)
+    proc = known or Proc(event.pid)
     if not proc.executable and event.path:
         proc = proc._replace(executable=event.path)
-    proc = named(proc, user_names)
-    doc = build_document(
-        ProcEvent(Action.EXEC, float(event.time), event.event_id, proc),
-        tree,
-        host_os_type=host_os_type,
-        host_name=host_name,
-    )
-    doc["process"] = {k: v for k, v in doc["process"].items() if k in _KEEP_PROCESS}
-    if "user" in doc:  # Defend's list has user.id and user.name, not user.effective
-        doc["user"].pop("effective", None)
-        if not doc["user"]:
-            del doc["user"]
+    doc: dict[str, Any] = {"@timestamp": iso_timestamp(event.time)}
+    doc.update(_actor(named(proc, user_names), host_os_type, host_name))
     doc["event"] = {
         "category": ["network"],
         "type": ["start"],
@@ -225,21 +243,20 @@ def network_document(
         "id": event.event_id,
         "outcome": event.outcome,
     }
-    network = {
-        "direction": event.direction,
-        "type": event.network_type,
-        "transport": event.transport,
-    }
-    doc["network"] = {k: v for k, v in network.items() if v is not None}
-    for side, address, number in (
-        ("source", event.source_ip, event.source_port),
-        ("destination", event.destination_ip, event.destination_port),
-    ):
-        end: dict[str, Any] = {}
-        if address is not None:
-            end["ip"] = end["address"] = address
-        if number is not None:
-            end["port"] = number
-        if end:
-            doc[side] = end
+    network = {"direction": event.direction, "type": event.network_type}
+    if event.transport is not None:
+        network["transport"] = event.transport
+    doc["network"] = network
+    if event.source_ip is not None or event.source_port is not None:
+        doc["source"] = _end(event.source_ip, event.source_port)
+    if event.destination_ip is not None or event.destination_port is not None:
+        doc["destination"] = _end(event.destination_ip, event.destination_port)
     return doc
+
+
+def _end(address: str | None, number: int | None) -> dict[str, Any]:
+    """``source`` or ``destination``: ``ip`` and ``address`` the address, ``port``."""
+    end: dict[str, Any] = {} if address is None else {"ip": address, "address": address}
+    if number is not None:
+        end["port"] = number
+    return end
