@@ -194,6 +194,10 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
 ACTORS = 1024
 """Actor images whose part of a connection's document :func:`_actor` keeps (least recently
 used dropped): a Mac's connections come from few processes, each making many."""
+ACTOR_ARGS_CHARS = 1024
+"""An image with a longer argv is built afresh for each connection, never kept: the cache holds
+a few MB at most (an image's paths and ids, its argv twice: the key's and ``command_line``),
+not 1,024 × the 16 K characters ``model.capped`` lets an argv keep."""
 
 
 @functools.lru_cache(maxsize=ACTORS)
@@ -234,8 +238,9 @@ def network_document(
     proc = known or Proc(event.pid)
     if not proc.executable and event.path:
         proc = proc._replace(executable=event.path)
+    actor = _actor if sum(map(len, proc.args)) <= ACTOR_ARGS_CHARS else _actor.__wrapped__
     doc: dict[str, Any] = {"@timestamp": iso_timestamp(event.time)}
-    doc.update(_actor(named(proc, user_names), host_os_type, host_name))
+    doc.update(actor(named(proc, user_names), host_os_type, host_name))
     doc["event"] = {
         "category": ["network"],
         "type": ["start"],
