@@ -152,42 +152,33 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
     try:
         time = int(row["time"])
         pid = int(row["pid"])
-        remote_ip = ip(_text(row, "remote_address"))
-        remote_port = port(_text(row, "remote_port"))
-        local_ip = ip(_text(row, "local_address"))
-        local_port = port(_text(row, "local_port"))
+        remote = ip(_text(row, "remote_address")), port(_text(row, "remote_port"))
+        local = ip(_text(row, "local_address")), port(_text(row, "local_port"))
     except KeyError as exc:
         raise BadRecord("missing_field", f"socket_events row without {exc}") from exc
     except ValueError as exc:
         raise BadRecord("malformed", f"socket_events row: {exc}"[:500]) from exc
-    if remote_ip is None:
+    if remote[0] is None:
         return None
     eid = _text(row, "eid")
-    source_ip: str | None
-    destination_ip: str | None
-    if accepted:
-        source_ip, source_port, destination_ip, destination_port = (
-            remote_ip, remote_port, local_ip, local_port
-        )  # fmt: skip
-    else:
-        source_ip, source_port, destination_ip, destination_port = (
-            local_ip, local_port, remote_ip, remote_port
-        )  # fmt: skip
+    source, destination = (remote, local) if accepted else (local, remote)
     return SocketEvent(
-        time,
-        f"socket_events-{eid}" if eid else f"socket_events-{time}-{pid}",
-        action,
-        pid,
-        _text(row, "path"),
-        "ingress" if accepted else "egress",
-        "success" if success == "1" or status == "succeeded" else
+        time=time,
+        event_id=f"socket_events-{eid}" if eid else f"socket_events-{time}-{pid}",
+        action=action,
+        pid=pid,
+        path=_text(row, "path"),
+        direction="ingress" if accepted else "egress",
+        outcome="success" if success == "1" or status == "succeeded" else
         "failure" if status == "failed" else "unknown",
-        _FAMILIES.get(_text(row, "family")) or ("ipv6" if ":" in remote_ip else "ipv4"),
-        _TRANSPORTS.get(_text(row, "protocol")) or ("tcp" if accepted else None),
-        source_ip,
-        source_port,
-        destination_ip,
-        destination_port,
+        # the address is canonical (``ip``): an IPv6 one, and only it, has a colon
+        network_type=_FAMILIES.get(_text(row, "family")) or
+        ("ipv6" if ":" in remote[0] else "ipv4"),
+        transport=_TRANSPORTS.get(_text(row, "protocol")) or ("tcp" if accepted else None),
+        source_ip=source[0],
+        source_port=source[1],
+        destination_ip=destination[0],
+        destination_port=destination[1],
     )  # fmt: skip
 
 
