@@ -79,6 +79,7 @@ def stream(
                 "time": ms // 1000,
                 "event": {"id": f"id{ids[i]:05d}", "category": ["process"], "type": ["start"]},
                 "host": {"id": "H", "name": "mac"},
+                "agent": {"id": "A"},  # one agent ships every event of the host
                 "process": {
                     "name": rng.choice(NAMES[: 2 + int(knobs["names"])]),
                     "entity_id": entity(),

@@ -4,16 +4,21 @@ interpreter's (``ecsquery.testing.multi.esql_rows``) on generated event streams.
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ecsquery import osquery_sqlite
 from ecsquery.errors import UnsupportedConstruct
 from ecsquery.rules.lang import esql
 from ecsquery.rules.lang.esql import parse_esql
 from ecsquery.rules.sql.multi_esql import compile_esql, regex_parts
 from ecsquery.testing.multi import esql_rows
 from multi_support import FIELDS, Table, agree_on_streams, many, slow
+
+MULTI = Path(__file__).parent / "fixtures" / "elastic-rules-multi"
 
 STREAMS = 300  # per shape: 2,100 for the class
 SLOW_STREAMS = 10_000
@@ -83,13 +88,24 @@ def reference_rows(pipeline: esql.Pipeline, docs: list[dict[str, Any]]) -> list[
     ("text", "construct"),
     [
         ("FROM logs-endpoint.events.process-* | LIMIT 5", "LIMIT"),
-        ("FROM logs-endpoint.events.network-*", "FROM logs-endpoint.events.network-*"),
+        ("FROM logs-endpoint.events.library-*", "FROM logs-endpoint.events.library-*"),
+        (
+            "FROM logs-endpoint.events.process-*, logs-endpoint.events.file-*",
+            "FROM logs-endpoint.events.process-*, logs-endpoint.events.file-*",
+        ),
         ('FROM logs-* | WHERE process.name == "a"', "FROM logs-*"),
         (
             'FROM logs-endpoint.events.process-* | EVAL x = concat(process.name, "a")',
             "function CONCAT",
         ),
         ("FROM logs-endpoint.events.process-* | STATS x = process.name", "STATS expression"),
+        # a command answered outside the events is refused before an earlier unknown function
+        (
+            'FROM logs-endpoint.events.process-* | EVAL p = concat(process.name, "a")'
+            ' | COMPLETION r = p WITH { "inference_id": "x" }',
+            "COMPLETION",
+        ),
+        ("FROM logs-endpoint.events.process-* | ENRICH hosts ON host.name", "ENRICH"),
         ("FROM logs-endpoint.events.process-* | EVAL process.name", "unnamed column"),
     ],
 )
@@ -227,3 +243,69 @@ def agree(shape: str, count: int) -> None:
         shape,
         n=10,
     )
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "command_and_control_curl_activity_llm_triage",
+        "command_and_control_wget_activity_llm_triage",
+    ],
+)
+def test_llm_triage_rules_are_refused_for_their_completion(slug: str) -> None:
+    """Elastic's LLM-triage rules keep the rows a model calls TP or SUSPICIOUS (``COMPLETION``,
+    then ``DISSECT`` of its reply): nothing on the host could give that answer, so the refusal
+    names ``COMPLETION`` whatever else of the query is outside the subset (``CONCAT``,
+    ``MV_CONCAT``, ``GROK``, ``INLINE STATS``...)."""
+    text = (MULTI / f"{slug}.toml").read_text("utf-8")
+    with pytest.raises(UnsupportedConstruct) as err:
+        parse_esql(tomllib.loads(text)["rule"]["query"])
+    assert (err.value.construct, err.value.pos is not None) == ("COMPLETION", True)
+    assert "large language model" in str(err.value)
+
+
+def test_a_network_stream_query_reads_the_network_table() -> None:
+    """``FROM logs-endpoint.events.network-*`` reads ``ecs_network_events``, its stream's
+    ``data_stream.dataset`` is ``endpoint.events.network``, and ``KQL()`` resolves network
+    fields: curl's three connections to 443 alert (``n >= 3``), its two to 80 (the near miss,
+    one short) do not; the SQL and the reference agree."""
+    from ecsquery.rows import to_row
+    from ecsquery.schema import NETWORK_TABLE, FieldTable
+
+    pipeline = parse_esql(
+        "FROM logs-endpoint.events.network-*\n"
+        '| WHERE process.name == "curl" AND KQL("destination.port >= 1")\n'
+        "| STATS n = COUNT(*), ds = VALUES(data_stream.dataset) BY destination.port\n"
+        "| WHERE n >= 3"
+    )
+    assert pipeline.category == "network"
+    sql = compile_esql(pipeline, FIELDS, 60)
+    assert "FROM ecs_network_events" in sql
+    now = 1_700_000_000
+    docs = [
+        {"time": now - 5, "event": {"id": f"e{i}", "category": ["network"]},
+         "process": {"name": "curl"}, "destination": {"port": port}}
+        for i, port in enumerate([443, 443, 443, 80, 80])
+    ]  # fmt: skip
+    network = FieldTable.of(NETWORK_TABLE)
+    for missing in ("null", "empty"):
+        conn = osquery_sqlite.connect(now=now)
+        rows = [{**to_row(d, network), "time": str(d["time"])} for d in docs]
+        osquery_sqlite.insert_rows(conn, rows, missing=missing, fields=network)  # type: ignore[arg-type]
+        cursor = conn.execute(sql)
+        names = [c[0] for c in cursor.description]
+        got = [dict(zip(names, r, strict=True)) for r in cursor]
+        assert [(r["destination.port"], r["n"], json.loads(r["ds"])) for r in got] == [
+            (443, 3, ["endpoint.events.network"])
+        ]
+    assert esql_rows(pipeline, docs) == [
+        {"destination.port": 443, "n": 3, "ds": ["endpoint.events.network"]}
+    ]
+
+
+def test_the_s3_script_rule_is_refused_for_its_missing_source() -> None:
+    """Its network stream is served now; what stops it is ``destination.domain``."""
+    text = (MULTI / "command_and_control_aws_s3_connection_via_script.toml").read_text("utf-8")
+    pipeline = parse_esql(tomllib.loads(text)["rule"]["query"])
+    with pytest.raises(UnsupportedConstruct, match=r"'destination\.domain'.*osquery#7952"):
+        compile_esql(pipeline, FIELDS, 60)

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecsquery.extension.model import ARG_MAX_CHARS, EnvCapture
 from ecsquery.extension.pipeline import Pipeline
@@ -68,3 +72,19 @@ def test_captured_variables_come_from_the_pipelines_setting() -> None:
     message = json.loads(ESLOGGER[1])  # its env is ["FOO=bar"]
     [row] = rows(json.dumps(message), EnvCapture(("FOO",)))
     assert row["process_env_vars"] == '["FOO=bar"]'
+
+
+_ENV_ITEMS = st.sampled_from(
+    ["PATH=/bin", "DYLD_LIBRARY_PATH=/x", "X\nDYLD_INSERT_LIBRARIES=1", "LD_PRELOAD=", "", "\n"]
+) | st.text(alphabet="DYL_=\nRUNIE", max_size=12)
+
+
+@settings(max_examples=500)
+@given(st.lists(_ENV_ITEMS, max_size=8))
+def test_the_one_scan_finds_what_testing_each_element_finds(env: list[str]) -> None:
+    """The joined-environment scan only says when no element can be captured: with it and
+    with the exact test of each element alone (a scan that always finds), the same capture."""
+    fast = EnvCapture()
+    exact = EnvCapture()
+    exact._any = re.compile("")  # finds at once: every environment takes the exact test
+    assert fast(env) == exact(env)

@@ -84,6 +84,7 @@ def test_create_of_a_launch_agent_to_an_ecs_file_row() -> None:
         "event_action": "modification",
         "event_id": "es-289350990500-500",
         "host_os_type": "macos",
+        "event_outcome": "success",
         "process_pid": "97391",
         "process_entity_id": "97391-149092",
         "process_executable": "/bin/connection-checker",

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ecsquery.replay.run import replay
+from ecsquery.replay.run import ReplayResult, replay
 from ecsquery.rules.model import Rule
 from test_extension_file import V9_EXEC, esfile, launch_item, message, pipeline
 
@@ -88,6 +88,18 @@ def corpus_rule(slug: str) -> Rule:
     return Rule.from_mapping(tomllib.loads(text)["rule"], slug=slug)
 
 
+def replay_lines(tmp_path: Path, lines: list[dict[str, Any]], rules: list[Rule]) -> ReplayResult:
+    """eslogger messages one second apart (replay orders by event time) through ``replay``;
+    every line must be read."""
+    for second, msg in enumerate(lines):
+        msg["time"] = f"2025-08-07T13:21:{40 + second}.000000000Z"
+    events = tmp_path / "events.ndjson"
+    events.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    result = replay([events], rules, host="alice-macbook")
+    assert sum(result.read.rejected.values()) == 0
+    return result
+
+
 def test_rules_on_these_columns_alert_through_replay(tmp_path: Path) -> None:
     """Each rule with its near miss: Docker asking python to read the network preferences, and
     a launch daemon whose plist name is not hidden."""
@@ -102,14 +114,9 @@ def test_rules_on_these_columns_alert_through_replay(tmp_path: Path) -> None:
         launch_item("file:///Library/LaunchDaemons/com.vendor.plist"),  # near miss
     ]
     lines[-1]["seq_num"] = lines[-1]["global_seq_num"] = 60
-    for second, msg in enumerate(lines):  # replay orders by event time: one second apart
-        msg["time"] = f"2025-08-07T13:21:{40 + second}.000000000Z"
-    events = tmp_path / "events.ndjson"
-    events.write_text("".join(json.dumps(m) + "\n" for m in lines))
     slugs = ("discovery_system_and_network_configuration_check",
              "persistence_evasion_hidden_launch_agent_deamon_creation")  # fmt: skip
-    result = replay([events], [corpus_rule(s) for s in slugs], host="alice-macbook")
-    assert sum(result.read.rejected.values()) == 0
+    result = replay_lines(tmp_path, lines, [corpus_rule(s) for s in slugs])
     got = sorted(
         (a["rule"]["name"], a["process"]["executable"], a.get("Effective_process"),
          a.get("Persistence"))
@@ -123,3 +130,36 @@ def test_rules_on_these_columns_alert_through_replay(tmp_path: Path) -> None:
         ("System and Network Configuration Check", "/usr/bin/python3",
          {"pid": 938, "entity_id": "938-2424", "executable": terminal, "name": "Terminal"}, None),
     ]  # fmt: skip
+
+
+def test_event_outcome_is_success_from_both_sources() -> None:
+    """Both sources are EndpointSecurity NOTIFY messages: an operation that took place
+    (``extension.files.OUTCOME``); the column is the file table's only ``event.outcome``."""
+    pipe, table = pipeline()
+    pipe.feed_line(json.dumps(open_preferences(20)), "eslogger")
+    row = {"time": "100", "eid": "01", "event_type": "write", "pid": "700", "parent": "1",
+           "path": "/bin/zsh", "filename": "/private/var/at/tabs/root",
+           "dest_filename": ""}  # fmt: skip
+    pipe.feed({"name": "files", "columns": row, "action": "added"}, "osquery")
+    served = table.generate(None)
+    assert sorted((r["event_id"].startswith("es_process_file_events-"), r["event_outcome"])
+                  for r in served) == [(False, "success"), (True, "success")]  # fmt: skip
+
+
+def test_genai_sensitive_file_rule_alerts_through_replay(tmp_path: Path) -> None:
+    """``credential_access_genai_process_sensitive_file_access`` (``event.outcome ==
+    "success"``): ``claude`` opening a login keychain alerts; the same process opening a file of
+    another name (the near miss) and ``zsh`` opening the keychain do not."""
+    keychain = "/Users/alice/Library/Keychains/login.keychain-db"
+    lines = [
+        message("open", {"fflag": 1, "file": esfile(keychain)}, 20,
+                executable={"path": "/Users/alice/.local/bin/claude"}),  # hit
+        message("open", {"fflag": 1, "file": esfile(keychain + "-journal")}, 21,
+                executable={"path": "/Users/alice/.local/bin/claude"}),  # near miss: name
+        message("open", {"fflag": 1, "file": esfile(keychain)}, 22,
+                executable={"path": "/bin/zsh"}),  # near miss: not a GenAI process
+    ]  # fmt: skip
+    rule = corpus_rule("credential_access_genai_process_sensitive_file_access")
+    result = replay_lines(tmp_path, lines, [rule])
+    assert [(a["process"]["name"], a["file"]["path"], a["event"]["outcome"])
+            for a in result.alerts] == [("claude", keychain, "success")]  # fmt: skip

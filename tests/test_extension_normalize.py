@@ -459,3 +459,61 @@ def test_previous_executable_is_the_pids_image_before_the_exec() -> None:
     }
     [alone], _ = rows(ESLOGGER[1])
     assert alone["process_previous_executable"] == ""
+
+
+def test_eslogger_events_built_as_tuples_equal_the_keyword_built_ones() -> None:
+    """``normalize.eslogger`` builds its NamedTuples as plain tuples in field order (cheaper):
+    the same events written out by keyword, field by field, from the sample's messages."""
+    assert from_eslogger(V9_EXEC) == ProcEvent(
+        action=Action.EXEC,
+        time=parse_time(V9_EXEC["time"]),
+        event_id="es-289350913517-75",
+        proc=Proc(
+            pid=97391,
+            pidversion=149092,
+            executable="/bin/connection-checker",
+            args=("/bin/connection-checker",),
+            cwd="/bin/mullvadvpn-app",
+            signing_id="connection_checker-04fde7bdb8bceee3",
+            signed=True,
+            trusted=False,
+            uid=501,
+            euid=501,
+            gid=20,
+        ),
+        parent=Ref(58916, 87724),
+        original_ppid=58916,
+        responsible=Ref(938, 2424),
+        source="eslogger",
+        env=("FOO=bar",),
+    )
+    fork = from_eslogger(V10_FORK)
+    assert fork == ProcEvent(
+        action=Action.FORK,
+        time=parse_time(V10_FORK["time"]),
+        event_id="es-241051246374-1",
+        proc=Proc(
+            pid=21497,
+            pidversion=38282,
+            executable="/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN",
+            signing_id="net.mullvad.vpn",
+            team_id="CKG9MXH72F",
+            signed=True,
+            trusted=True,
+            uid=501,
+            euid=501,
+            gid=20,
+        ),
+        parent=Ref(19745, 35165),
+        original_ppid=19745,
+        responsible=Ref(19745, 35165),
+        source="eslogger",
+    )
+    exit_ = from_eslogger(V9_EXIT)
+    assert exit_ is not None and exit_._fields == ProcEvent._fields
+    assert (exit_.exit_code, exit_.env, exit_.previous_executable, exit_.source) == (
+        0,
+        (),
+        "",
+        "eslogger",
+    )

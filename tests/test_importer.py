@@ -93,8 +93,9 @@ def test_every_family_rule_imports(path: Path, tmp_path: Path) -> None:
             " network)",
         ),
         (
-            'type = "eql"\nlanguage = "eql"\nquery = "any where file.path == \\"/x\\""',
-            "'any where' spans every event category",
+            'type = "eql"\nlanguage = "eql"\n'
+            'query = "any where file.path == \\"/x\\" and destination.port == 22"',
+            "'any where' whose condition no table can satisfy",
         ),
         (
             'type = "query"\nlanguage = "kuery"\n'

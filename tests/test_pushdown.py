@@ -256,3 +256,69 @@ def test_mac_corpus_pushdown_and_hits_only_keep_every_hit(seed: int) -> None:
         assert sorted(r[index] for r in hits[slug]) == expected, slug
         rules_hit += bool(expected)
     assert rules_hit >= 40
+
+
+LOOKUP_QUERY = (
+    'process where process.name : ("elastic-agent*", "sh") and not ('
+    'process.parent.code_signature.subject_name == "Elasticsearch, Inc." and'
+    ' process.code_signature.subject_name : "*elastic*")'
+)
+_PATHS = ["/opt/a/elastic-agent", "/opt/b/elastic-agent", "/bin/sh", "", "relative/agent"]
+_AUTHORITY = st.sampled_from(["Elasticsearch, Inc.", "elasticsearch, inc.", "Elastic", ""])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["elastic-agent", "sh", "zsh"]), st.sampled_from(_PATHS),
+                  st.sampled_from(_PATHS), st.integers(0, 2)),
+        max_size=12,
+    ),
+    st.dictionaries(st.sampled_from(_PATHS[:3]), _AUTHORITY),
+)  # fmt: skip
+def test_lookup_terms_run_once_per_row_and_keep_every_hit(
+    events: list[tuple[str, str, str, int]], signers: dict[str, str]
+) -> None:
+    """A rule reading ``signature`` lookups: the pack SQL evaluates each lookup in one place
+    (the keyed CTE, not again in the outer query) and returns exactly the rows of the plain
+    query (``without_hits_only``), over generated rows sharing seconds, paths and signers."""
+    keyed_hits(events, signers)
+
+
+def test_rows_of_one_second_differing_only_by_a_signer() -> None:
+    """The same process in one second under two parents: only the one whose parent is not
+    signed by Elasticsearch is a hit (the key holds the parent's executable)."""
+    events = [
+        ("elastic-agent", _PATHS[0], _PATHS[1], 0),
+        ("elastic-agent", _PATHS[0], _PATHS[2], 0),
+    ]
+    assert keyed_hits(events, {_PATHS[0]: "Elastic", _PATHS[1]: "Elasticsearch, Inc."}) == ["1"]
+
+
+def keyed_hits(events: list[tuple[str, str, str, int]], signers: dict[str, str]) -> list[str]:
+    """The event ids ``LOOKUP_QUERY``'s pack SQL returns, checked against the plain query's."""
+    from ast_support import eql_rule
+    from ecsquery.rules.compile import compile_rule
+
+    compiled = compile_rule(eql_rule(LOOKUP_QUERY, "lookup"))
+    plain = without_hits_only(compiled.sql)
+    assert compiled.sql.startswith("WITH hits AS MATERIALIZED (\n")
+    assert compiled.sql.count("FROM signature") == plain.count("FROM signature") == 2
+    assert hits_only(plain, *compiled_lookups(compiled)) == compiled.sql
+    conn = osquery_sqlite.connect(now=10**9)
+    rows = [
+        {"time": str(10**9 - 60 - second), "event_id": str(i), "event_category": '["process"]',
+         "process_name": name, "process_executable": own, "process_parent_executable": parent}
+        for i, (name, own, parent, second) in enumerate(events)
+    ]  # fmt: skip
+    osquery_sqlite.insert_rows(conn, rows)
+    for path, authority in signers.items():
+        osquery_sqlite.insert_signature(conn, path, authority)
+    index = FIELDS.names.index("event_id")
+    expected = sorted(r[index] for r in conn.execute(plain))
+    assert sorted(r[index] for r in conn.execute(compiled.sql)) == expected
+    return expected
+
+
+def compiled_lookups(compiled: CompiledRule) -> tuple[list[str], list[str]]:
+    return Compiler(FIELDS).lookup_terms(compiled.query.where)

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from ast_support import eql_rule, leaves
 from ecsquery import osquery_sqlite
+from ecsquery.osquery_sqlite import row_table
 from ecsquery.rows import to_row
 from ecsquery.rules.compile import CompiledRule, compile_rule
 from ecsquery.rules.lang.ast import (
@@ -48,6 +49,7 @@ from ecsquery.rules.lang.ast import (
     Wild,
 )
 from ecsquery.rules.load import load_rule
+from ecsquery.rules.sql.union import ANY_FIELDS, UNION
 from ecsquery.schema import TABLES, EcsType, FieldTable
 from ecsquery.testing.reference import matches
 from ecsquery.values import IGNORE_ABOVE, ListInScalar
@@ -65,6 +67,8 @@ TABLE_RULE_FILES = [
         "persistence_docker_shortcuts_plist_modification",  # Effective_process.name
         "persistence_evasion_hidden_launch_agent_deamon_creation",  # Persistence.name
         "initial_access_ollama_api_external_access",
+        "credential_access_genai_process_sensitive_file_access",  # event.outcome
+        "impact_hosts_file_modified",  # any where: a UNION ALL over the tables
     )
 ]
 """File and network rules of the Mac corpus (EQL and KQL), each on its own table."""
@@ -88,7 +92,10 @@ NON_SCALAR = (1, 0, True, False, 1.5, None, [], ["k"], ["-d", ["x", None]], "")
 
 
 def fields_of(compiled: CompiledRule) -> FieldTable:
-    """The table a compiled single-event rule reads (its SQL names it)."""
+    """The table a compiled single-event rule reads (its SQL names it); every table's fields
+    for an ``any where`` rule (a ``UNION ALL`` over the tables)."""
+    if UNION in compiled.sql:
+        return ANY_FIELDS
     return next(FieldTable.of(t) for t in TABLES if f"FROM {t.name}\n" in compiled.sql)
 
 
@@ -252,8 +259,16 @@ def load_compiled() -> list[CompiledRule]:
     return list(unique.values())
 
 
+def served(doc: dict[str, Any], row: dict[str, str]) -> dict[str, Any]:
+    """The document as its table holds it: a union rule's rows go to the table of their
+    category (``osquery_sqlite.row_table``), which keeps only its own fields."""
+    table = row_table(row)
+    return {k: v for k, v in doc.items() if table.by_ecs(k) is not None}
+
+
 def agree(compiled: CompiledRule, docs: list[dict[str, Any]], seed: int) -> int:
     fields = fields_of(compiled)
+    union = fields is ANY_FIELDS
     rows = []
     refused: set[int] = set()
     for i, doc in enumerate(docs):
@@ -265,15 +280,21 @@ def agree(compiled: CompiledRule, docs: list[dict[str, Any]], seed: int) -> int:
         row["time"] = str(NOW - 60)
         row["event_id"] = str(i)
         rows.append(row)
+        if union:
+            docs[i] = served(doc, row)
     expected = {
         i for i, doc in enumerate(docs) if i not in refused and matches(compiled.query, doc)
     }
     REFUSED.append(len(refused))
-    event_id = fields.names.index("event_id")
     for missing in ("null", "empty"):
         conn = osquery_sqlite.connect(now=NOW)
-        osquery_sqlite.insert_rows(conn, rows, missing=missing, fields=fields)
-        got = {int(r[event_id]) for r in conn.execute(compiled.sql)}
+        if union:
+            osquery_sqlite.insert_routed(conn, rows, missing=missing)
+        else:
+            osquery_sqlite.insert_rows(conn, rows, missing=missing, fields=fields)
+        cursor = conn.execute(compiled.sql)
+        event_id = [d[0] for d in cursor.description].index("event_id")
+        got = {int(r[event_id]) for r in cursor}
         conn.close()
         if got != expected:
             i = min(got ^ expected)

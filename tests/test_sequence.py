@@ -43,6 +43,8 @@ SHAPES = {
     '[process where process.args == "-e"]',
     "optional_key": 'sequence by ?user.name with maxspan=4s [process where process.name == "a"]'
     ' [process where process.name == "b"]',
+    "agent_key": 'sequence by agent.id with maxspan=3s [process where process.name == "a"]'
+    ' by process.entity_id [process where process.name == "b"] by process.parent.entity_id',
 }
 
 

@@ -93,6 +93,26 @@ def test_import_counts_per_class() -> None:
     assert all(r.reason for r in results if r.status == "refused")
 
 
+REFUSED_FOR = {
+    "initial_access_file_upload_followed_by_get_request": (
+        "field 'data_stream.dataset' has no column in the ECS network-events table: a rule"
+        " naming its data stream reads several integrations' (network_traffic.http"
+    ),  # agent.id, its join key, is one value per host like host.id
+    "command_and_control_aws_s3_connection_via_script": (
+        "'destination.domain' has no column in the table: no osquery table gives DNS names"
+    ),  # its FROM logs-endpoint.events.network-* is served
+    "command_and_control_curl_activity_llm_triage": "unsupported COMPLETION: the rows it keeps",
+    "command_and_control_wget_activity_llm_triage": "unsupported COMPLETION: the rows it keeps",
+}
+"""The refusals this session sharpened: each names what no change to the compiler could give."""
+
+
+@pytest.mark.parametrize("slug", sorted(REFUSED_FOR))
+def test_refusals_name_the_missing_source(slug: str) -> None:
+    [result] = import_rules([CORPUS / f"{slug}.toml"], None)
+    assert result.status == "refused" and REFUSED_FOR[slug] in result.reason, result.reason
+
+
 def test_compiled_sequences_run_on_osquery_sqlite() -> None:
     """Every compiled corpus sequence is valid SQL on the engine osquery embeds, and the pbpaste
     rule (``with runs=5`` within 1 minute) fires once for five pbpaste execs, not for four."""

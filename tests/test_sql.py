@@ -108,6 +108,8 @@ TABLE_RULES = [
     "elastic-rules-mac/discovery_system_and_network_configuration_check",
     "elastic-rules-mac/persistence_evasion_hidden_launch_agent_deamon_creation",
     "elastic-rules-mac/defense_evasion_elastic_agent_service_terminated",
+    "elastic-rules-mac/credential_access_genai_process_sensitive_file_access",
+    "elastic-rules-mac/impact_hosts_file_modified",
 ]
 """File and network rules (EQL, KQL, cidrMatch) and sequences with network and file steps:
 their whole pack SQL, which names the table each reads."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from json.encoder import ESCAPE
 from typing import Any
 
 from ecsquery.schema import Column, EcsType, FieldTable
@@ -44,6 +45,18 @@ _ARRAY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """The one encoder for array columns (``json.dumps`` with options builds a new one per call)."""
 
 
+_ESCAPED = ESCAPE
+"""What ``json`` escapes in a string with ``ensure_ascii=False``."""
+
+
+def _json_array(items: Sequence[str]) -> str:
+    """``_ARRAY_JSON(items)`` for text items, without the encoder when nothing needs escaping
+    (the common argv: one join and one regex scan instead of the encoder's walk)."""
+    if _ESCAPED.search("".join(items)) is None:
+        return '["' + '","'.join(items) + '"]'
+    return _ARRAY_JSON(items)
+
+
 def encode_value(column: Column, value: Any) -> str:
     """One ECS value as osquery's row string for that column."""
     if value is None or value == [] or value == "":
@@ -52,7 +65,7 @@ def encode_value(column: Column, value: Any) -> str:
         items = _text_items(value)
         if items is None:
             items = [text(keyword(v)) for v in flatten(value)]
-        return _ARRAY_JSON(items) if items else ""
+        return _json_array(items) if items else ""
     if isinstance(value, (list, tuple)):  # one value, or ``values.ListInScalar``
         return encode_value(column, single(column.ecs or column.name, value))
     if column.ecs_type is EcsType.IP:  # one text per address, as an ip field (``values``)
@@ -94,9 +107,7 @@ def _fast_encoder(
     """``finish(encode_value(column, v))``, remembering the result under ``v`` in ``memo``
     (text, or ``tuple(v)`` for a list of text, when short) or in ``numbers`` (an ``int``)."""
 
-    # Text and ints need none of encode_value's checks in a column that is no array, no
-    # boolean and no ip (an ip's text is made canonical there: ``values.ip_text``).
-    plain = not column.array and column.ecs_type not in (EcsType.BOOLEAN, EcsType.IP)
+    plain = _plain(column)
 
     def encoder(v: Any) -> Any:
         cls = v.__class__
@@ -127,18 +138,16 @@ def _fast_encoder(
     return encoder
 
 
-STABLE_ENTRIES = 256
-"""Per stable object path, the sub-objects whose finished values a flattener remembers."""
-
-
 def _value_lines(i: int, column: Column, value: str, remember: bool, pad: str) -> list[str]:
     """The code finishing column ``i``'s value ``value`` into ``v{i}`` (see make_flattener)."""
     v = f"v{i}"
     lines = [f"{pad}{v} = {value}"]
     if remember:  # text first: the common value, and never None, True or False
         lines.append(f"{pad}if {v}.__class__ is _str: {v} = m{i}.get({v}) or f{i}({v})")
+    elif _plain(column):  # a value that rarely repeats: finished at once when it is plain text
+        lines.append(f"{pad}if {v}.__class__ is _str and _NUL not in {v}: {v} = q{i}({v})")
     lines += [
-        f"{pad}{'elif' if remember else 'if'} {v} is None: {v} = e{i}",
+        f"{pad}{'elif' if remember or _plain(column) else 'if'} {v} is None: {v} = e{i}",
         f"{pad}elif {v} is True: {v} = t{i}",
         f"{pad}elif {v} is False: {v} = x{i}",
     ]
@@ -153,79 +162,61 @@ def _value_lines(i: int, column: Column, value: str, remember: bool, pad: str) -
     return lines
 
 
+def _plain(column: Column) -> bool:
+    """Text and ints need none of ``encode_value``'s checks in a column that is no array, no
+    boolean and no ip (an ip's text is made canonical there: ``values.ip_text``)."""
+    return not column.array and column.ecs_type not in (EcsType.BOOLEAN, EcsType.IP)
+
+
 def make_flattener(
     columns: Sequence[Column],
     finish: Sequence[Callable[[str], Any]],
     memoize: Sequence[bool] | None = None,
-    stable: Sequence[str] = (),
+    flat: bool = False,
 ) -> Flattener:
     """A function ``(doc, time) → row`` for documents nested one key per level (the ones
-    :func:`ecsquery.extension.ecs.build_document` writes), generated from the field table.
+    :mod:`ecsquery.extension.ecs` writes), generated from the field table.
 
     Equal to ``finish[i](encode_value(c, get_path(doc, c.ecs)))`` per column (``time`` for the
     column without an ECS field) on such documents, but as straight-line code: each parent
     object is looked up once, with no dotted-path search and no ABC ``isinstance`` checks; a
-    missing value, ``True`` and ``False`` are constants finished once; and a value already
-    seen in a ``memoize`` column is one dict lookup. Each column has two memos, one for text
-    (and lists of text), one for ``int``, and a lookup is guarded by the value's exact class,
-    so ``1``, ``1.0``, ``True`` and ``"1"`` (equal or not as dict keys) never meet. A document
-    with dotted keys (a foreign ECS export) must go through :func:`get_path` instead.
-
-    ``stable`` names object paths (``"process.parent"``) whose objects the caller shares
-    between documents and never changes once built (the parent's fields, built once per
-    process image): the finished values of such an object are remembered by its identity
-    (the object is kept with them, so its ``id`` cannot be reused while remembered), and
-    flattening it again is one lookup instead of one per column.
+    missing value, ``True`` and ``False`` are constants finished once; a value already
+    seen in a ``memoize`` column is one dict lookup, and plain text in any other column is
+    finished at once. Each column has two memos, one for text (and lists of text), one for
+    ``int``, and a lookup is guarded by the value's exact class, so ``1``, ``1.0``, ``True``
+    and ``"1"`` (equal or not as dict keys) never meet. A document with dotted keys (a
+    foreign ECS export) must go through :func:`get_path` instead; ``flat``: documents whose
+    keys are the whole dotted names (``{"process.pid": 1}``), one lookup per column.
     """
     env: dict[str, Any] = {"_E": {}, "_dict": dict, "_list": list, "_str": str, "_int": int}
-    env["_id"] = id
+    env["_NUL"] = NUL
     lines = ["def flatten(doc, time):", "    n = doc"]
     nodes: dict[tuple[str, ...], str] = {(): "n"}
-    stable_parts = sorted((tuple(p.split(".")) for p in stable), key=len, reverse=True)
-    blocks: dict[tuple[str, ...], list[str]] = {p: [] for p in stable_parts}
-    members: dict[tuple[str, ...], list[str]] = {p: [] for p in stable_parts}
 
-    def node(prefix: tuple[str, ...], out: list[str], pad: str) -> str:
+    def node(prefix: tuple[str, ...]) -> str:
         if prefix not in nodes:
-            parent = node(prefix[:-1], out, pad)
+            parent = node(prefix[:-1])
             name = nodes[prefix] = f"n{len(nodes)}"
-            out.append(f"{pad}{name} = {parent}.get({prefix[-1]!r}, _E)")
-            out.append(f"{pad}if {name}.__class__ is not _dict: {name} = _E")
+            lines.append(f"    {name} = {parent}.get({prefix[-1]!r}, _E)")
+            lines.append(f"    if {name}.__class__ is not _dict: {name} = _E")
         return nodes[prefix]
 
-    for prefix in stable_parts:
-        node(prefix, lines, "    ")  # the stable object itself, looked up before its block
     for i, column in enumerate(columns):
         remember = memoize is None or memoize[i]
         memo: dict[Any, Any] | None = {} if remember else None
         numbers: dict[int, Any] | None = {} if remember else None
         env[f"f{i}"] = _fast_encoder(column, finish[i], memo, numbers)
+        env[f"q{i}"] = finish[i]
         env[f"m{i}"], env[f"i{i}"] = memo, numbers
         for name, constant in (("e", None), ("t", True), ("x", False)):
             env[f"{name}{i}"] = finish[i](encode_value(column, constant))
         if column.ecs is None:
             lines += _value_lines(i, column, "time", remember, "    ")
             continue
-        parts = (column.ecs,) if column.ecs.startswith("@") else tuple(column.ecs.split("."))
-        home = next((p for p in stable_parts if parts[: len(p)] == p and len(parts) > len(p)), None)
-        out, pad = (lines, "    ") if home is None else (blocks[home], "        ")
-        value = f"{node(parts[:-1], out, pad)}.get({parts[-1]!r})"
-        out += _value_lines(i, column, value, remember, pad)
-        if home is not None:
-            members[home].append(f"v{i}")
-    for k, prefix in enumerate(stable_parts):
-        if not members[prefix]:
-            continue
-        obj, cache, names = nodes[prefix], f"S{k}", ", ".join(members[prefix]) + ","
-        env[cache] = {}
-        lines += [
-            f"    c = {cache}.get(_id({obj}))",
-            f"    if c is not None and c[0] is {obj}: {names} = c[1]",
-            "    else:",
-            *blocks[prefix],
-            f"        if len({cache}) >= {STABLE_ENTRIES}: {cache}.clear()",
-            f"        {cache}[_id({obj})] = ({obj}, ({names}))",
-        ]
+        dotted = flat or column.ecs.startswith("@")
+        parts = (column.ecs,) if dotted else tuple(column.ecs.split("."))
+        value = f"{node(parts[:-1])}.get({parts[-1]!r})"
+        lines += _value_lines(i, column, value, remember, "    ")
     lines.append("    return (" + ", ".join(f"v{i}" for i in range(len(columns))) + ",)")
     exec(compile("\n".join(lines), f"<flattener of {len(columns)} columns>", "exec"), env)
     flatten: Flattener = env["flatten"]

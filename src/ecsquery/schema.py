@@ -58,6 +58,9 @@ class Column:
     """A field no event carries but osquery can look up when the query runs: the SQL
     expression computing it (:data:`LOOKUPS`). The extension serves no such column and no
     result row holds it; only rule conditions read it."""
+    reads: tuple[str, ...] = ()
+    """The columns a lookup's ``sql`` reads: its value is a function of them (and of the table
+    it looks in), which lets a pack query evaluate it once per row (``pushdown.hits_only``)."""
 
     @property
     def numeric(self) -> bool:
@@ -138,6 +141,7 @@ _PROCESS: tuple[Column, ...] = (
 """The process (for file and network events: the actor) and its user, from the process tree."""
 
 _FILE: tuple[Column, ...] = (
+    _c("event_outcome", "event.outcome"),
     _c("file_path", "file.path"),
     _c("file_name", "file.name"),
     _c("file_extension", "file.extension"),
@@ -153,6 +157,9 @@ _FILE: tuple[Column, ...] = (
     _c("persistence_executable", "Persistence.executable"),
 )
 """The file an event acts on; ``file.Ext.original.*`` is a rename's source, as Elastic Defend.
+``event.outcome`` is ``success`` on every file event (``extension.files.OUTCOME``): Defend lists
+it among the fields of each macOS file event (elastic/endpoint-package
+``custom_documentation/src/endpoint/data_stream/file/macos/*.yaml``, commit 19941229e).
 ``Effective_process.*`` and ``Persistence.*`` are Defend's top-level fields on macOS file
 events: the process that asked for the action (ESF's *responsible* process, when it is not the
 actor) and a launch item's plist (the ``launch_daemon`` event), as
@@ -212,7 +219,9 @@ def _signer(ecs: str, path_column: str) -> Column:
         " AND hash_executable = 0 LIMIT 1) END"
     )
     name = ecs.replace(".", "_")
-    return Column(name, OsqueryType.TEXT, ecs, EcsType.KEYWORD, sql=f"({lookup})")
+    return Column(
+        name, OsqueryType.TEXT, ecs, EcsType.KEYWORD, sql=f"({lookup})", reads=(path_column,)
+    )
 
 
 LOOKUPS: tuple[Column, ...] = (
@@ -251,6 +260,11 @@ ALL_COLUMNS: tuple[Column, ...] = tuple({c.name: c for t in TABLES for c in t.co
 row of any table may hold, so the alert reader nests any row back into ECS with one table."""
 
 _DNS = "no osquery table gives DNS names (osquery#7952)"
+_STREAMS = (
+    "a rule naming its data stream reads several integrations' (network_traffic.http,"
+    " suricata.eve, fortinet_fortigate.log, panw); each table holds one kind of the host's own"
+    " events, and no macOS source ecsquery reads gives another integration's"
+)
 
 MISSING_SOURCES: tuple[tuple[str, str], ...] = (
     ("destination.domain", _DNS),
@@ -259,6 +273,9 @@ MISSING_SOURCES: tuple[tuple[str, str], ...] = (
     ("url.", "no macOS source ecsquery reads sees URLs (HTTP is inside the connection)"),
     ("http.", "no macOS source ecsquery reads sees HTTP requests"),
     ("file.Ext.header_bytes", "EndpointSecurity events carry no file contents"),
+    ("data_stream.", _STREAMS),
+    ("event.dataset", _STREAMS),
+    ("event.module", _STREAMS),
 )
 """ECS field (or prefix ending in ``.``) → why no table can carry it: the refusal names the
 source that is missing, not only the column."""

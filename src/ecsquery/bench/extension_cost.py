@@ -22,6 +22,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus
 from thrift.protocol import TBinaryProtocol
@@ -31,6 +32,7 @@ from ecsquery import data
 from ecsquery.bench import Figure
 from ecsquery.extension.normalize import OSQUERY_TABLES
 from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.window import Window
 
 PART = "extension"
@@ -39,22 +41,54 @@ ESLOGGER = data.files("bench", "eslogger", "mullvad_eslogger_exec_fork_exit.ndjs
 ENV = [f"VAR_{i}=/Users/alice/Library/Application Support/tool{i}" for i in range(24)]
 
 
+def _set_token(token: Any, pid: int, pidversion: int) -> None:
+    """Renumber an audit token in place, as an object (v9) or the raw 8-integer array (v10+)."""
+    if isinstance(token, dict):
+        token["pid"], token["pidversion"] = pid, pidversion
+    else:
+        token[5], token[7] = pid, pidversion
+
+
 def eslogger_lines(count: int, start: float = 1_754_572_000.0) -> list[str]:
-    """``count`` messages cycling fork → exec → exit from the real sample, renumbered, each
-    exec carrying a ~1.3 KB environment as eslogger writes it (about 3 KB a message)."""
-    samples: dict[int, dict[str, object]] = {}
+    """``count`` messages from the real sample, renumbered as a build makes them: one shell
+    forks a child, the child execs the sample's program with an argv of its own (an object
+    file per job, as a compiler's), the new image exits; each exec carries a ~1.3 KB
+    environment (about 3 KB a message), written as eslogger writes JSON. Every process is new, so no
+    cache sees the same image or argv twice except as a real fork/exec/exit does (the exit
+    carries the exec's image; the sample's own exit is of another process)."""
+    samples: dict[int, dict[str, Any]] = {}
     for line in ESLOGGER.read_text().splitlines():
         message = json.loads(line)
         samples.setdefault(message["event_type"], message)
+    shell = (58916, 87724)
     lines = []
     for i in range(count):
-        message = json.loads(json.dumps(samples[(11, 9, 15)[i % 3]]))
+        kind = (11, 9, 15)[i % 3]
+        message = json.loads(json.dumps(samples[kind]))
         message["global_seq_num"] = i
         stamp = time.gmtime(start + i // 1000)
         message["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{i % 1000:03d}000000Z"
-        if "exec" in message["event"]:
-            message["event"]["exec"]["env"] = ENV
-        lines.append(json.dumps(message))
+        pid, forked = 30000 + (i // 3) % 30000, 200000 + 2 * (i // 3)
+        body = message["event"]
+        if kind == 11:
+            _set_token(message["process"]["audit_token"], *shell)
+            _set_token(body["fork"]["child"]["audit_token"], pid, forked)
+            _set_token(body["fork"]["child"]["parent_audit_token"], *shell)
+        elif kind == 9:
+            _set_token(message["process"]["audit_token"], pid, forked)
+            target = body["exec"]["target"]
+            _set_token(target["audit_token"], pid, forked + 1)
+            _set_token(target["parent_audit_token"], *shell)
+            body["exec"]["args"] += ["-c", f"src/job{i // 3}.c", "-o", f"obj/job{i // 3}.o"]
+            body["exec"]["env"] = ENV
+        else:  # the image the exec made is the one that exits
+            exiting = message["process"] = json.loads(
+                json.dumps(samples[9]["event"]["exec"]["target"])
+            )
+            _set_token(exiting["audit_token"], pid, forked + 1)
+            _set_token(exiting["parent_audit_token"], *shell)
+        # as eslogger writes it: compact, and "/" escaped as "\/" (the public sample)
+        lines.append(json.dumps(message, separators=(",", ":")).replace("/", "\\/"))
     return lines
 
 
@@ -112,8 +146,8 @@ def run() -> list[Figure]:
 
     def feed_all() -> None:
         pipeline = Pipeline(Window())
-        for line in lines:
-            pipeline.feed_line(line, "eslogger")
+        for line in lines:  # as the eslogger source feeds them (its adapter)
+            pipeline.feed_line(line, "eslogger", EsloggerSource.adapter)
 
     feed = _best(feed_all)
     size = sum(map(len, lines)) / len(lines)

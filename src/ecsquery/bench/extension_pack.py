@@ -37,7 +37,7 @@ from ecsquery.extension.window import Window
 from ecsquery.osquery_sqlite import sql_value
 from ecsquery.rules.compile import CompiledRule, compile_rules
 from ecsquery.rules.load import load_rules
-from ecsquery.rules.sql.pushdown import pushdown_terms, without_hits_only
+from ecsquery.rules.sql.pushdown import UNION, pushdown_terms, without_hits_only
 from ecsquery.schema import COLUMNS, TABLE, TIME_COLUMN, FieldTable
 from ecsquery.testing import vtab
 from ecsquery.testing.vtab import Getter, OsqueryModule, VtabColumn
@@ -112,11 +112,12 @@ def capture(seconds: int = WINDOW_SECONDS, rate: int = RATE) -> Iterator[str]:
 
 
 def pack(corpus: str = CORPUS) -> list[CompiledRule]:
-    """Every rule of the corpus that compiles to one query on ``ecs_process_events``."""
+    """Every rule of the corpus that compiles to one query on ``ecs_process_events`` (an ``any
+    where`` rule's ``UNION ALL`` reads the other tables too)."""
     with data.as_path(data.files("bench", corpus)) as folder:
         rules, _ = load_rules([folder])
     compiled, _ = compile_rules(rules)
-    return [r for r in compiled if f"\nFROM {TABLE}\n" in r.sql]
+    return [r for r in compiled if f"\nFROM {TABLE}\n" in r.sql and UNION not in r.sql]
 
 
 def without_pushdown(rule: CompiledRule, fields: FieldTable) -> str:

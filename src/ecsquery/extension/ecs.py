@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
-from typing import Any, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 from ecsquery.extension.tree import ProcessTree
@@ -41,7 +41,11 @@ def iso_timestamp(seconds: float) -> str:
     micros = round((seconds - whole) * 1e6)
     if micros >= 1_000_000:
         whole, micros = whole + 1, micros - 1_000_000
-    return f"{_second_text(whole)}{micros // 1000:03d}Z"
+    return _second_text(whole) + _MILLIS[micros // 1000]
+
+
+_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
+"""The end of a timestamp for each millisecond (formatting it per event was half the cost)."""
 
 
 def _basename(path: str) -> str:
@@ -59,10 +63,9 @@ def entity_id(proc: Proc | Ref | None) -> str | None:
     return f"{proc.pid}-{proc.pidversion}"
 
 
-def _process_fields(proc: Proc) -> dict[str, Any]:
-    fields: dict[str, Any] = {"pid": proc.pid}
-    if (eid := entity_id(proc)) is not None:
-        fields["entity_id"] = eid
+def _image_fields(proc: Proc) -> dict[str, Any]:
+    """The ``process.*`` fields of an image that a process and its parent both carry."""
+    fields: dict[str, Any] = {}
     if proc.executable:
         fields["executable"] = proc.executable
         fields["name"] = _basename(proc.executable)
@@ -81,6 +84,14 @@ def _process_fields(proc: Proc) -> dict[str, Any]:
         signature["team_id"] = proc.team_id
     if signature:
         fields["code_signature"] = signature
+    return fields
+
+
+def _process_fields(proc: Proc) -> dict[str, Any]:
+    fields: dict[str, Any] = {"pid": proc.pid}
+    if (eid := entity_id(proc)) is not None:
+        fields["entity_id"] = eid
+    fields.update(_image_fields(proc))
     return fields
 
 
@@ -103,46 +114,106 @@ def _effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
     return eff
 
 
-SHARED_IMAGES = 1024
-"""Parents (and effective parents) whose objects :class:`SharedFields` keeps (then anew)."""
+# The document of a process event is made of parts, each from one thing the event names, so
+# that a row can be assembled from parts finished once and shared (``extension.rowparts``): the
+# image's part serves its fork, exec and exit, a parent's part every command a shell runs.
 
-_Fields = Callable[[Ref, Optional[Proc]], dict[str, Any]]  # runtime: 3.9 has no `X | Y`
+PARTS: dict[str, tuple[str, ...]] = {
+    "event": ("@timestamp", "event", "process.pid", "process.entity_id", "process.exit_code",
+              "process.env_vars", "process.previous"),
+    "kind": ("event.category", "event.type", "event.action"),
+    "image": ("process", "user", "group"),
+    "parent": ("process.parent",),
+    "effective": ("process.Ext.effective_parent",),
+    "host": ("host",),
+}  # fmt: skip
+"""The ECS fields each part writes, as prefixes (the longest prefix of a field names its part;
+``tests/test_extension_rowparts.py`` checks every part writes only its own fields)."""
+FLAT_PARTS = frozenset({"event"})
+"""The parts written with dotted keys (``{"process.pid": 1}``) instead of nested objects."""
+
+IMAGE_KEY = tuple(f for f in Proc._fields if f not in ("pid", "pidversion", "start"))
+"""The :class:`Proc` fields :func:`image_part` reads: equal on these, equal parts."""
 
 
-class SharedFields:
-    """The ``process.parent`` and ``process.Ext.effective_parent`` objects, built once per
-    parent and shared by every document naming it (a shell is the parent of each command it
-    runs). Never changed once built, so a flattener may remember their finished values by
-    identity (``rows.make_flattener``'s ``stable``). A parent the tree knows is keyed by its
-    image object (by ``id``, with the image kept beside it so a reused ``id`` is never
-    confused); one it does not know, by its :class:`Ref` (pid and pidversion) alone."""
+def event_part(event: ProcEvent) -> dict[str, Any]:
+    """What this one event says: its time and id, and the process's identity. Made anew
+    for every event, so flat (dotted keys, :data:`FLAT_PARTS`): no objects to build."""
+    proc = event.proc
+    part: dict[str, Any] = {
+        "@timestamp": iso_timestamp(event.time),
+        "event.id": event.event_id,
+        "process.pid": proc.pid,
+    }
+    if (eid := entity_id(proc)) is not None:
+        part["process.entity_id"] = eid
+    if event.exit_code is not None:
+        part["process.exit_code"] = event.exit_code
+    if event.env:
+        part["process.env_vars"] = list(event.env)
+    if event.previous_executable:
+        part["process.previous.executable"] = event.previous_executable
+    return part
 
-    PATHS = ("process.parent", "process.Ext.effective_parent")
 
-    def __init__(self) -> None:
-        self._caches: dict[Any, dict[Any, tuple[Any, dict[str, Any]]]] = {
-            _ref_fields: {},
-            _effective_fields: {},
-        }
+def kind_part(action: Action) -> dict[str, Any]:
+    """What kind of event it is: the same for every exec (fork, exit)."""
+    return {
+        "event": {"category": ["process"], "type": list(_TYPES[action]), "action": action.value}
+    }
 
-    def parent(self, ref: Ref, known: Proc | None) -> dict[str, Any]:
-        return self._get(_ref_fields, ref, known)
 
-    def effective(self, ref: Ref, known: Proc | None) -> dict[str, Any]:
-        return self._get(_effective_fields, ref, known)
+def image_part(proc: Proc) -> dict[str, Any]:
+    """What the process image is (program, argv, signature) and whose (user, group)."""
+    process = _image_fields(proc)
+    if proc.cwd:
+        process["working_directory"] = proc.cwd
+    part: dict[str, Any] = {"process": process}
+    user: dict[str, Any] = {}
+    if proc.uid is not None:
+        user["id"] = str(proc.uid)
+    if proc.user_name:
+        user["name"] = proc.user_name
+    if proc.euid is not None:
+        user["effective"] = {"id": str(proc.euid)}
+    if user:
+        part["user"] = user
+    if proc.gid is not None:
+        part["group"] = {"id": str(proc.gid)}
+    return part
 
-    def _get(self, build: _Fields, ref: Ref, known: Proc | None) -> dict[str, Any]:
-        cache = self._caches[build]
-        key: Any = ref if known is None else id(known)
-        owner: Any = ref if known is None else known
-        hit = cache.get(key)
-        if hit is not None and (hit[0] is owner or (known is None and hit[0] == ref)):
-            return hit[1]
-        if len(cache) >= SHARED_IMAGES:
-            cache.clear()
-        fields = build(ref, known)
-        cache[key] = (owner, fields)
-        return fields
+
+def parent_part(ref: Ref, known: Proc | None) -> dict[str, Any]:
+    """``process.parent``: the image the tree knows for ``ref``, or its pid alone."""
+    return {"process": {"parent": _ref_fields(ref, known)}}
+
+
+def effective_part(ref: Ref, known: Proc | None) -> dict[str, Any]:
+    """``process.Ext.effective_parent`` (the tree's rule, ``ProcessTree.effective_parent``)."""
+    return {"process": {"Ext": {"effective_parent": _effective_fields(ref, known)}}}
+
+
+def host_part(host_os_type: str = "macos", host_name: str = "") -> dict[str, Any]:
+    host: dict[str, Any] = {"os": {"type": host_os_type}}
+    if host_name:
+        host["name"] = host_name
+    return {"host": host}
+
+
+def merge(into: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    """``part``'s fields added to ``into``, nested (objects merged key by key, a dotted key
+    of a flat part as the objects it names; parts never overlap)."""
+    for key, value in part.items():
+        *path, last = key.split(".") if "." in key else (key,)
+        node = into
+        for name in path:
+            node = node.setdefault(name, {})
+        mine = node.get(last)
+        if mine.__class__ is dict and value.__class__ is dict:
+            merge(mine, value)
+        else:
+            node[last] = value
+    return into
 
 
 def build_document(
@@ -151,51 +222,14 @@ def build_document(
     *,
     host_os_type: str = "macos",
     host_name: str = "",
-    shared: SharedFields | None = None,
 ) -> dict[str, Any]:
-    """The ECS document for an event already passed through :meth:`ProcessTree.observe`
-    (with ``shared``, its parent objects are shared with other documents: read them only)."""
-    proc = event.proc
-    process = _process_fields(proc)
-    if proc.cwd:
-        process["working_directory"] = proc.cwd
-    if event.exit_code is not None:
-        process["exit_code"] = event.exit_code
-    if event.env:
-        process["env_vars"] = list(event.env)
-    if event.previous_executable:
-        process["previous"] = {"executable": event.previous_executable}
+    """The ECS document for an event already passed through :meth:`ProcessTree.observe`: its
+    parts merged (the pipeline serves rows assembled from the same parts, finished apart)."""
+    doc = merge(merge({}, event_part(event)), kind_part(event.action))
+    merge(doc, image_part(event.proc))
     if event.parent is not None:
-        known = tree.get(event.parent)
-        build = _ref_fields if shared is None else shared.parent
-        process["parent"] = build(event.parent, known)
+        merge(doc, parent_part(event.parent, tree.get(event.parent)))
     effective = tree.effective_parent(event)
     if effective is not None:
-        build = _effective_fields if shared is None else shared.effective
-        process["Ext"] = {"effective_parent": build(effective, tree.get(effective))}
-    user: dict[str, Any] = {}
-    if proc.uid is not None:
-        user["id"] = str(proc.uid)
-    if proc.user_name:
-        user["name"] = proc.user_name
-    if proc.euid is not None:
-        user["effective"] = {"id": str(proc.euid)}
-    host: dict[str, Any] = {"os": {"type": host_os_type}}
-    if host_name:
-        host["name"] = host_name
-    doc: dict[str, Any] = {
-        "@timestamp": iso_timestamp(event.time),
-        "event": {
-            "category": ["process"],
-            "type": list(_TYPES[event.action]),
-            "action": event.action.value,
-            "id": event.event_id,
-        },
-        "host": host,
-        "process": process,
-    }
-    if user:
-        doc["user"] = user
-    if proc.gid is not None:
-        doc["group"] = {"id": str(proc.gid)}
-    return doc
+        merge(doc, effective_part(effective, tree.get(effective)))
+    return merge(doc, host_part(host_os_type, host_name))

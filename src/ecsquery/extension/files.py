@@ -77,6 +77,19 @@ DEFAULT_PATHS: tuple[str, ...] = (
     "/Users/*/logins.json",
     "/Users/*/key?.db",
     "/Users/*/Login Data",
+    # what a GenAI tool reads (credential_access_genai_process_sensitive_file_access; the shell
+    # profiles, Cookies, logins.json, key?.db and Login Data are above)
+    "/Users/*/Local State",
+    "/Users/*/signons.sqlite",
+    "/Users/*/login.keychain-db",
+    "/Library/Keychains/System.keychain",
+    "/Users/*/credentials",
+    "/Users/*/credentials.db",
+    "/Users/*/access_tokens.db",
+    "/Users/*/accessTokens.json",
+    "/Users/*/azureProfile.json",
+    "/Users/*/known_hosts",
+    "/Users/*/KeePass.config.xml",
     # where the sequences' file steps write (discovery output, downloads, package scripts)
     "/private/tmp/*",
     "/private/var/tmp/*",
@@ -102,6 +115,24 @@ path) themselves. Exact paths, never names: a name is the attacker's to choose."
 FILE_WINDOW_BYTES = 32 * 1024 * 1024
 """The file table's window budget, beside the process table's 64 MiB (``window.py``): the two
 together stay inside osquery's 200 MB watchdog limit for the extension."""
+
+OUTCOME = "success"
+"""``event.outcome`` of every file event. Elastic Defend lists ``event.outcome`` among the fields
+it writes on each macOS file event (elastic/endpoint-package
+``custom_documentation/src/endpoint/data_stream/file/macos/macos_file_access.yaml``,
+``_modification``, ``_rename``, ``_delete``, ``_extended_attributes_delete``,
+``_launch_daemon``, commit 19941229e, line ``- event.outcome``), an ECS field whose values are
+``success``, ``failure`` and ``unknown`` (``package/endpoint/data_stream/file/fields/fields.yml``
+l. 373-385 there); the package does not document the value itself. Both of ecsquery's
+sources read EndpointSecurity NOTIFY messages, which report an operation that took place
+(eslogger(1) subscribes to NOTIFY events only: every message of the real capture
+``tests/fixtures/eslogger/mullvad_eslogger_exec_fork_exit.ndjson`` has ``action_type`` 1,
+``ES_ACTION_TYPE_NOTIFY`` in Apple's ``ESTypes.h``; osquery's
+``endpointsecurity_fim.cpp`` ``handleMessage`` drops ``ES_ACTION_TYPE_AUTH`` and serves the
+``ES_EVENT_TYPE_NOTIFY_*`` create/write/rename/truncate, osquery a5b14f63d): ``success``. A
+denied or failed operation produces no NOTIFY message, so no event here is a ``failure``, as
+``credential_access_genai_process_sensitive_file_access`` (``event.outcome == "success"``)
+expects of Defend's macOS file events."""
 
 MAX_LAUNCH_ITEMS = 4096
 """Launch items remembered for deduplication (then the least recently added is forgotten)."""
@@ -301,6 +332,7 @@ def file_document(
         "type": [event.type],
         "action": event.action,
         "id": event.event_id,
+        "outcome": OUTCOME,
     }
     item = event.launch_item
     if item is not None:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ecsquery.extension import wire
-from ecsquery.extension.ecs import SharedFields, build_document
 from ecsquery.extension.files import FileScope, file_document
 from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped, named
 from ecsquery.extension.normalize import BadRecord, Item, normalize
 from ecsquery.extension.normalize.files import FileEvent
 from ecsquery.extension.normalize.socket import SocketEvent, network_document
+from ecsquery.extension.rowparts import ProcessRows
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
@@ -81,8 +81,10 @@ class Pipeline:
         self.env_capture = env_capture or EnvCapture()
         """The environment variables kept in ``process.env_vars`` (Defend's capture list)."""
         self._intern = wire.Interner()
-        self._finish, self._flatten = self._row_maker(self.columns, SharedFields.PATHS)
-        self._shared = SharedFields()
+        finish, memoize = self._finishers(self.columns)
+        self._process_rows = ProcessRows(
+            self.columns, finish, memoize, host_os_type=host_os_type, host_name=host_name
+        )
         self._lock = threading.Lock()  # the tree is shared by every source thread
         self._routes = self._make_routes(windows or {})
         self.files = files or FileScope()
@@ -94,31 +96,34 @@ class Pipeline:
         The process table is ``window`` with ``columns``; every other table of
         ``schema.TABLES`` is served when ``windows`` has a window for its category.
         """
-        routes = {
-            PROCESS_TABLE.category: _Route(self.window, self.columns, self._finish, self._flatten)
-        }
+        routes = {}
         for table in TABLES:
-            window = windows.get(table.category)
-            if table is PROCESS_TABLE or window is None:
+            window = self.window if table is PROCESS_TABLE else windows.get(table.category)
+            if window is None:
                 continue
-            finish, flatten = self._row_maker(table.columns)
-            routes[table.category] = _Route(window, table.columns, finish, flatten)
+            columns = self.columns if table is PROCESS_TABLE else table.columns
+            finish, memoize = self._finishers(columns)
+            flatten = make_flattener(columns, finish, memoize)
+            routes[table.category] = _Route(window, columns, finish, flatten)
         return routes
 
-    def _row_maker(
-        self, columns: Sequence[Column], stable: Sequence[str] = ()
-    ) -> tuple[
-        tuple[Callable[[str], Any], ...], Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
-    ]:
+    def _finishers(
+        self, columns: Sequence[Column]
+    ) -> tuple[tuple[Callable[[str], Any], ...], list[bool]]:
         """A table's value finishers (interned, or encoded as they are for the columns that
-        rarely repeat) and its generated flattener (``rows.make_flattener``; ``stable``: the
-        shared objects only the process events' documents have)."""
+        rarely repeat) and which columns a flattener memoizes."""
         finish = tuple(wire.encode if c.name in UNIQUE_COLUMNS else self._intern for c in columns)
         memoize = [c.name not in UNIQUE_COLUMNS or c.name in UNIQUE_MEMOIZED for c in columns]
-        return finish, make_flattener(columns, finish, memoize, stable)
+        return finish, memoize
 
-    def feed_line(self, line: str | bytes, source: str) -> None:
-        """One NDJSON line from a source; blank lines are skipped."""
+    def feed_line(
+        self,
+        line: str | bytes,
+        source: str,
+        adapter: Callable[[Any], Iterable[Item]] | None = None,
+    ) -> None:
+        """One NDJSON line from a source (``adapter``: as :meth:`feed`); blank lines are
+        skipped."""
         if not line or line.isspace():  # as `not line.strip()`, without copying the line
             return
         if line.__class__ is str and self.files.skip_line(line):
@@ -133,7 +138,7 @@ class Pipeline:
         record, mapped = nul_free(line, record)
         if mapped:
             self.stats.add("mapped.nul")
-        self.feed(record, source)
+        self.feed(record, source, adapter)
 
     def feed(
         self,
@@ -158,42 +163,47 @@ class Pipeline:
     def add(
         self, item: ProcEvent | Proc | FileEvent | SocketEvent | tuple[int, dict[str, Any]]
     ) -> None:
-        if isinstance(item, Proc):
-            item = capped(item) or item
-            with self._lock:
-                self.tree.seed([item])
-            self.stats.add("seeded")
-            return
-        if isinstance(item, ProcEvent):
-            small = capped(item.proc)
-            if small is not None:
-                item = item._replace(proc=small)
-                self.stats.add("capped.args")
-            if item.env:  # _make, not _replace (a third of its cost)
-                fields = list(item)
-                fields[_ENV] = self.env_capture(item.env)
-                item = ProcEvent._make(fields)
-            with self._lock:
-                event = self.tree.observe(item)
-                proc = named(event.proc, self.user_names)
-                if proc is not event.proc:
-                    event = event._replace(proc=proc)
-                doc = build_document(
-                    event,
-                    self.tree,
-                    host_os_type=self.host_os_type,
-                    host_name=self.host_name,
-                    shared=self._shared,
-                )
-            time = int(event.time)
-            self.window.add(time, self._flatten(doc, time))
-            self.stats.add("served")
+        """One item, by its class (a document with its time is a plain tuple)."""
+        if isinstance(item, ProcEvent):  # the common item first
+            self.add_event(item)
+        elif isinstance(item, Proc):
+            self.seed(item)
         elif isinstance(item, FileEvent):
             self.add_file(item)
         elif isinstance(item, SocketEvent):
             self.add_connection(item)
         else:
             self.add_document(*item)
+
+    def seed(self, proc: Proc) -> None:
+        """A process already running (osquery's ``processes``) into the tree."""
+        proc = capped(proc) or proc
+        with self._lock:
+            self.tree.seed([proc])
+        self.stats.add("seeded")
+
+    def add_event(self, item: ProcEvent) -> None:
+        """An exec, fork or exit: argv and environment within their budgets, through the
+        tree, served as a process row assembled from its parts (``rowparts``)."""
+        if item.proc.args:  # forks and exits carry none: their argv comes from the tree
+            small = capped(item.proc)
+            if small is not None:
+                item = item._replace(proc=small)
+                self.stats.add("capped.args")
+        if item.env:  # _make, not _replace (a third of its cost)
+            fields = list(item)
+            fields[_ENV] = self.env_capture(item.env)
+            item = ProcEvent._make(fields)
+        with self._lock:
+            event = self.tree.observe(item)
+            if self.user_names is not None:
+                proc = named(event.proc, self.user_names)
+                if proc is not event.proc:
+                    event = event._replace(proc=proc)
+            time = int(event.time)
+            row, size = self._process_rows.row(event, self.tree, time)
+        self.window.add(time, row, size)
+        self.stats.add("served")
 
     def add_file(self, event: FileEvent) -> None:
         """A file event: kept if :attr:`files` says so, then served by the file table."""

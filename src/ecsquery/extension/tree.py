@@ -70,7 +70,7 @@ class ProcessTree:
         """The image ``ref`` names; a pidversion-less ref or image matches on pid alone."""
         if ref is None:
             return None
-        proc = None if ref.pidversion is None else self._procs.get((ref.pid, ref.pidversion))
+        proc = None if ref.pidversion is None else self._procs.get(ref)  # a Ref is the key tuple
         if proc is None and ref.pid in self._latest:
             latest = self._procs.get((ref.pid, self._latest[ref.pid]))
             if latest is not None and (ref.pidversion is None or latest.pidversion is None):
@@ -99,7 +99,9 @@ class ProcessTree:
                 and before.executable
                 and (proc.pidversion is None or before.pidversion != proc.pidversion)
             ):
-                event = event._replace(previous_executable=before.executable)
+                fields = list(event)  # as _with_proc: _replace costs a kwargs dict per field
+                fields[_PREVIOUS] = before.executable
+                event = ProcEvent._make(fields)
         else:
             known = self.get(proc.ref)
             if known is not None:
@@ -121,34 +123,36 @@ class ProcessTree:
 
 def proc_bytes(proc: Proc) -> int:
     """An estimate of an image's memory: its strings plus the fixed cost of the tuples."""
-    strings = (proc.executable, proc.cwd, proc.signing_id, proc.team_id, proc.command_line)
-    return 400 + 8 * len(proc.args) + sum(map(len, proc.args)) + sum(map(len, strings))
+    args = proc.args
+    strings = len(proc.executable) + len(proc.cwd) + len(proc.signing_id) + len(proc.team_id)
+    return 400 + 8 * len(args) + sum(map(len, args)) + strings + len(proc.command_line)
 
 
 def _fill(proc: Proc, known: Proc) -> Proc:
     """``proc`` with the blanks the source left filled from what the tree knew."""
     own = bool(proc.args or proc.args_count)  # argv of its own (maybe all of it capped away)
-    return Proc(  # every field named: a third cheaper than _replace
-        pid=proc.pid,
-        pidversion=proc.pidversion,
-        executable=proc.executable or known.executable,
-        args=proc.args if own else known.args,
-        args_count=proc.args_count if own else known.args_count,
-        command_line=proc.command_line if own else known.command_line,
-        cwd=proc.cwd or known.cwd,
-        signing_id=proc.signing_id or known.signing_id,
-        team_id=proc.team_id or known.team_id,
-        signed=known.signed if proc.signed is None else proc.signed,
-        trusted=known.trusted if proc.trusted is None else proc.trusted,
-        uid=known.uid if proc.uid is None else proc.uid,
-        euid=known.euid if proc.euid is None else proc.euid,
-        gid=known.gid if proc.gid is None else proc.gid,
-        user_name=proc.user_name or known.user_name,
-        start=proc.start if proc.start is not None else known.start,
+    return Proc(  # positional, in Proc's field order: a third cheaper than keywords
+        proc.pid,
+        proc.pidversion,
+        proc.executable or known.executable,
+        proc.args if own else known.args,
+        proc.cwd or known.cwd,
+        proc.signing_id or known.signing_id,
+        proc.team_id or known.team_id,
+        known.signed if proc.signed is None else proc.signed,
+        known.trusted if proc.trusted is None else proc.trusted,
+        known.uid if proc.uid is None else proc.uid,
+        known.euid if proc.euid is None else proc.euid,
+        known.gid if proc.gid is None else proc.gid,
+        proc.user_name or known.user_name,
+        proc.start if proc.start is not None else known.start,
+        proc.args_count if own else known.args_count,
+        proc.command_line if own else known.command_line,
     )
 
 
 _PROC = ProcEvent._fields.index("proc")
+_PREVIOUS = ProcEvent._fields.index("previous_executable")
 
 
 def _with_proc(event: ProcEvent, proc: Proc) -> ProcEvent:

@@ -59,7 +59,9 @@ class Window:
     def __len__(self) -> int:
         return len(self._entries) - self._head
 
-    def add(self, time: int, values: tuple[bytes, ...]) -> None:
+    def add(self, time: int, values: tuple[bytes, ...], size: int | None = None) -> None:
+        """One row; ``size``: its :func:`entry_bytes` when the caller knows it already."""
+        charge = entry_bytes(values) if size is None else size
         with self._lock:
             entries = self._entries
             if time == self._last_time:
@@ -70,7 +72,7 @@ class Window:
                 entries.insert(self._bisect(time + 1), (time, values))
             else:
                 entries.append((time, values))
-            self.bytes += entry_bytes(values)
+            self.bytes += charge
             if time > self.newest:
                 self.newest = time
             oldest_kept = self.newest - self.max_age

@@ -42,14 +42,22 @@ def compile_query(rule: Rule, query: Query, fields: FieldTable | None = None) ->
     """Compile an already parsed query for ``rule`` (tests build ASTs by hand).
 
     ``fields`` is the process table or another one; the query reads the table of its event
-    category (``table_for_query``), a sibling of ``fields`` when the category is another.
+    category (``table_for_query``), a sibling of ``fields`` when the category is another; an
+    EQL ``any where`` query reads every table it can match on (``rules.sql.union``), and its
+    ``where`` is the branches' conditions ORed, each over its own table.
     """
+    from ecsquery.rules.sql.union import compile_any  # it builds on this module's parts
+
     try:
+        if query.category == "any":
+            normal, where, sql = compile_any(query, fields or FieldTable(), rule.lookback_seconds)
+            return CompiledRule(rule, normal, where, sql)
         table = table_for_query(query, fields or FieldTable(), index=rule.index)
         normal = run_passes(query, table)
         compiler = Compiler(table)
         terms = compiler.conjuncts(normal.where) + pushdown_terms(normal.where, table)
-        sql = hits_only(select(table, terms, rule.lookback_seconds))
+        lookups, key = compiler.lookup_terms(normal.where)
+        sql = hits_only(select(table, terms, rule.lookback_seconds), lookups, key)
     except EcsqueryError as exc:
         raise exc.with_rule(rule.rule_id, rule.source) from None
     return CompiledRule(rule, normal, " AND ".join(terms) or "1", sql)

@@ -199,10 +199,14 @@ def _data_stream(pattern: str) -> dict[str, str]:
     return {"data_stream.type": kind, "data_stream.dataset": dataset}
 
 
-def _esql_value(doc: Doc, name: str) -> Any:
+def _stream_of(category: str) -> dict[str, str]:
+    return _data_stream(next(s for s, c in esql.STREAMS.items() if c == category))
+
+
+def _esql_value(doc: Doc, name: str, category: str) -> Any:
     if name == "@timestamp":
         return event_ms(doc)
-    stream = _data_stream(esql.PROCESS_SOURCE)
+    stream = _stream_of(category)
     if name in stream:
         return stream[name]
     raw = get_path(doc, name)
@@ -217,16 +221,17 @@ def _scalar(value: Any) -> Any:
     return None if value is _MULTI else value
 
 
-def esql_eval(node: esql.Node, doc: Doc, env: Mapping[str, Any]) -> Any:
-    """One ES|QL expression over one row (``env``: EVAL'd or STATS names), null as None."""
+def esql_eval(node: esql.Node, doc: Doc, env: Mapping[str, Any], category: str = "process") -> Any:
+    """One ES|QL expression over one row (``env``: EVAL'd or STATS names), null as None;
+    ``category`` is the source's (``Pipeline.category``: its stream's ``data_stream.*``)."""
 
     def ev(n: esql.Node) -> Any:
-        return _scalar(esql_eval(n, doc, env))
+        return _scalar(esql_eval(n, doc, env, category))
 
     if isinstance(node, esql.Lit):
         return node.value
     if isinstance(node, esql.Field):
-        return env[node.name] if node.name in env else _esql_value(doc, node.name)
+        return env[node.name] if node.name in env else _esql_value(doc, node.name, category)
     if isinstance(node, esql.Bool):
         vals = [ev(c) for c in node.children]
         if node.op == "and":
@@ -236,7 +241,7 @@ def esql_eval(node: esql.Node, doc: Doc, env: Mapping[str, Any]) -> Any:
         v = ev(node.child)
         return None if v is None else not v
     if isinstance(node, esql.IsNull):
-        raw = esql_eval(node.left, doc, env)
+        raw = esql_eval(node.left, doc, env, category)
         return (raw is not None) if node.negated else (raw is None)
     if isinstance(node, esql.Cmp):
         a, b = ev(node.left), ev(node.right)
@@ -262,7 +267,9 @@ def esql_eval(node: esql.Node, doc: Doc, env: Mapping[str, Any]) -> Any:
         found = True if v in items else (None if None in items else False)
         return found if found is None or not node.negated else not found
     if isinstance(node, esql.Kql):
-        return evaluate(optimize(node.where, FieldTable()), doc)
+        table = FieldTable().for_category(category)
+        assert table is not None, "esql.STREAMS holds served categories only"
+        return evaluate(optimize(node.where, table), doc)
     if isinstance(node, esql.Call):
         args = [ev(a) for a in node.args]
         if node.name == "case":
@@ -287,18 +294,21 @@ def esql_rows(pipeline: esql.Pipeline, docs: Iterable[Doc]) -> list[dict[str, An
     """The rows an ES|QL pipeline returns: per event (``event.id`` and EVAL names), or per
     STATS group (BY names and aggregates; VALUES sorted)."""
     rows: list[tuple[Doc, dict[str, Any]]] = [(d, {}) for d in docs]
+    category = pipeline.category
     stats_done = False
     out: list[dict[str, Any]] = []
     for command in pipeline.commands:
         if isinstance(command, esql.Where):
             if stats_done:
-                out = [r for r in out if esql_eval(command.condition, {}, r) is True]
+                out = [r for r in out if esql_eval(command.condition, {}, r, category) is True]
             else:
-                rows = [(d, e) for d, e in rows if esql_eval(command.condition, d, e) is True]
+                rows = [
+                    (d, e) for d, e in rows if esql_eval(command.condition, d, e, category) is True
+                ]
         elif isinstance(command, esql.Eval):
             for doc, env in rows:
                 for name, value in command.assignments:
-                    env[name] = _scalar(esql_eval(value, doc, env))
+                    env[name] = _scalar(esql_eval(value, doc, env, category))
         elif isinstance(command, esql.MvExpand):
             rows = [
                 (doc, {**env, command.field: value})
@@ -308,12 +318,12 @@ def esql_rows(pipeline: esql.Pipeline, docs: Iterable[Doc]) -> list[dict[str, An
         elif isinstance(command, esql.Stats):
             groups: dict[tuple[Any, ...], list[tuple[Doc, dict[str, Any]]]] = defaultdict(list)
             for doc, env in rows:
-                key = tuple(_scalar(esql_eval(v, doc, env)) for _, v in command.by)
+                key = tuple(_scalar(esql_eval(v, doc, env, category)) for _, v in command.by)
                 groups[key].append((doc, env))
             for key, members in groups.items():
                 row = dict(zip((n for n, _ in command.by), key, strict=True))
                 for name, call in command.aggregates:
-                    row[name] = _aggregate(call, members)
+                    row[name] = _aggregate(call, members, category)
                 out.append(row)
             stats_done = True
     if stats_done:
@@ -331,12 +341,11 @@ def _expanded(doc: Doc, env: Mapping[str, Any], name: str) -> list[Any]:
     return present or [None]
 
 
-def _aggregate(call: esql.Call, members: list[tuple[Doc, dict[str, Any]]]) -> Any:
+def _aggregate(call: esql.Call, members: list[tuple[Doc, dict[str, Any]]], category: str) -> Any:
     if call.star:
         return len(members)
-    present = [
-        v for v in (_scalar(esql_eval(call.args[0], d, e)) for d, e in members) if v is not None
-    ]
+    values = (_scalar(esql_eval(call.args[0], d, e, category)) for d, e in members)
+    present = [v for v in values if v is not None]
     if call.name == "count":
         return len(present)
     if call.name == "count_distinct":

@@ -29,7 +29,10 @@ with its time."""
 Adapter = Callable[[Mapping[str, Any]], Sequence[Item]]
 """One osquery row → its items (none for a row of an event no table serves)."""
 
-__all__ = ["OSQUERY_TABLES", "Adapter", "BadRecord", "Item", "OsqueryTable", "normalize", "rows_of"]
+__all__ = [
+    "OSQUERY_TABLES", "Adapter", "BadRecord", "Item", "OsqueryTable", "eslogger_items", "normalize",
+    "rows_of",
+]  # fmt: skip
 
 
 class OsqueryTable(NamedTuple):
@@ -91,6 +94,23 @@ def rows_of(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     yield record
 
 
+def eslogger_items(record: Any) -> list[Item]:
+    """The event in one eslogger message, none for a type the tables do not serve: the
+    eslogger source's adapter, which tries no other shape first (a record that is not an
+    eslogger message goes through :func:`normalize`, as from any source)."""
+    if not (record.__class__ is dict or isinstance(record, Mapping)) or not is_eslogger(record):
+        return list(normalize(record))
+    event = from_eslogger(record)
+    if event is not None:
+        return [event]
+    name = file_event_name(record)
+    if name is not None:
+        file_event = from_eslogger_file(record, name)
+        if file_event is not None:
+            return [file_event]
+    return []
+
+
 def normalize(record: Any) -> Iterator[Item]:
     """Every item in one decoded source record; raises :class:`BadRecord` if none can be."""
     if record.__class__ is not dict and not isinstance(record, Mapping):
@@ -98,13 +118,7 @@ def normalize(record: Any) -> Iterator[Item]:
     if "_source" in record and isinstance(record["_source"], Mapping):  # an Elasticsearch hit
         record = record["_source"]
     if is_eslogger(record):
-        event = from_eslogger(record)
-        if event is not None:
-            yield event
-        elif (name := file_event_name(record)) is not None:
-            file_event = from_eslogger_file(record, name)
-            if file_event is not None:
-                yield file_event
+        yield from eslogger_items(record)
         return
     if is_ecs(record):
         yield from_ecs(record)

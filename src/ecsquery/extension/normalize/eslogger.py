@@ -32,6 +32,11 @@ CS_SIGNED = 0x20000000
 
 _TOKEN_FIELDS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
 _INT_ONLY = frozenset({int})
+_new = tuple.__new__
+"""``_new(Proc, (...every field in order))`` builds a NamedTuple without its ``__new__``'s
+argument handling (a quarter of the cost of normalizing a message went to the three calls);
+``tests/test_extension_normalize.py`` builds the same events by keyword and compares."""
+_STR_ONLY = frozenset({str})
 
 
 def is_eslogger(record: Mapping[str, Any]) -> bool:
@@ -80,14 +85,36 @@ def token(value: Any) -> dict[str, int]:
     raise TypeError(f"audit token of unexpected shape: {value!r}")
 
 
+def _ids(value: Any) -> tuple[Any, ...]:
+    """(pid, pidversion, ruid, euid, rgid) of an audit token, each an ``int`` (pidversion
+    None if absent). The two real shapes are read in place; any other goes through
+    :func:`token`, which raises for what it cannot read."""
+    if value.__class__ is list:
+        if len(value) == 8 and _INT_ONLY.issuperset(map(type, value)):
+            return value[5], value[7], value[3], value[1], value[4]
+    elif value.__class__ is dict:
+        ids = (value.get("pid"), value.get("pidversion"), value.get("ruid"),
+               value.get("euid"), value.get("rgid"))  # fmt: skip
+        if _INT_ONLY.issuperset(map(type, ids)):
+            return ids
+    tok = token(value)
+    return tok["pid"], tok.get("pidversion"), tok.get("ruid"), tok.get("euid"), tok.get("rgid")
+
+
 def _ref(value: Any) -> Ref | None:
+    """The process an audit token names (only its pid and pidversion are read)."""
     if value is None:
         return None
-    if value.__class__ is dict:  # the common (v9) shape, read without building a token dict
-        pidversion = value.get("pidversion")
-        return Ref(int(value["pid"]), None if pidversion is None else int(pidversion))
-    tok = token(value)
-    return Ref(tok["pid"], tok.get("pidversion"))
+    if value.__class__ is dict:
+        pid, pidversion = value.get("pid"), value.get("pidversion")
+    elif value.__class__ is list and len(value) == 8:
+        pid, pidversion = value[5], value[7]
+    else:
+        pid = pidversion = None
+    if pid.__class__ is not int or (pidversion is not None and pidversion.__class__ is not int):
+        ids = _ids(value)  # any other shape: read as a whole token, or refused
+        return Ref(ids[0], ids[1])
+    return _new(Ref, (pid, pidversion))
 
 
 def signature(
@@ -100,8 +127,12 @@ def signature(
 
 
 def process(p: Mapping[str, Any], args: tuple[str, ...] = (), cwd: str = "") -> Proc:
-    """An ``es_process_t`` as eslogger writes it (with the exec's argv and cwd, if any)."""
-    tok = token(p["audit_token"])
+    """An ``es_process_t`` as eslogger writes it (with the exec's argv and cwd, if any).
+
+    ``start_time`` is read only when the token has no pidversion: it is what tells a reused
+    pid apart then (``ecs.entity_id``), and nothing else reads it.
+    """
+    pid, pidversion, uid, euid, gid = _ids(p["audit_token"])
     flags = p.get("codesigning_flags")
     signing_id = p.get("signing_id") or ""
     team_id = p.get("team_id") or ""
@@ -111,22 +142,11 @@ def process(p: Mapping[str, Any], args: tuple[str, ...] = (), cwd: str = "") -> 
         team_id,
         bool(p.get("is_platform_binary")),
     )
-    start = p.get("start_time")
-    return Proc(
-        pid=tok["pid"],
-        pidversion=tok.get("pidversion"),
-        executable=p["executable"]["path"],
-        args=args,
-        cwd=cwd,
-        signing_id=signing_id,
-        team_id=team_id,
-        signed=signed,
-        trusted=trusted,
-        uid=tok.get("ruid"),
-        euid=tok.get("euid"),
-        gid=tok.get("rgid"),
-        start=parse_time(start) if start else None,
-    )
+    start = p.get("start_time") if pidversion is None else None
+    return _new(Proc, (
+        pid, pidversion, p["executable"]["path"], args, cwd, signing_id, team_id, signed,
+        trusted, uid, euid, gid, "", parse_time(start) if start else None, None, "",
+    ))  # fmt: skip
 
 
 def _parent(p: Mapping[str, Any]) -> Ref | None:
@@ -158,6 +178,7 @@ def from_eslogger(msg: Mapping[str, Any]) -> ProcEvent | None:
 
 
 def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
+    """The event, built as the tuple it is (every field, in ``ProcEvent``'s order)."""
     time = parse_time(msg["time"])
     event_id = f"es-{msg.get('mach_time', '')}-{msg['global_seq_num']}"
     body = msg["event"]
@@ -166,43 +187,24 @@ def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
         target = exec_["target"]
         cwd = (exec_.get("cwd") or {}).get("path") or ""
         args = tuple(exec_.get("args") or ())
-        if not all(a.__class__ is str for a in args):
+        if not _STR_ONLY.issuperset(map(type, args)):
             args = tuple(str(a) for a in args)
-        proc = process(target, args, cwd)
         env = exec_.get("env")
-        return ProcEvent(
-            action,
-            time,
-            event_id,
-            proc,
-            parent=_parent(target),
-            original_ppid=target.get("original_ppid"),
-            responsible=_ref(target.get("responsible_audit_token")),
-            source="eslogger",
-            env=tuple(env) if env.__class__ is list else (),
-        )
+        return _new(ProcEvent, (
+            action, time, event_id, process(target, args, cwd), _parent(target),
+            target.get("original_ppid"), _ref(target.get("responsible_audit_token")), None,
+            "eslogger", tuple(env) if env.__class__ is list else (), "",
+        ))  # fmt: skip
     if action is Action.FORK:
         child = body["fork"]["child"]
-        forker = msg["process"]
-        return ProcEvent(
-            action,
-            time,
-            event_id,
-            process(child),
-            parent=_ref(forker["audit_token"]),
-            original_ppid=child.get("original_ppid"),
-            responsible=_ref(child.get("responsible_audit_token")),
-            source="eslogger",
-        )
+        return _new(ProcEvent, (
+            action, time, event_id, process(child), _ref(msg["process"]["audit_token"]),
+            child.get("original_ppid"), _ref(child.get("responsible_audit_token")), None,
+            "eslogger", (), "",
+        ))  # fmt: skip
     exiting = msg["process"]
-    return ProcEvent(
-        action,
-        time,
-        event_id,
-        process(exiting),
-        parent=_parent(exiting),
-        original_ppid=exiting.get("original_ppid"),
-        responsible=_ref(exiting.get("responsible_audit_token")),
-        exit_code=exit_code(int(body["exit"]["stat"])),
-        source="eslogger",
-    )
+    return _new(ProcEvent, (
+        action, time, event_id, process(exiting), _parent(exiting),
+        exiting.get("original_ppid"), _ref(exiting.get("responsible_audit_token")),
+        exit_code(int(body["exit"]["stat"])), "eslogger", (), "",
+    ))  # fmt: skip

@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ecsquery.extension import wire
+from ecsquery.extension.normalize import Item
 from ecsquery.extension.pipeline import Pipeline, unexpected
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,8 @@ class Source(ABC):
     """A reader thread with a stop flag; ``run`` returns when input ends or on ``stop``."""
 
     name = "source"
+    adapter: Callable[[Any], Iterable[Item]] | None = None
+    """What turns this source's records into items (None: ``normalize``, by their shape)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -36,7 +41,7 @@ class Source(ABC):
         UTF-8 is U+FFFD, not a lost line); whatever else goes wrong with it is counted under
         ``bad.unexpected`` and the loop goes on."""
         try:
-            self.pipeline.feed_line(wire.text(line), self.name)
+            self.pipeline.feed_line(wire.text(line), self.name, self.adapter)
         except Exception as exc:
             self.pipeline.reject(self.name, unexpected(exc))
 

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import IO
 
+from ecsquery.extension.normalize import eslogger_items
 from ecsquery.extension.normalize.eslogger_file import EVENTS as FILE_EVENTS
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
@@ -89,6 +90,7 @@ def drain(stream: IO[bytes], tail: deque[bytes], stats: Stats, name: str) -> Non
 
 class EsloggerSource(Source):
     name = "eslogger"
+    adapter = staticmethod(eslogger_items)
 
     def __init__(
         self,

@@ -26,8 +26,12 @@ from ecsquery.errors import Pos, RuleSyntaxError, UnsupportedConstruct
 from ecsquery.rules.lang.ast import Expr
 from ecsquery.rules.lang.grammar import parse_tree, pos_of
 from ecsquery.rules.lang.kql import parse_kql
+from ecsquery.schema import TABLES
 
 PROCESS_SOURCE = "logs-endpoint.events.process-*"
+STREAMS: dict[str, str] = {f"logs-endpoint.events.{t.category}-*": t.category for t in TABLES}
+"""Elastic Defend's data stream of each category a table serves → that category (the process,
+file and network events): the one source a query reads."""
 WIDE_SOURCES = frozenset({"logs-*", "logs-endpoint.events.*"})
 """Patterns that include the process events: accepted when the first command is a WHERE with
 a top-level ``event.category == "process"`` conjunct, which leaves exactly the process events."""
@@ -36,6 +40,17 @@ NON_MAC_SOURCES = frozenset({"logs-system.security-*", "logs-windows.sysmon_oper
 Mac they hold no events, so reading only the process table loses nothing."""
 FUNCTIONS = frozenset({"to_lower", "length", "locate", "space", "date_trunc", "case", "kql"})
 AGGREGATES = frozenset({"count", "count_distinct", "values", "min", "max"})
+ANSWERED_ELSEWHERE: dict[str, str] = {
+    "COMPLETION": "the rows it keeps depend on a large language model's reply to a prompt (an"
+    " inference endpoint in the cluster; ES|QL docs, esql-commands#esql-completion), which no"
+    " host can reproduce",
+    "RERANK": "the rows' scores come from a reranking model (an inference endpoint in the"
+    " cluster), which no host can reproduce",
+    "ENRICH": "the values come from an enrich policy's index in the cluster, not the event",
+    "LOOKUP": "the values come from a lookup index in the cluster, not the event",
+}
+"""Commands whose answer comes from outside the events: refused before anything else in the
+query (``parse_esql``), since no change to the subset could ever compile such a rule."""
 _UNIT_MS = {
     "millisecond": 1,
     "second": 1000,
@@ -145,6 +160,8 @@ class Pipeline:
     commands: tuple[Command, ...]
     sources: tuple[str, ...] = (PROCESS_SOURCE,)
     """The FROM index patterns (data stream names ``type-dataset-namespace``)."""
+    category: str = "process"
+    """The event category of the one stream read (:data:`STREAMS`): the table the SQL reads."""
 
     @property
     def stats(self) -> Stats | None:
@@ -157,6 +174,11 @@ def parse_esql(text: str) -> Pipeline:
     tree = parse_tree("esql", text, {"$END": "end of query"})
     source, *rest = tree.children
     assert isinstance(source, Tree)
+    for node in rest:
+        assert isinstance(node, Tree)
+        word = _command_word(node)
+        if word in ANSWERED_ELSEWHERE:
+            raise UnsupportedConstruct(word, ANSWERED_ELSEWHERE[word], pos=pos_of(node))
     commands: list[Command] = []
     for node in rest:
         assert isinstance(node, Tree)
@@ -166,8 +188,8 @@ def parse_esql(text: str) -> Pipeline:
         if isinstance(command, Stats) and any(isinstance(c, Stats) for c in commands):
             raise UnsupportedConstruct("second STATS", "one aggregation only", pos=pos_of(node))
         commands.append(command)
-    names = _sources(source, commands[0] if commands else None)
-    return Pipeline(tuple(commands), names)
+    names, category = _sources(source, commands[0] if commands else None)
+    return Pipeline(tuple(commands), names, category)
 
 
 def _pins_process(command: Command | None) -> bool:
@@ -178,19 +200,21 @@ def _pins_process(command: Command | None) -> bool:
     return Cmp("==", Field("event.category"), Lit("process")) in terms
 
 
-def _sources(node: Tree[Token], first: Command | None) -> tuple[str, ...]:
+def _sources(node: Tree[Token], first: Command | None) -> tuple[tuple[str, ...], str]:
+    """The FROM patterns and the category of the one Defend stream among them (beside it only
+    Windows-only streams), or the process events a wide pattern is pinned to."""
     names = tuple(str(t) for t in node.children if isinstance(t, Token))
     if len(names) == 1 and names[0] in WIDE_SOURCES and _pins_process(first):
-        return names
-    if PROCESS_SOURCE not in names or any(
-        n not in NON_MAC_SOURCES and n != PROCESS_SOURCE for n in names
-    ):
+        return names, "process"
+    streams = {STREAMS[n] for n in names if n in STREAMS}
+    if len(streams) != 1 or any(n not in NON_MAC_SOURCES and n not in STREAMS for n in names):
+        served = ", ".join(STREAMS)
         raise UnsupportedConstruct(
             f"FROM {', '.join(names)}",
-            f"only {PROCESS_SOURCE} is served on the host",
+            f"the host serves one of {served} (or logs-* pinned to the process events)",
             pos=pos_of(node),
         )
-    return names
+    return names, streams.pop()
 
 
 def _command(node: Tree[Token]) -> Command | None:
@@ -216,11 +240,19 @@ def _command(node: Tree[Token]) -> Command | None:
         case "sort_cmd":
             return None  # order of the rows does not change which rows alert
         case "other_cmd":
-            word = str(kids[0]).split(None, 1)[0].upper()
             raise UnsupportedConstruct(
-                word, "command outside ecsquery's ES|QL subset", pos=pos_of(node)
+                _command_word(node) or "command",
+                "command outside ecsquery's ES|QL subset",
+                pos=pos_of(node),
             )
     raise AssertionError(node.data)  # pragma: no cover
+
+
+def _command_word(node: Tree[Token]) -> str | None:
+    """The keyword of a command outside the subset (``LIMIT``, ``COMPLETION``...), else None."""
+    if node.data != "other_cmd":
+        return None
+    return str(node.children[0]).split(None, 1)[0].upper()
 
 
 def _name(node: Tree[Token] | Token) -> str:

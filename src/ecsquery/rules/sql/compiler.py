@@ -123,6 +123,30 @@ class Compiler:
         children = expr.children if isinstance(expr, And) else (expr,)
         return [self.compile(c).at(AND) for c in self._cheap_first(children)]
 
+    def lookup_terms(self, expr: Expr) -> tuple[list[str], list[str]]:
+        """The top-level AND terms of ``expr`` that read a lookup (as ``conjuncts`` writes
+        them), and every column those terms read (a lookup's: the columns it reads)."""
+        if isinstance(expr, Const):
+            return [], []
+        children = expr.children if isinstance(expr, And) else (expr,)
+        terms: list[str] = []
+        read: list[str] = []
+        for child in children:
+            if self._looks_up(child):
+                terms.append(self.compile(child).at(AND))
+                read += self._reads(child)
+        return terms, list(dict.fromkeys(read))
+
+    def _reads(self, expr: Expr) -> list[str]:
+        if isinstance(expr, Not):
+            return self._reads(expr.child)
+        if isinstance(expr, And | Or):
+            return [name for c in expr.children for name in self._reads(c)]
+        if isinstance(expr, Const):
+            return []
+        column = self._column(leaf_field(expr))
+        return list(column.reads) if column.sql is not None else [column.name]
+
     def where(self, expr: Expr) -> str:
         """``expr`` as one WHERE expression (``1`` when it is always true)."""
         return " AND ".join(self.conjuncts(expr)) or "1"
@@ -314,13 +338,19 @@ def cidr_match(v: str, blocks: Iterable[str], pos: Pos | None = None) -> str:
     )
 
 
-def select(fields: FieldTable, conjuncts: Iterable[str], lookback_seconds: int) -> str:
-    """The pack query: every column, the lookback window, then the rule's terms one per line.
+def select(
+    fields: FieldTable,
+    conjuncts: Iterable[str],
+    lookback_seconds: int,
+    columns: Iterable[str] | None = None,
+) -> str:
+    """The pack query: every column (or ``columns``, select expressions), the lookback window,
+    then the rule's terms one per line.
 
     The window compares the table's ``time`` column with osquery's ``time.unix_time``; SQLite
     hands that constraint to the extension's ``generate``, so a pack reads only its window.
     """
-    columns = ",\n  ".join(fields.names)
+    columns = ",\n  ".join(fields.names if columns is None else columns)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
     terms = "".join(f"\n  AND {term}" for term in conjuncts)
     return f"SELECT\n  {columns}\nFROM {fields.name}\nWHERE {window}{terms}"

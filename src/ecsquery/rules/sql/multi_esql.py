@@ -43,13 +43,19 @@ from ecsquery.rules.lang.passes import optimize
 from ecsquery.rules.sql import literals, regex
 from ecsquery.rules.sql.compiler import Compiler
 from ecsquery.rules.sql.multi_sequence import EVENT_MS, HOST_CONSTANT
-from ecsquery.schema import TABLE, TIME_COLUMN, FieldTable
+from ecsquery.schema import TIME_COLUMN, FieldTable, missing_source
 
 HOST_FIELDS = HOST_CONSTANT | {"agent.id", "data_stream.namespace"}
 """Per-host constants without a column (``'host'`` in the output; the reader knows the host)."""
-SOURCE_TYPE, SOURCE_DATASET, _ = esql.PROCESS_SOURCE.split("-")
-SOURCE_FIELDS = {"data_stream.type": SOURCE_TYPE, "data_stream.dataset": SOURCE_DATASET}
-"""Constants of the process data stream (``logs``, ``endpoint.events.process``)."""
+
+
+def source_fields(category: str) -> dict[str, str]:
+    """Constants of the category's data stream (``logs``, ``endpoint.events.<category>``)."""
+    stream = next(s for s, c in esql.STREAMS.items() if c == category)
+    kind, dataset, _ = stream.split("-")
+    return {"data_stream.type": kind, "data_stream.dataset": dataset}
+
+
 METADATA = {
     "_ignored": "which fields Elasticsearch ignored at index time depends on the cluster's "
     "mappings (process.command_line is a wildcard field: ignored only under an "
@@ -67,6 +73,7 @@ class _Scope:
 
     def __init__(self, fields: FieldTable) -> None:
         self.fields = fields
+        self.constants = source_fields(fields.category)
         self.names: dict[str, str] = {}
         self.lowered: set[str] = set()  # names bound to to_lower(...)
         self.host_constants = False  # True while compiling STATS keys and aggregates
@@ -77,8 +84,8 @@ class _Scope:
             return self.names[name]
         if name == "@timestamp":
             return EVENT_MS
-        if name in SOURCE_FIELDS:
-            return literals.quote(SOURCE_FIELDS[name], None)
+        if name in self.constants:
+            return literals.quote(self.constants[name], None)
         column = self.fields.by_ecs(name)
         if column is None:
             if name in HOST_FIELDS:
@@ -90,7 +97,11 @@ class _Scope:
             if name.startswith("_"):
                 reason = METADATA.get(name, "an Elasticsearch document's metadata")
                 raise UnsupportedConstruct(f"metadata field {name}", reason)
-            raise UnsupportedConstruct("field", f"{name!r} has no column in the table")
+            why = missing_source(name)
+            raise UnsupportedConstruct(
+                "field",
+                f"{name!r} has no column in the table{f': {why}' if why else ''}",
+            )
         if column.array:  # one distinct present element is that value (keywords are a set)
             return (
                 f"(SELECT CASE WHEN count(DISTINCT value) = 1 THEN min(value) END"
@@ -329,6 +340,8 @@ def _mv_expand(scope: _Scope, name: str, joins: list[str]) -> None:
 
 
 def compile_esql(pipeline: esql.Pipeline, fields: FieldTable, lookback_seconds: int) -> str:
+    """The pack SQL of an ES|QL query, over the table of its source's category."""
+    fields = fields.for_category(pipeline.category) or fields
     scope = _Scope(fields)
     window = f"{TIME_COLUMN} >= (SELECT unix_time FROM time) - {int(lookback_seconds)}"
     before: list[str] = [window]
@@ -369,7 +382,7 @@ def compile_esql(pipeline: esql.Pipeline, fields: FieldTable, lookback_seconds: 
             scope.host_constants = False
             after_scope = grouped
     where = "\n  AND ".join(before)
-    source = "\n".join([TABLE, *joins])
+    source = "\n".join([fields.name, *joins])
     if stats is None:
         expanded = [n for n in scope.expanded if n not in extra]
         shown = [*(f"{scope.names[n]} AS {ident(n)}" for n in [*expanded, *extra])]

@@ -51,6 +51,14 @@ HOST_CONSTANT = frozenset({"host.id", "host.hostname"})
 """Host fields without a column: every event on the host shares them, so as join keys they
 are one constant value (Elastic Defend always sets them)."""
 
+JOIN_CONSTANT = HOST_CONSTANT | {"agent.id"}
+"""Join keys that are one value for every event the host's tables hold: the host fields, and
+``agent.id``, the Elastic Agent that ships the host's events (one agent per host: Fleet
+enrolls a host once, and every integration the agent runs, Defend's streams and others alike,
+writes its id). The one difference, named in the README's deliberate differences: an agent
+re-enrolled within a sequence's maxspan gets a new id in Elastic, which would split that
+sequence; here it stays one."""
+
 SEQUENCE_COLUMNS = ("sequence_id", "sequence_step", "sequence_length")
 """Columns a sequence query adds after the table's own, one row per step event."""
 
@@ -108,7 +116,7 @@ def _key(keys: tuple[FieldRef, ...], fields: FieldTable) -> tuple[str, list[str]
     for ref in keys:
         column = fields.by_ecs(ref.name)
         if column is None:
-            if ref.name in HOST_CONSTANT:
+            if ref.name in JOIN_CONSTANT:
                 parts.append("'host'")
                 continue
             raise UnsupportedConstruct(

@@ -25,6 +25,7 @@ alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from ecsquery.errors import Pos
 from ecsquery.rules.lang.ast import And, Equals, Expr, Match, Or
@@ -192,8 +193,15 @@ lookback compares it), so a NULL never loses a hit; a hit's second brings the ot
 that second along, which SQLite's re-check drops."""
 
 
-def hits_only(sql: str) -> str:
-    """The pack query ``sql`` with ``AND time IN (SELECT time <its own FROM and WHERE>)``.
+HITS = "hits"
+"""The CTE of a keyed ``hits_only`` (``hits_<category>`` for a branch of ``any where``)."""
+HIT_KEY = "_key"
+
+
+def hits_only(sql: str, lookups: Sequence[str] = (), key: Sequence[str] = ()) -> str:
+    """The pack query ``sql`` with ``AND time IN (SELECT time <its own FROM and WHERE>)``;
+    when some of its terms (``lookups``) read a lookup, the keyed form of
+    :func:`hits_only_parts` instead.
 
     A pack query selects every column for the alert, so osquery's ``colsUsed`` (sent to
     extensions since osquery 3.2.6, commit 1ea714a32; every 5.x) is the whole table and each
@@ -213,13 +221,87 @@ def hits_only(sql: str) -> str:
     would reach ``generate`` with only the lookback left (``xFilter`` l. 955-960 adds nothing
     for an empty list) and bring back the whole reply this avoids.
     """
+    cte, statement = hits_only_parts(sql, lookups, key)
+    return statement if cte is None else with_ctes([cte], statement)
+
+
+def hits_only_parts(
+    sql: str, lookups: Sequence[str] = (), key: Sequence[str] = (), name: str = HITS
+) -> tuple[str | None, str]:
+    """:func:`hits_only`'s two parts: a CTE (None without lookups) and the statement.
+
+    A lookup (``schema.LOOKUPS``: a query on osquery's ``signature`` table per row) must not
+    run twice per hit, once in the subquery and once in the outer query. So the subquery
+    becomes a ``MATERIALIZED`` CTE ``name`` (SQLite 3.35, in every osquery since 4.9.0,
+    osquery#7090; the sequences' CTEs rely on it too) holding each hit's ``time`` and
+    ``json_array(time, <the columns the lookup terms read>)``, and the outer query keeps the
+    other terms, drops the lookup terms and asks for its row's key among the hits' keys.
+
+    Exact: the lookup terms are functions of the columns they read (and of ``signature``,
+    read within the one query), and ``json_array`` writes equal values alike and unequal ones
+    (NULL, ``''``, text, numbers) apart; so a row whose key is a hit's has the same lookup
+    terms (true), and it passes the other terms itself: it is a hit. Every hit has its own
+    key among the keys, so no hit is lost.
+    """
     start = sql.find("\nFROM ")
     if start < 0 or "\nWHERE " not in sql[start:]:
-        return sql
-    inner = "\n    ".join(sql[start + 1 :].split("\n"))
-    return f"{sql}\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n    {inner})"
+        return None, sql
+    if not lookups:
+        inner = "\n    ".join(sql[start + 1 :].split("\n"))
+        return None, f"{sql}\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n    {inner})"
+    row_key = f"json_array({', '.join([KEY_COLUMN, *key])})"
+    body = "\n  ".join(sql[start + 1 :].split("\n"))
+    cte = f"{name} AS MATERIALIZED (\n  SELECT {KEY_COLUMN}, {row_key} AS {HIT_KEY}\n  {body}\n)"
+    lines = sql.split("\n")
+    for term in lookups:
+        lines.remove(f"  AND {term}")
+    lines += [
+        f"  AND {KEY_COLUMN} IN (SELECT {KEY_COLUMN} FROM {name})",
+        f"  AND {row_key} IN (SELECT {HIT_KEY} FROM {name})",
+    ]
+    return cte, "\n".join(lines)
+
+
+def with_ctes(ctes: Sequence[str], statement: str) -> str:
+    """``WITH`` the CTEs (``hits_only_parts``), then the statement."""
+    joined = ",\n".join(ctes)
+    return f"WITH {joined}\n{statement}" if ctes else statement
+
+
+UNION = "\nUNION ALL\n"
+"""What joins the branches of an ``any where`` query (``rules.sql.union``), each wrapped."""
+
+
+def _cte_bodies(sql: str) -> tuple[dict[str, list[str]], str]:
+    """The keyed CTEs of ``sql`` (each body's lines after its SELECT line, dedented) and the
+    statement after them; ``({}, sql)`` when it has none."""
+    lines = sql.split("\n")
+    if not (lines[0].startswith("WITH ") and lines[0].endswith(" AS MATERIALIZED (")):
+        return {}, sql
+    bodies: dict[str, list[str]] = {}
+    first = lines[0][len("WITH ") :]
+    at = 0
+    while True:
+        name = (first if at == 0 else lines[at]).split(" ", 1)[0]
+        end = next(i for i in range(at + 1, len(lines)) if lines[i] in (")", "),"))
+        bodies[name] = [line[2:] for line in lines[at + 2 : end]]
+        if lines[end] == ")":
+            return bodies, "\n".join(lines[end + 1 :])
+        at = end + 1
 
 
 def without_hits_only(sql: str) -> str:
-    """``sql`` as it was before :func:`hits_only` (drift reports and the bench show it)."""
-    return sql.split(f"\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n", 1)[0]
+    """``sql`` as it was before :func:`hits_only` (drift reports and the bench show it), each
+    ``UNION ALL`` branch unwrapped, a keyed one rebuilt from its CTE."""
+    bodies, statement = _cte_bodies(sql)
+    marker = f"\n  AND {KEY_COLUMN} IN (\n    SELECT {KEY_COLUMN}\n"
+    parts = []
+    for part in statement.split(UNION):
+        keyed = [
+            n for n in bodies if f"\n  AND {KEY_COLUMN} IN (SELECT {KEY_COLUMN} FROM {n})" in part
+        ]
+        if keyed:
+            parts.append("\n".join([part[: part.find("\nFROM ")], *bodies[keyed[0]]]))
+        else:
+            parts.append(part.split(marker, 1)[0])
+    return UNION.join(parts)
