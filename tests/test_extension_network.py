@@ -21,9 +21,11 @@ from hypothesis import strategies as st
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 from ecsquery.extension.normalize import BadRecord, normalize
 from ecsquery.extension.normalize.socket import (
+    ACTOR_ARGS_CHARS,
     COLUMNS_READ,
     HIDDEN,
     SocketEvent,
+    _actor,
     from_socket_row,
     network_document,
 )
@@ -151,6 +153,28 @@ def test_an_unknown_pid_keeps_pid_and_the_rows_path() -> None:
     assert "user" not in doc and "group" not in doc
 
 
+def test_the_actor_part_is_built_once_per_image_and_follows_the_tree() -> None:
+    """``socket._actor``: a second connection of the same image reuses its part (same objects),
+    an exec that replaces the pid's image is seen at once, and a long argv is never kept."""
+    _actor.cache_clear()
+    event = from_socket_row(connect())
+    assert event is not None
+    tree = tree_with(OSASCRIPT)
+    first, second = network_document(event, tree), network_document(event, tree)
+    assert first == second and first["process"] is second["process"]
+    assert _actor.cache_info().hits == 1 and _actor.cache_info().currsize == 1
+    tree.add(OSASCRIPT._replace(pidversion=9022, executable="/tmp/osascript", user_name="mallory"))
+    third = network_document(event, tree)
+    assert (third["process"]["executable"], third["process"]["entity_id"]) == (
+        "/tmp/osascript", "4810-9022",
+    )  # fmt: skip
+    assert third["user"] == {"id": "501", "name": "mallory"}
+    long = OSASCRIPT._replace(pid=4811, args=("osascript", "-e", "x" * ACTOR_ARGS_CHARS))
+    doc = network_document(event._replace(pid=4811), tree_with(long))
+    assert doc["process"]["command_line"] == " ".join(long.args)
+    assert _actor.cache_info().currsize == 2  # the long one was built, not kept
+
+
 def test_old_osquery_placeholders_and_binds() -> None:
     # osquery < 5.15 wrote "0" for the end it did not have, and added bind rows
     old = from_socket_row(connect(local_address="0", local_port="0"))
@@ -244,7 +268,7 @@ def test_the_columns_polled_are_the_specs() -> None:
     spec = json.loads((FIXTURES / "osquery-schema" / "socket_events.json").read_text())
     names = {c["name"] for c in spec["columns"]}
     linux = {c["name"] for e in spec["extended_schema"] for c in e["columns"]}
-    assert set(COLUMNS_READ["socket_events"]) - names == linux == {"status"}
+    assert set(COLUMNS_READ) - names == linux == {"status"}
     assert {c["name"] for c in spec["columns"] if c["hidden"]} - {"socket"} == HIDDEN
 
 

@@ -64,7 +64,7 @@ def test_polls_socket_events_after_the_process_table_and_names_the_actor(
     assert doc["process"]["entity_id"] == "4810-9021"  # the exec's own entity id
     assert doc["process"]["code_signature"]["signing_id"] == "com.apple.osascript"
     assert doc["destination"] == {"ip": "93.184.215.14", "address": "93.184.215.14", "port": 443}
-    wanted = ", ".join(c for c in COLUMNS_READ["socket_events"] if c != "status")  # Linux-only
+    wanted = ", ".join(c for c in COLUMNS_READ if c != "status")  # Linux-only
     polls = [sql for sql in sent if "FROM socket_events WHERE" in sql]
     assert polls and all(sql.startswith(f"SELECT {wanted} FROM socket_events") for sql in polls)
 

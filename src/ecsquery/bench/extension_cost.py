@@ -30,7 +30,7 @@ from thrift.transport import TTransport
 
 from ecsquery import data
 from ecsquery.bench import Figure
-from ecsquery.extension.normalize.osquery import ADAPTERS, COLUMNS_READ
+from ecsquery.extension.normalize import OSQUERY_TABLES
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.window import Window
@@ -158,7 +158,8 @@ def run() -> list[Figure]:
         Figure(PART, "  ratio to json.loads", feed / parse, "x", "<= 2", feed / parse <= 2),
         Figure(PART, "  x 1,000 ev/s: share of one core", share, "%", "<= 15%", share <= 15),
     ]
-    wanted = COLUMNS_READ["es_process_events"]
+    table = OSQUERY_TABLES["es_process_events"]
+    wanted = table.columns
     full_rows = list(es_rows(3000))
     polled = _reply_bytes([{k: r[k] for k in wanted} for r in full_rows])
     everything = _reply_bytes(full_rows)
@@ -168,7 +169,7 @@ def run() -> list[Figure]:
     def source_all() -> None:
         pipeline = Pipeline(Window())
         for row in _decode(polled):  # as the osquery source feeds them
-            pipeline.feed(row, "osquery", ADAPTERS["es_process_events"])
+            pipeline.feed(row, "osquery", table.adapter)
 
     source = _best(source_all, 3)
     figures += [

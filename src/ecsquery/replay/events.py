@@ -34,16 +34,11 @@ from typing import Any
 import orjson
 
 from ecsquery.extension.model import Proc, ProcEvent
-from ecsquery.extension.normalize import BadRecord, Item, normalize, rows_of
+from ecsquery.extension.normalize import OSQUERY_TABLES, BadRecord, Item, normalize, rows_of
 from ecsquery.extension.normalize.ecs import from_ecs, is_ecs
 from ecsquery.extension.normalize.eslogger import from_eslogger, is_eslogger
 from ecsquery.extension.normalize.files import FileEvent
-from ecsquery.extension.normalize.osquery import (
-    from_es_process_row,
-    from_process_events_row,
-    is_es_process_row,
-    is_process_events_row,
-)
+from ecsquery.extension.normalize.osquery import is_es_process_row
 from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.table import EcsProcessTable
@@ -117,20 +112,15 @@ def _forced(record: Mapping[str, Any], source: str) -> Iterator[Item]:
             raise BadRecord("not_ecs", "not an ECS document")
         yield from_ecs(record)
         return
-    check, build = (
-        (is_es_process_row, from_es_process_row)
-        if source == "es_process_events"
-        else (is_process_events_row, from_process_events_row)
-    )
+    table = OSQUERY_TABLES[source]  # the osquery source's own adapter for that table
     for row in rows_of(record):
-        if not check(row):
+        if not table.shape(row):
             raise BadRecord(f"not_{source}", f"not an osquery {source} row")
         try:
-            built = build(row)
+            built = table.adapter(row)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadRecord("missing_field", f"{source} row: {exc!r}") from exc
-        if built is not None:
-            yield built
+        yield from built
 
 
 def _time_and_host(item: Item, default_host: str) -> tuple[float, str, str | None]:

@@ -139,7 +139,13 @@ def _int(row: Mapping[str, Any], name: str) -> int | None:
 
 def _text(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
-    return "" if value is None else str(value)
+    return value if value.__class__ is str else "" if value is None else str(value)
+
+
+def es_file_items(row: Mapping[str, Any]) -> list[FileEvent]:
+    """The event in an ``es_process_file_events`` row, for a source that knows the row's table."""
+    event = from_es_file_row(row)
+    return [] if event is None else [event]
 
 
 def from_es_file_row(row: Mapping[str, Any]) -> FileEvent | None:
@@ -161,9 +167,10 @@ def from_es_file_row(row: Mapping[str, Any]) -> FileEvent | None:
     if operation == "rename":
         path, original = _text(row, "dest_filename"), path
     eid = _text(row, "eid")
+    seconds = float(time)
     actor = ProcEvent(
         Action.END,
-        float(time),
+        seconds,
         "",
         Proc(pid=pid, executable=_text(row, "path")),
         parent=Ref(parent) if parent is not None and parent > 0 else None,
@@ -172,7 +179,7 @@ def from_es_file_row(row: Mapping[str, Any]) -> FileEvent | None:
     return FileEvent(
         names[0],
         names[1],
-        float(time),
+        seconds,
         f"es_process_file_events-{eid}" if eid else f"es_process_file_events-{time}-{pid}",
         path,
         actor,

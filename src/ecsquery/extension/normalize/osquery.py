@@ -164,11 +164,6 @@ def process_events_items(row: Mapping[str, Any]) -> list[ProcEvent]:
     return [from_process_events_row(row)]
 
 
-ADAPTERS = {"es_process_events": es_process_items, "process_events": process_events_items}
-"""Per polled table, its rows' adapter: the osquery source knows where a row came from, so
-it need not be classified by shape (``normalize``) first."""
-
-
 def from_process_events_row(row: Mapping[str, Any]) -> ProcEvent:
     try:
         time = _required(row, "time")

@@ -47,22 +47,20 @@ Choices, each as Elastic would see it:
 from __future__ import annotations
 
 import functools
-import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from ecsquery.extension.ecs import build_document
+from ecsquery.extension.ecs import build_document, iso_timestamp
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, named
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.extension.tree import ProcessTree
+from ecsquery.values import ip_text
 
 TABLE = "socket_events"
-COLUMNS_READ = {
-    TABLE: (
-        "time", "eid", "action", "pid", "path", "family", "protocol", "local_address",
-        "local_port", "remote_address", "remote_port", "success", "status",
-    ),
-}  # fmt: skip
+COLUMNS_READ = (
+    "time", "eid", "action", "pid", "path", "family", "protocol", "local_address", "local_port",
+    "remote_address", "remote_port", "success", "status",
+)  # fmt: skip
 """The columns :func:`from_socket_row` reads (not ``fd``, ``auid``, ``uptime``, ``socket``)."""
 HIDDEN = frozenset({"eid", "protocol", "success"})
 """Columns of ``specs/posix/socket_events.table`` marked ``hidden``: ``SELECT *`` (and so
@@ -103,31 +101,42 @@ def is_socket_row(row: Mapping[str, Any]) -> bool:
 
 def _text(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
-    return "" if value is None else str(value)
+    return value if value.__class__ is str else "" if value is None else str(value)
 
 
 @functools.lru_cache(maxsize=4096)
 def ip(value: str) -> str | None:
-    """An address as Elasticsearch's ``ip`` type reads it; raises ValueError if it is none.
+    """An address as Elasticsearch's ``ip`` type reads it (``values.ip_text``), None for
+    osquery's placeholders; raises ValueError if it is none.
 
-    Cached: a Mac talks to few peers again and again, and parsing was a fifth of a row's cost
-    (a ValueError is not cached, so garbage cannot fill the cache with itself)."""
+    Cached: a Mac talks to few peers again and again, and parsing an IPv6 address was a fifth
+    of a row's cost (a ValueError is not cached, so garbage cannot fill the cache with itself)."""
     if value in _PLACEHOLDERS:
         return None
-    address = ipaddress.ip_address(value)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
+    text = ip_text(value)
+    if text is None:
+        raise ValueError(f"{value!r} is not an IP address")
+    return text
 
 
 def port(value: str) -> int | None:
-    """A port as a ``long``; ValueError for a non-number or one outside 0-65535."""
+    """A port as a ``long``; ValueError for anything but decimal ASCII digits (osquery writes
+    ``std::to_string`` of the number; ``int`` would also take ``" 443"``, ``"4_43"`` or
+    ``"\u0664\u0664\u0663"``) or a number over 65535. Port 0 is a placeholder: None."""
     if value == "":
         return None
+    if not (len(value) <= 5 and value.isascii() and value.isdigit()):
+        raise ValueError(f"port {value!r} is not a port number")
     number = int(value)
-    if not 0 <= number <= 65535:
+    if number > 65535:
         raise ValueError(f"port {number} out of range")
     return number or None
+
+
+def socket_items(row: Mapping[str, Any]) -> list[SocketEvent]:
+    """The connection in a ``socket_events`` row, for a source that knows the row's table."""
+    event = from_socket_row(row)
+    return [] if event is None else [event]
 
 
 def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
@@ -151,8 +160,6 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
         raise BadRecord("malformed", f"socket_events row: {exc}"[:500]) from exc
     if remote[0] is None:
         return None
-    family = _FAMILIES.get(_text(row, "family"))
-    protocol = _TRANSPORTS.get(_text(row, "protocol"))
     eid = _text(row, "eid")
     source, destination = (remote, local) if accepted else (local, remote)
     return SocketEvent(
@@ -164,13 +171,47 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
         direction="ingress" if accepted else "egress",
         outcome="success" if success == "1" or status == "succeeded" else
         "failure" if status == "failed" else "unknown",
-        network_type=family or f"ipv{ipaddress.ip_address(remote[0]).version}",
-        transport=protocol or ("tcp" if accepted else None),
+        # the address is canonical (``ip``): an IPv6 one, and only it, has a colon
+        network_type=_FAMILIES.get(_text(row, "family")) or
+        ("ipv6" if ":" in remote[0] else "ipv4"),
+        transport=_TRANSPORTS.get(_text(row, "protocol")) or ("tcp" if accepted else None),
         source_ip=source[0],
         source_port=source[1],
         destination_ip=destination[0],
         destination_port=destination[1],
     )  # fmt: skip
+
+
+ACTORS = 1024
+"""Actor images whose part of a connection's document :func:`_actor` keeps (least recently
+used dropped): a Mac's connections come from few processes, each making many."""
+ACTOR_ARGS_CHARS = 1024
+"""An image with a longer argv is built afresh for each connection, never kept: the cache holds
+a few MB at most (an image's paths and ids, its argv twice: the key's and ``command_line``),
+not 1,024 × the 16 K characters ``model.capped`` lets an argv keep."""
+
+
+@functools.lru_cache(maxsize=ACTORS)
+def _actor(proc: Proc, host_os_type: str, host_name: str) -> dict[str, Any]:
+    """What a connection's document says of its actor and host (``process.*``, ``user.*``,
+    ``group.*``, ``host.*``): :func:`ecs.build_document`'s fields of the image, cut to Defend's
+    list, built once per image (keyed by its value, so a changed image is a new entry) instead
+    of once per connection. The objects are shared by every document of that image: read only.
+    The tree is not needed: an event with no parent, responsible or original parent consults
+    none (``ProcessTree.effective_parent``)."""
+    doc = build_document(
+        ProcEvent(Action.EXEC, 0.0, "", proc),
+        ProcessTree(),
+        host_os_type=host_os_type,
+        host_name=host_name,
+    )
+    del doc["@timestamp"], doc["event"]
+    doc["process"] = {k: v for k, v in doc["process"].items() if k in _KEEP_PROCESS}
+    if "user" in doc:  # Defend's list has user.id and user.name, not user.effective
+        doc["user"].pop("effective", None)
+        if not doc["user"]:
+            del doc["user"]
+    return doc
 
 
 def network_document(
@@ -183,23 +224,14 @@ def network_document(
 ) -> dict[str, Any]:
     """The ECS document of a connection; the actor is the tree's latest image of the pid (the
     process, its code signature and user, built by :func:`ecs.build_document` as for process
-    events), or only pid and ``path`` when the tree never saw it."""
+    events, through :func:`_actor`), or only pid and ``path`` when the tree never saw it."""
     known = tree.get(Ref(event.pid))
-    proc = known or Proc(pid=event.pid)
+    proc = known or Proc(event.pid)
     if not proc.executable and event.path:
         proc = proc._replace(executable=event.path)
-    proc = named(proc, user_names)
-    doc = build_document(
-        ProcEvent(Action.EXEC, float(event.time), event.event_id, proc),
-        tree,
-        host_os_type=host_os_type,
-        host_name=host_name,
-    )
-    doc["process"] = {k: v for k, v in doc["process"].items() if k in _KEEP_PROCESS}
-    if "user" in doc:  # Defend's list has user.id and user.name, not user.effective
-        doc["user"].pop("effective", None)
-        if not doc["user"]:
-            del doc["user"]
+    actor = _actor if sum(map(len, proc.args)) <= ACTOR_ARGS_CHARS else _actor.__wrapped__
+    doc: dict[str, Any] = {"@timestamp": iso_timestamp(event.time)}
+    doc.update(actor(named(proc, user_names), host_os_type, host_name))
     doc["event"] = {
         "category": ["network"],
         "type": ["start"],
@@ -207,21 +239,20 @@ def network_document(
         "id": event.event_id,
         "outcome": event.outcome,
     }
-    network = {
-        "direction": event.direction,
-        "type": event.network_type,
-        "transport": event.transport,
-    }
-    doc["network"] = {k: v for k, v in network.items() if v is not None}
-    for side, address, number in (
-        ("source", event.source_ip, event.source_port),
-        ("destination", event.destination_ip, event.destination_port),
-    ):
-        end: dict[str, Any] = {}
-        if address is not None:
-            end["ip"] = end["address"] = address
-        if number is not None:
-            end["port"] = number
-        if end:
-            doc[side] = end
+    network = {"direction": event.direction, "type": event.network_type}
+    if event.transport is not None:
+        network["transport"] = event.transport
+    doc["network"] = network
+    if event.source_ip is not None or event.source_port is not None:
+        doc["source"] = _end(event.source_ip, event.source_port)
+    if event.destination_ip is not None or event.destination_port is not None:
+        doc["destination"] = _end(event.destination_ip, event.destination_port)
     return doc
+
+
+def _end(address: str | None, number: int | None) -> dict[str, Any]:
+    """``source`` or ``destination``: ``ip`` and ``address`` the address, ``port``."""
+    end: dict[str, Any] = {} if address is None else {"ip": address, "address": address}
+    if number is not None:
+        end["port"] = number
+    return end

@@ -25,7 +25,11 @@ second thread could read the file or connection row first and lose the process).
 
 ``protocol``, ``success`` and ``eid`` are ``hidden`` columns of ``specs/posix/socket_events.table``
 (osquery a5b14f63d98c0d4992ab8ae07d933e0d5ff008df): ``SELECT *`` and so ``getQueryColumns``
-of it leave them out, yet every 5.x has them, so they are polled by name (:data:`HIDDEN`).
+of it leave them out, yet every 5.x has them, so they are polled by name (``OsqueryTable.hidden``).
+
+Each table's rows go straight to its adapter (``normalize.OSQUERY_TABLES``, the one map from a
+table to its normalizer and the columns it reads): a row's table is known here, so it is never
+classified by its shape, and a table without an adapter is refused when the source is made.
 """
 
 from __future__ import annotations
@@ -37,24 +41,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ecsquery.extension.client import Connection
-from ecsquery.extension.normalize import files, normalize, socket
-from ecsquery.extension.normalize.osquery import ADAPTERS
-from ecsquery.extension.normalize.osquery import COLUMNS_READ as PROCESS_READS
+from ecsquery.extension.normalize import OSQUERY_TABLES, files, socket
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
 
 log = logging.getLogger(__name__)
 
 PAGE_ROWS = 1_000
+"""Rows a time slice aims at (~0.7 MB of reply, decoded and dropped before the next)."""
 
-READS: dict[str, tuple[str, ...]] = {
-    **PROCESS_READS,
-    files.TABLE: files.COLUMNS_READ,
-    **socket.COLUMNS_READ,
-}
-"""The columns each table's normalizer reads: the source polls only these."""
-HIDDEN: dict[str, frozenset[str]] = {socket.TABLE: socket.HIDDEN}
-"""Hidden columns polled by name where the table has them (``eid`` on every events table)."""
 AFTER_PROCESSES = (files.TABLE, socket.TABLE)
 """Tables whose rows name their actor by pid: polled after the process tables, in this order."""
 
@@ -65,10 +60,10 @@ def poll_order(tables: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(tables, key=lambda t: rank.get(t, 0)))  # sorted is stable
 
 
-"""Rows a time slice aims at (~0.7 MB of reply, decoded and dropped before the next)."""
 MAX_SLICE = 3_600
 
-SEED_SQL = "SELECT pid, parent, name, path, cmdline, cwd, uid, euid, gid, start_time FROM processes"
+SEEDS = OSQUERY_TABLES["processes"]
+SEED_SQL = f"SELECT {', '.join(SEEDS.columns)} FROM processes"
 
 
 class QueryFailed(Exception):
@@ -151,6 +146,9 @@ class OsquerySource(Source):
         observe: Callable[[str, list[dict[str, str]]], None] | None = None,
     ) -> None:
         super().__init__(pipeline)
+        unknown = [t for t in tables if t not in OSQUERY_TABLES]
+        if unknown:
+            raise ValueError(f"no adapter for the osquery table(s) {', '.join(unknown)}")
         self.socket_path = socket_path
         self.tables = poll_order(tables)
         self.interval = interval
@@ -192,26 +190,24 @@ class OsquerySource(Source):
     def _seed(self) -> None:
         rows = self.query(SEED_SQL)
         for row in rows:
-            self.pipeline.feed(row, self.name)
+            self.pipeline.feed(row, self.name, SEEDS.adapter)
         log.info("seeded the process tree with %d running processes", len(rows))
 
     def columns(self, table: str) -> str:
-        """The column list to poll: what the normalizer reads that the table has."""
+        """The column list to poll: what the table's adapter reads that the table has."""
         if table not in self._columns:
-            wanted = READS.get(table)
-            if wanted is None:
-                return "*, eid"
+            known = OSQUERY_TABLES[table]
             reply = self.query(f"SELECT * FROM {table}", "getQueryColumns")
             have = {name for item in reply for name in item}
             have.add("eid")  # hidden, so not in SELECT *, but every events table has it
-            have |= HIDDEN.get(table, frozenset())
-            self._columns[table] = ", ".join(c for c in wanted if c in have)
+            have |= known.hidden
+            self._columns[table] = ", ".join(c for c in known.columns if c in have)
         return self._columns[table]
 
     def poll(self, table: str) -> int:
         """Read everything new in ``table``, one time slice at a time; returns the rows fed."""
         cursor, columns = self.cursors[table], self.columns(table)
-        adapter = ADAPTERS.get(table, normalize)
+        adapter = OSQUERY_TABLES[table].adapter
         start, fed = cursor.time, 0
         while not self.stopping.is_set():
             sql, end = cursor.page_sql(table, columns, start, self.clock())
