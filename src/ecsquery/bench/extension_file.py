@@ -24,9 +24,10 @@ from typing import Any
 
 from ecsquery import data
 from ecsquery.bench import Figure
-from ecsquery.bench.extension_cost import _best  # best of rounds, in process CPU time
+from ecsquery.bench.extension_cost import side_by_side  # best of rounds, in process CPU time
 from ecsquery.extension.files import FILE_WINDOW_BYTES
 from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.window import DEFAULT_MAX_EVENTS, Window
 
 PART = "files"
@@ -98,14 +99,11 @@ def run() -> list[Figure]:
             for line in lines:
                 json.loads(line)
 
-        parse = _best(parse_all)
+        def feed(pipeline: Pipeline, lines: list[str] = lines) -> None:
+            for line in lines:  # as the eslogger source feeds them (its adapter)
+                pipeline.feed_line(line, "eslogger", EsloggerSource.adapter)
 
-        def feed(lines: list[str] = lines) -> None:
-            pipeline = _pipeline()
-            for line in lines:
-                pipeline.feed_line(line, "eslogger")
-
-        cost = _best(feed)
+        parse, cost = side_by_side(parse_all, feed, _pipeline)
         size = sum(map(len, lines)) / len(lines)
         share = cost / count * RATE * 100
         figures += [
