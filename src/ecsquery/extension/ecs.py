@@ -104,7 +104,9 @@ def _ref_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
     return fields
 
 
-def _effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
+def effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
+    """Who asked for a process, as Defend writes it (``process.Ext.effective_parent`` on
+    process events, ``Effective_process`` on file events): pid, entity id, executable."""
     eff: dict[str, Any] = {"pid": ref.pid}
     if (eid := entity_id(known or ref)) is not None:
         eff["entity_id"] = eid
@@ -190,7 +192,7 @@ def parent_part(ref: Ref, known: Proc | None) -> dict[str, Any]:
 
 def effective_part(ref: Ref, known: Proc | None) -> dict[str, Any]:
     """``process.Ext.effective_parent`` (the tree's rule, ``ProcessTree.effective_parent``)."""
-    return {"process": {"Ext": {"effective_parent": _effective_fields(ref, known)}}}
+    return {"process": {"Ext": {"effective_parent": effective_fields(ref, known)}}}
 
 
 def host_part(host_os_type: str = "macos", host_name: str = "") -> dict[str, Any]:

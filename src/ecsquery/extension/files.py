@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ecsquery.extension.ecs import build_document, entity_id, merge
+from ecsquery.extension.ecs import build_document, effective_fields, merge
 from ecsquery.extension.model import ProcEvent, named
 from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
 from ecsquery.extension.tree import ProcessTree, _fill
@@ -356,13 +356,9 @@ def file_own(event: FileEvent, actor: ProcEvent, tree: ProcessTree) -> dict[str,
         own.update(file_fields(event.path, event.original_path))
     responsible = actor.responsible
     if responsible is not None and responsible.pid != actor.proc.pid:
-        own["Effective_process.pid"] = responsible.pid
-        image = tree.get(responsible)
-        if (eid := entity_id(image or responsible)) is not None:
-            own["Effective_process.entity_id"] = eid
-        if image is not None and image.executable:
-            own["Effective_process.executable"] = image.executable
-            own["Effective_process.name"] = posixpath.basename(image.executable)
+        # Defend's top-level field holds what process.Ext.effective_parent holds
+        for key, value in effective_fields(responsible, tree.get(responsible)).items():
+            own[f"Effective_process.{key}"] = value
     return own
 
 
