@@ -12,10 +12,10 @@ end (``socket_events``, the darwin subscriber), and creates, writes and renames 
 ``/Library/LaunchAgents`` and a user's preferences (``es_process_file_events``, in scope, so
 served). The tree holds every process they name, so each row pays a real lookup.
 
-Beside the totals, where a row's time goes (:func:`stages`): the adapter, the document
-(``network_document`` / ``files.file_document``, most of it ``ecs.build_document``), and the
-row (the table's generated flattener and the window); the rest of the total is the decode and
-``Pipeline.feed`` itself (counters, dispatch, the tree's lock).
+Beside the totals, where a row's time goes (:func:`stages`): the adapter, and the pipeline's
+``add`` (the tree, the row as the pipeline makes it — a file row from its parts,
+``extension.rowparts``, a connection through ``network_document`` and the flattener — and the
+window); the rest of the total is the decode and ``Pipeline.feed`` itself (counters, dispatch).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 from ecsquery.bench import Figure
 from ecsquery.bench.extension_cost import _best, _decode, _reply_bytes
-from ecsquery.extension.files import file_document
 from ecsquery.extension.model import Proc
 from ecsquery.extension.normalize import OSQUERY_TABLES, files, socket
 from ecsquery.extension.pipeline import Pipeline
@@ -79,9 +78,7 @@ def _pipeline(procs: ProcessTree, category: str) -> Pipeline:
     return Pipeline(Window(), tree=procs, windows={category: Window()})
 
 
-def table_figures(
-    part: str, table: str, rows: list[dict[str, str]], category: str, build: Callable[..., Any]
-) -> list[Figure]:
+def table_figures(part: str, table: str, rows: list[dict[str, str]], category: str) -> list[Figure]:
     """The totals and :func:`stages` of one table's rows (see the module docstring)."""
     polled = [c for c in OSQUERY_TABLES[table].columns if c in rows[0]]
     assert all(list(r) == polled for r in rows)  # the reply holds the polled columns only
@@ -107,7 +104,7 @@ def table_figures(
         Figure(part, "  ratio to the decode of that reply", routed / decode, "x", "<= 2",
                routed / decode <= 2),
     ]  # fmt: skip
-    for what, seconds in stages(_decode(reply), adapter, procs, category, build).items():
+    for what, seconds in stages(_decode(reply), adapter, procs, category).items():
         figures.append(Figure(part, f"  of which {what}", seconds / per, "us"))
     return figures
 
@@ -128,34 +125,24 @@ def stages(
     adapter: Callable[[Any], Any],
     procs: ProcessTree,
     category: str,
-    build: Callable[..., Any],
 ) -> dict[str, float]:
-    """CPU seconds of each step the pipeline takes with these rows, each step timed alone
-    over the previous step's output (best of rounds)."""
+    """CPU seconds of the two steps after the decode, each timed alone over the previous
+    step's output (best of rounds): the adapter, and the pipeline's ``add`` (the tree, the
+    row made as the pipeline makes it, the window)."""
     events = [item for row in rows for item in adapter(row)]
-    docs = [build(event, procs) for event in events]
-    routes = iter([_pipeline(procs, category)._routes[category] for _ in range(ROUNDS)])
+    pipelines = iter([_pipeline(procs, category) for _ in range(ROUNDS)])
 
-    def flatten_all() -> None:
-        route = next(routes)  # a fresh route: its flattener's memos start empty
-        for event, doc in zip(events, docs, strict=True):
-            route.window.add(int(event.time), route.flatten(doc, int(event.time)))
+    def add_all() -> None:
+        pipeline = next(pipelines)  # a fresh one: its caches and memos start empty
+        for event in events:
+            pipeline.add(event)
 
-    names = ("the adapter", f"the document ({build.__name__})", "the row (flattener + window)")
-    times = interleaved(
-        (
-            lambda: [adapter(row) for row in rows],
-            lambda: [build(event, procs) for event in events],
-            flatten_all,
-        )
-    )
+    times = interleaved((lambda: [adapter(row) for row in rows], add_all))
+    names = ("the adapter", "the pipeline's add (tree, row, window)")
     return dict(zip(names, times, strict=True))
 
 
 def run() -> list[Figure]:
     return table_figures(
-        PART, socket.TABLE, list(socket_rows(ROWS)), NETWORK_TABLE.category,
-        socket.network_document,
-    ) + table_figures(
-        "files", files.TABLE, list(file_rows(ROWS)), FILE_TABLE.category, file_document
-    )  # fmt: skip
+        PART, socket.TABLE, list(socket_rows(ROWS)), NETWORK_TABLE.category
+    ) + table_figures("files", files.TABLE, list(file_rows(ROWS)), FILE_TABLE.category)
