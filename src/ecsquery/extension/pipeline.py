@@ -25,7 +25,7 @@ from ecsquery.extension.rowparts import ActorRows
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
-from ecsquery.rows import encode_value, get_path, make_flattener
+from ecsquery.rows import Flattener, encode_value, get_path, make_flattener
 from ecsquery.schema import COLUMNS, FILE_TABLE, PROCESS_TABLE, TABLES, Column
 from ecsquery.values import nul_free
 
@@ -57,13 +57,21 @@ _ENV = ProcEvent._fields.index("env")
 _CATEGORIES = frozenset(t.category for t in TABLES)
 
 
+ACTOR_OWN: dict[str, tuple[str, ...]] = {PROCESS_TABLE.category: (), FILE_TABLE.category: FILE_OWN}
+"""The tables whose rows are assembled from parts (``rowparts.ActorRows``), each with the
+fields its events have of their own; any other table's rows are flattened from a document."""
+
+
 class _Route(NamedTuple):
     """Where documents of one event category go: a table's window and how rows are made."""
 
     window: Window
     columns: Sequence[Column]
     finish: tuple[Callable[[str], Any], ...]
-    flatten: Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
+    rows: ActorRows | None
+    """Rows from parts, for the tables of :data:`ACTOR_OWN`."""
+    flatten: Flattener | None
+    """The generated flattener of the table's documents, for the other tables."""
 
 
 def unexpected(exc: Exception) -> BadRecord:
@@ -96,24 +104,17 @@ class Pipeline:
         self.env_capture = env_capture or EnvCapture()
         """The environment variables kept in ``process.env_vars`` (Defend's capture list)."""
         self._intern = wire.Interner()
-        finish, memoize = self._finishers(self.columns)
-        self._process_rows = ActorRows(
-            self.columns, finish, memoize, host_os_type=host_os_type, host_name=host_name
-        )
-        self._file_rows = ActorRows(
-            FILE_TABLE.columns,
-            *self._finishers(FILE_TABLE.columns),
-            own=FILE_OWN,
-            host_os_type=host_os_type,
-            host_name=host_name,
-        )
         self._lock = threading.Lock()  # the tree is shared by every source thread
         self._routes = self._make_routes(windows or {})
+        process_rows = self._routes[PROCESS_TABLE.category].rows
+        assert process_rows is not None  # the process table is always served, from parts
+        self._process_rows = process_rows
         self.files = files or FileScope()
         """Which file events are kept (scope, muted processes, repeated launch items)."""
 
     def _make_routes(self, windows: Mapping[str, Window]) -> dict[str, _Route]:
-        """Per event category: its table's window, columns, value finishers and flattener.
+        """Per event category: its table's window, columns, value finishers, and its rows
+        from parts or its flattener (:data:`ACTOR_OWN`).
 
         The process table is ``window`` with ``columns``; every other table of
         ``schema.TABLES`` is served when ``windows`` has a window for its category.
@@ -125,8 +126,13 @@ class Pipeline:
                 continue
             columns = self.columns if table is PROCESS_TABLE else table.columns
             finish, memoize = self._finishers(columns)
-            flatten = make_flattener(columns, finish, memoize)
-            routes[table.category] = _Route(window, columns, finish, flatten)
+            own = ACTOR_OWN.get(table.category)
+            rows = None if own is None else ActorRows(
+                columns, finish, memoize, own=own,
+                host_os_type=self.host_os_type, host_name=self.host_name,
+            )  # fmt: skip
+            flatten = make_flattener(columns, finish, memoize) if rows is None else None
+            routes[table.category] = _Route(window, columns, finish, rows, flatten)
         return routes
 
     def _finishers(
@@ -236,10 +242,10 @@ class Pipeline:
             self.stats.add(f"dropped.{dropped}")
             return
         route = self._routes.get("file")
-        if route is None:
+        if route is None or route.rows is None:
             self.stats.add("dropped.no_table")
             return
-        rows, time = self._file_rows, int(event.time)
+        rows, time = route.rows, int(event.time)
         with self._lock:  # the actor's image and parents come from the tree
             actor = file_actor(event, self.tree, self.user_names)
             kind = rows.kind((event.action, event.type), file_kind, event.action, event.type)
@@ -248,29 +254,28 @@ class Pipeline:
         self.stats.add("served")
 
     def add_connection(self, event: SocketEvent) -> None:
-        """A connection, served by the network table."""
-        self._serve_built("network", event, network_document)
-
-    def _serve_built(self, category: str, event: Any, build: Callable[..., dict[str, Any]]) -> None:
-        """An event whose document ``build`` makes from the process tree (its actor), so under
-        the tree's lock, served by ``category``'s table (``dropped.no_table`` without one)."""
-        if category not in self._routes:
+        """A connection, served by the network table: its document is made from the process
+        tree (its actor), so under the tree's lock, then :meth:`serve`d (:meth:`add_document`
+        walks documents of any shape)."""
+        if "network" not in self._routes:
             self.stats.add("dropped.no_table")
             return
         with self._lock:
-            doc = build(
+            doc = network_document(
                 event,
                 self.tree,
                 host_os_type=self.host_os_type,
                 host_name=self.host_name,
                 user_names=self.user_names,
             )
-        self.serve(category, int(event.time), doc)
+        self.serve("network", int(event.time), doc)
 
     def serve(self, category: str, time: int, doc: Mapping[str, Any]) -> None:
         """A document built here into its category's window, through that table's generated
-        flattener (the fast path; :meth:`add_document` walks documents of any shape)."""
+        flattener (the tables whose rows are not made from parts, :data:`ACTOR_OWN`)."""
         route = self._routes[category]
+        if route.flatten is None:
+            raise ValueError(f"the {category} table's rows are made from parts, not documents")
         route.window.add(time, route.flatten(doc, time))
         self.stats.add("served")
 
