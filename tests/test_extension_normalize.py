@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -26,7 +27,14 @@ from ecsquery.extension.model import (
 )
 from ecsquery.extension.normalize import BadRecord, normalize
 from ecsquery.extension.normalize import osquery as osquery_normalizer
-from ecsquery.extension.normalize.eslogger import exit_code, from_eslogger, parse_time, token
+from ecsquery.extension.normalize.eslogger import (
+    exit_code,
+    from_eslogger,
+    parse_time,
+    time_and_stamp,
+    token,
+    without_stat,
+)
 from ecsquery.extension.normalize.osquery import COLUMNS_READ
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import osquery as osquery_source
@@ -386,6 +394,139 @@ def test_parse_time_is_fromisoformat(second: int, fraction: str) -> None:
     assert parse_time(text) == datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(0, 4 * 10**9),
+    st.text("0123456789", min_size=1, max_size=9),
+    st.sampled_from(["", "-8-", "T1:", "\u0663"]),
+)
+def test_stamp_cut_from_eslogger_time_is_iso_timestamp(
+    second: int, fraction: str, odd: str
+) -> None:
+    """The ``@timestamp`` text cut from eslogger's own time is what ``iso_timestamp`` writes
+    for the seconds read from it; a time written any other way gets no stamp (the row then
+    formats the seconds)."""
+    written = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction}Z"
+    text = written
+    if odd == "-8-":  # a month without its zero
+        text = text[:5] + str(int(text[5:7])) + text[7:]
+    elif odd == "T1:":  # an hour without its zero
+        text = text[:11] + str(int(text[11:13])) + text[13:]
+    elif odd:  # a digit that is not ASCII in the fraction
+        text = text[:-2] + odd + "Z"
+    try:
+        seconds, stamp = time_and_stamp(text)
+    except ValueError:
+        assert text != written  # only an odd shape may be refused
+        return
+    if text == written:
+        assert stamp == iso_timestamp(seconds)
+        assert stamp
+    else:
+        assert stamp == ""
+
+
+_TEXT = st.text(st.sampled_from('ab/\\"{},:\x00é\ud800'), max_size=8)
+"""Strings as a process may write them: quotes, backslashes, braces, ``"stat":{`` itself."""
+
+
+def _stat() -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(
+        st.sampled_from(["st_size", "st_ino", "st_mtimespec"]),
+        st.integers(0, 2**40) | st.just("2025-08-07T13:21:35.877422123Z"),
+        max_size=3,
+    )
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["stat", "path", "path_truncated", "exec", "x"]) | _TEXT,
+            inner,
+            max_size=4,
+        )
+        | st.builds(
+            lambda path, stat, first: (
+                {"stat": stat, "path": path} if first else {"path": path, "stat": stat}
+            ),
+            _TEXT,
+            _stat(),
+            st.booleans(),
+        )
+    ),
+    max_leaves=12,
+)
+
+
+def _no_stat(value: Any) -> Any:
+    """``value`` without the ``stat`` members :func:`without_stat` cuts: an object of no
+    containers, beside other members."""
+    if isinstance(value, list):
+        return [_no_stat(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    stat = value.get("stat")
+    flat = isinstance(stat, dict) and not any(isinstance(x, (dict, list)) for x in stat.values())
+    cut = len(value) > 1 and flat
+    return {k: _no_stat(v) for k, v in value.items() if not (cut and k == "stat")}
+
+
+def _line(message: Any, escape_slash: bool, ascii_: bool) -> str:
+    line = json.dumps(message, separators=(",", ":"), ensure_ascii=ascii_)
+    return line.replace("/", "\\/") if escape_slash else line
+
+
+@settings(max_examples=600, deadline=None)
+@given(_JSON, st.booleans(), st.booleans())
+def test_without_stat_never_changes_what_a_line_says(
+    message: Any, escape_slash: bool, ascii_: bool
+) -> None:
+    """Over JSON of any shape, written as eslogger writes it or with the encoder's defaults,
+    the cut line decodes to the message without its ``stat`` objects, or to the message
+    (a ``stat`` it does not cut: a brace or an escape inside, an object inside)."""
+    cut = json.loads(without_stat(_line(message, escape_slash, ascii_)))
+    assert cut in (_no_stat(message), message)
+
+
+_ES_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["path", "exec", "x"]) | _TEXT, inner, max_size=4)
+        | st.builds(
+            lambda path, stat, first: (
+                {"stat": stat, "path": path} if first else {"path": path, "stat": stat}
+            ),
+            _TEXT,
+            _stat(),
+            st.booleans(),
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_ES_JSON, st.booleans(), st.booleans())
+def test_without_stat_cuts_every_stat_as_eslogger_writes_them(
+    message: Any, escape_slash: bool, ascii_: bool
+) -> None:
+    """Where ``stat`` objects are what eslogger writes (numbers and time texts) and any text
+    may be anywhere else, every one of them is cut."""
+    cut = json.loads(without_stat(_line(message, escape_slash, ascii_)))
+    assert cut == _no_stat(message)
+
+
+def test_without_stat_cuts_the_samples_stat_objects() -> None:
+    """On the public capture, every ``stat`` object goes and nothing else changes."""
+    for line in ESLOGGER:
+        cut = without_stat(line)
+        assert '"stat":{' not in cut
+        assert json.loads(cut) == _no_stat(json.loads(line))
+
+
 def test_osquery_source_pages_a_backlog_and_polls_only_the_columns_it_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -486,6 +627,7 @@ def test_eslogger_events_built_as_tuples_equal_the_keyword_built_ones() -> None:
         responsible=Ref(938, 2424),
         source="eslogger",
         env=("FOO=bar",),
+        stamp="2025-08-07T13:21:35.880Z",  # from "2025-08-07T13:21:35.880814738Z"
     )
     fork = from_eslogger(V10_FORK)
     assert fork == ProcEvent(
@@ -508,6 +650,7 @@ def test_eslogger_events_built_as_tuples_equal_the_keyword_built_ones() -> None:
         original_ppid=19745,
         responsible=Ref(19745, 35165),
         source="eslogger",
+        stamp="2025-07-22T15:09:01.084Z",
     )
     exit_ = from_eslogger(V9_EXIT)
     assert exit_ is not None and exit_._fields == ProcEvent._fields

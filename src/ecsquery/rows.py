@@ -89,7 +89,8 @@ def _text_items(value: Any) -> Sequence[str] | None:
     return value if NUL not in joined else [text(v) for v in value]
 
 
-Flattener = Callable[[Mapping[str, Any], Any], tuple[Any, ...]]
+Flattener = Callable[[Any, Any], tuple[Any, ...]]
+"""``(document, time) → row``; a document is a mapping, or a tuple (``fields``)."""
 
 MEMO_ENTRIES = 1024
 """Per column, the values whose finished form a flattener remembers (then it starts over)."""
@@ -139,27 +140,50 @@ def _fast_encoder(
 
 
 def _value_lines(i: int, column: Column, value: str, remember: bool, pad: str) -> list[str]:
-    """The code finishing column ``i``'s value ``value`` into ``v{i}`` (see make_flattener)."""
+    """The code finishing column ``i``'s value ``value`` into ``v{i}`` (see make_flattener).
+
+    The tests go by how common a value is: text, then missing, then an ``int`` (never a
+    ``bool``: its class is ``bool``), then ``True`` and ``False``."""
     v = f"v{i}"
     lines = [f"{pad}{v} = {value}"]
     if remember:  # text first: the common value, and never None, True or False
-        lines.append(f"{pad}if {v}.__class__ is _str: {v} = m{i}.get({v}) or f{i}({v})")
+        lines.append(f"{pad}if {v}.__class__ is _str: {v} = m{i}.get({v}) or s{i}({v})")
     elif _plain(column):  # a value that rarely repeats: finished at once when it is plain text
         lines.append(f"{pad}if {v}.__class__ is _str and _NUL not in {v}: {v} = q{i}({v})")
-    lines += [
-        f"{pad}{'elif' if remember or _plain(column) else 'if'} {v} is None: {v} = e{i}",
-        f"{pad}elif {v} is True: {v} = t{i}",
-        f"{pad}elif {v} is False: {v} = x{i}",
-    ]
+    lines.append(f"{pad}{'elif' if remember or _plain(column) else 'if'} {v} is None: {v} = e{i}")
     if remember:
         lines.append(f"{pad}elif {v}.__class__ is _int: {v} = i{i}.get({v}) or f{i}({v})")
-        if column.array:
-            # A list that cannot be a key (a nested list inside) is simply encoded.
-            lines.append(f"{pad}elif {v}.__class__ is _list:")
-            lines.append(f"{pad}    try: {v} = m{i}.get(tuple({v})) or f{i}({v})")
-            lines.append(f"{pad}    except TypeError: {v} = f{i}({v})")
+    lines += [f"{pad}elif {v} is True: {v} = t{i}", f"{pad}elif {v} is False: {v} = x{i}"]
+    if remember and column.array:
+        # A list that cannot be a key (a nested list inside) is simply encoded.
+        lines.append(f"{pad}elif {v}.__class__ is _list:")
+        lines.append(f"{pad}    try: {v} = m{i}.get(tuple({v})) or f{i}({v})")
+        lines.append(f"{pad}    except TypeError: {v} = f{i}({v})")
     lines.append(f"{pad}else: {v} = f{i}({v})")
     return lines
+
+
+def _text_memo(
+    column: Column,
+    finish: Callable[[str], Any],
+    memo: dict[Any, Any],
+    general: Callable[[Any], Any],
+) -> Callable[[str], Any]:
+    """What a memoized column does with text it has not seen: for a plain column, finish it
+    and remember it (short text only), as ``general`` does, in fewer steps (a column of
+    unique text, ``@timestamp`` from eslogger, misses on every event)."""
+    if not _plain(column):
+        return general
+
+    def remember(v: str) -> Any:
+        result = finish(v if NUL not in v else text(v))
+        if len(v) <= MEMO_CHARS:
+            if len(memo) >= MEMO_ENTRIES:
+                memo.clear()
+            memo[v] = result
+        return result
+
+    return remember
 
 
 def _plain(column: Column) -> bool:
@@ -173,6 +197,7 @@ def make_flattener(
     finish: Sequence[Callable[[str], Any]],
     memoize: Sequence[bool] | None = None,
     flat: bool = False,
+    fields: Sequence[str] | None = None,
 ) -> Flattener:
     """A function ``(doc, time) → row`` for documents nested one key per level (the ones
     :mod:`ecsquery.extension.ecs` writes), generated from the field table.
@@ -186,7 +211,9 @@ def make_flattener(
     ``int``, and a lookup is guarded by the value's exact class, so ``1``, ``1.0``, ``True``
     and ``"1"`` (equal or not as dict keys) never meet. A document with dotted keys (a
     foreign ECS export) must go through :func:`get_path` instead; ``flat``: documents whose
-    keys are the whole dotted names (``{"process.pid": 1}``), one lookup per column.
+    keys are the whole dotted names (``{"process.pid": 1}``), one lookup per column;
+    ``fields``: documents that are tuples of these fields' values (a column of no field among
+    them is missing), one index per column.
     """
     env: dict[str, Any] = {"_E": {}, "_dict": dict, "_list": list, "_str": str, "_int": int}
     env["_NUL"] = NUL
@@ -206,6 +233,8 @@ def make_flattener(
         memo: dict[Any, Any] | None = {} if remember else None
         numbers: dict[int, Any] | None = {} if remember else None
         env[f"f{i}"] = _fast_encoder(column, finish[i], memo, numbers)
+        if memo is not None:
+            env[f"s{i}"] = _text_memo(column, finish[i], memo, env[f"f{i}"])
         env[f"q{i}"] = finish[i]
         env[f"m{i}"], env[f"i{i}"] = memo, numbers
         for name, constant in (("e", None), ("t", True), ("x", False)):
@@ -213,9 +242,15 @@ def make_flattener(
         if column.ecs is None:
             lines += _value_lines(i, column, "time", remember, "    ")
             continue
-        dotted = flat or column.ecs.startswith("@")
-        parts = (column.ecs,) if dotted else tuple(column.ecs.split("."))
-        value = f"{node(parts[:-1])}.get({parts[-1]!r})"
+        if fields is not None:
+            if column.ecs not in fields:
+                lines.append(f"    v{i} = e{i}")
+                continue
+            value = f"doc[{list(fields).index(column.ecs)}]"
+        else:
+            dotted = flat or column.ecs.startswith("@")
+            parts = (column.ecs,) if dotted else tuple(column.ecs.split("."))
+            value = f"{node(parts[:-1])}.get({parts[-1]!r})"
         lines += _value_lines(i, column, value, remember, "    ")
     lines.append("    return (" + ", ".join(f"v{i}" for i in range(len(columns))) + ",)")
     exec(compile("\n".join(lines), f"<flattener of {len(columns)} columns>", "exec"), env)

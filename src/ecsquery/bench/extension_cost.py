@@ -166,7 +166,7 @@ def run() -> list[Figure]:
 
     def feed_all(pipeline: Pipeline) -> None:
         for line in lines:  # as the eslogger source feeds them (its adapter)
-            pipeline.feed_line(line, "eslogger", EsloggerSource.adapter)
+            pipeline.feed_line(line, "eslogger", EsloggerSource.adapter, EsloggerSource.trim)
 
     parse, feed = side_by_side(parse_all, feed_all, lambda: Pipeline(Window()))
     size = sum(map(len, lines)) / len(lines)

@@ -101,7 +101,7 @@ def run() -> list[Figure]:
 
         def feed(pipeline: Pipeline, lines: list[str] = lines) -> None:
             for line in lines:  # as the eslogger source feeds them (its adapter)
-                pipeline.feed_line(line, "eslogger", EsloggerSource.adapter)
+                pipeline.feed_line(line, "eslogger", EsloggerSource.adapter, EsloggerSource.trim)
 
         parse, cost = side_by_side(parse_all, feed, _pipeline)
         size = sum(map(len, lines)) / len(lines)

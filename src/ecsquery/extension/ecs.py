@@ -131,31 +131,39 @@ PARTS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """The ECS fields each part writes, as prefixes (the longest prefix of a field names its part;
 ``tests/test_extension_rowparts.py`` checks every part writes only its own fields)."""
-FLAT_PARTS = frozenset({"event"})
-"""The parts written with dotted keys (``{"process.pid": 1}``) instead of nested objects."""
+
+EVENT_FIELDS = ("@timestamp", "event.id", "process.pid", "process.entity_id",
+                "process.exit_code", "process.env_vars", "process.previous.executable")  # fmt: skip
+"""The fields of the event part, in the order :func:`event_values` gives them."""
 
 IMAGE_KEY = tuple(f for f in Proc._fields if f not in ("pid", "pidversion", "start"))
 """The :class:`Proc` fields :func:`image_part` reads: equal on these, equal parts."""
 
 
-def event_part(event: ProcEvent) -> dict[str, Any]:
-    """What this one event says: its time and id, and the process's identity. Made anew
-    for every event, so flat (dotted keys, :data:`FLAT_PARTS`): no objects to build."""
+def event_values(event: ProcEvent) -> tuple[Any, ...]:
+    """What this one event says, its time and id and the process's identity: the values of
+    :data:`EVENT_FIELDS` (None where absent). Made anew for every event, so a plain tuple:
+    a row takes it as it is (``rowparts``), a document as :func:`event_part`."""
     proc = event.proc
-    part: dict[str, Any] = {
-        "@timestamp": iso_timestamp(event.time),
-        "event.id": event.event_id,
-        "process.pid": proc.pid,
+    version = proc.pidversion
+    return (
+        event.stamp or iso_timestamp(event.time),
+        event.event_id,
+        proc.pid,
+        entity_id(proc) if version is None else f"{proc.pid}-{version}",
+        event.exit_code,
+        event.env or None,
+        event.previous_executable or None,
+    )
+
+
+def event_part(event: ProcEvent) -> dict[str, Any]:
+    """:func:`event_values` as a document part (flat: dotted keys)."""
+    return {
+        field: list(value) if value.__class__ is tuple else value
+        for field, value in zip(EVENT_FIELDS, event_values(event))
+        if value is not None
     }
-    if (eid := entity_id(proc)) is not None:
-        part["process.entity_id"] = eid
-    if event.exit_code is not None:
-        part["process.exit_code"] = event.exit_code
-    if event.env:
-        part["process.env_vars"] = list(event.env)
-    if event.previous_executable:
-        part["process.previous.executable"] = event.previous_executable
-    return part
 
 
 def kind_part(action: Action) -> dict[str, Any]:

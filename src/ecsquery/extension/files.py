@@ -316,7 +316,7 @@ def _strings(line: str, key: str, start: int = 0) -> list[str] | None:
     return found
 
 
-OWN = ("file", "Effective_process", "Persistence")
+OWN = ("event.id", "file", "Effective_process", "Persistence")
 """The fields a file event has of its own, beside its actor's process fields (``rowparts``)."""
 
 

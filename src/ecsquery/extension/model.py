@@ -90,6 +90,9 @@ class ProcEvent(NamedTuple):
     space-joined ``env`` column) leave it empty."""
     previous_executable: str = ""
     """An exec's image before it (same pid), filled by the process tree's ``observe``."""
+    stamp: str = ""
+    """``@timestamp`` as the source wrote it, when that is already Elastic Defend's text
+    (``ecs.iso_timestamp`` of ``time``; eslogger's ISO time cut to milliseconds), else ""."""
 
 
 ARG_MAX_CHARS = 1024
@@ -133,13 +136,9 @@ def capped(proc: Proc) -> Proc | None:
     :data:`ARGS_MAX_CHARS` characters (Elastic's ``command_line`` is a ``wildcard`` field with
     no length limit, so a long element is still matched there up to the budget)."""
     args = proc.args
-    total = 0
-    for arg in args:
-        total += len(arg)
-        if len(arg) > ARG_MAX_CHARS or total > ARGS_MAX_CHARS:
-            break
-    else:
-        return None
+    lengths = list(map(len, args))
+    if not lengths or (sum(lengths) <= ARGS_MAX_CHARS and max(lengths) <= ARG_MAX_CHARS):
+        return None  # the common argv, told in two passes that run in C
     line = " ".join(args)[:ARGS_MAX_CHARS]
     return proc._replace(args=within_budget(args), args_count=len(args), command_line=line)
 

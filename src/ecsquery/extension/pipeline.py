@@ -111,6 +111,14 @@ class Pipeline:
         self._process_rows = process_rows
         self.files = files or FileScope()
         """Which file events are kept (scope, muted processes, repeated launch items)."""
+        self._read: dict[str, str] = {}
+        self._adders: dict[type, Callable[[Any], None]] = {
+            ProcEvent: self.add_event,
+            Proc: self.seed,
+            FileEvent: self.add_file,
+            SocketEvent: self.add_connection,
+        }
+        """:meth:`add` by the item's exact class (the classes themselves, not subclasses)."""
 
     def _make_routes(self, windows: Mapping[str, Window]) -> dict[str, _Route]:
         """Per event category: its table's window, columns, value finishers, and its rows
@@ -149,13 +157,17 @@ class Pipeline:
         line: str | bytes,
         source: str,
         adapter: Callable[[Any], Iterable[Item]] | None = None,
+        trim: Callable[[str], str] | None = None,
     ) -> None:
-        """One NDJSON line from a source (``adapter``: as :meth:`feed`); blank lines are
-        skipped."""
+        """One NDJSON line from a source (``adapter``: as :meth:`feed`; ``trim``: what the
+        source cuts from a text line before it is decoded, what no adapter reads); blank
+        lines are skipped."""
         if not line or line.isspace():  # as `not line.strip()`, without copying the line
             return
-        if line.__class__ is str and self.files.skip_line(line):
-            self.stats.add(f"read.{source}")  # a file event out of scope, left undecoded
+        if trim is not None and line.__class__ is str:
+            line = trim(line)
+        if line.__class__ is str and self.files.skip_line(line):  # out of scope, undecoded
+            self.stats.add(self._read.get(source) or self._read_counter(source))
             self.stats.add("dropped.scope")
             return
         try:
@@ -176,17 +188,28 @@ class Pipeline:
     ) -> None:
         """One decoded record; ``adapter`` turns it into items (by default ``normalize``, which
         tells the record's kind by its shape)."""
-        self.stats.add(f"read.{source}")
+        self.stats.add(self._read.get(source) or self._read_counter(source))
         try:
-            items = list((adapter or normalize)(record))
+            items = (adapter or normalize)(record)
+            if items.__class__ is not list:
+                items = list(items)
             if not items:
                 self.stats.add(f"ignored.{source}")
             for item in items:
-                self.add(item)
+                add = self._adders.get(item.__class__)
+                if add is None:
+                    self.add(item)
+                else:
+                    add(item)
         except BadRecord as exc:
             self.reject(source, exc)
         except Exception as exc:  # one record never stops a source (counted bad.unexpected)
             self.reject(source, unexpected(exc))
+
+    def _read_counter(self, source: str) -> str:
+        """``read.<source>``, made once per source (it is counted for every record)."""
+        name = self._read[source] = f"read.{source}"
+        return name
 
     def add(
         self, item: ProcEvent | Proc | FileEvent | SocketEvent | tuple[int, dict[str, Any]]

@@ -21,11 +21,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.extension.ecs import (
-    FLAT_PARTS,
+    EVENT_FIELDS,
     IMAGE_KEY,
     PARTS,
     effective_part,
-    event_part,
+    event_values,
     host_part,
     image_part,
     parent_part,
@@ -57,7 +57,8 @@ class PartRows:
     """One flattener per part and the assembler of a row from the parts' values.
 
     ``parts`` maps a part's name to the ECS prefixes it writes; a column without an ECS field
-    (``time``) belongs to ``time_part``; the parts in ``flat`` are written with dotted keys.
+    (``time``) belongs to ``time_part``; the parts in ``flat`` are written with dotted keys,
+    those in ``tuples`` as tuples of the values of the fields it lists.
     :meth:`finish` turns a part's document into its
     :data:`Part`; :meth:`assemble` takes every part's values, in the order of ``parts``, and
     returns the row in column order. :attr:`empty` is each part's values for an empty
@@ -72,32 +73,56 @@ class PartRows:
         parts: Mapping[str, Sequence[str]],
         time_part: str = "event",
         flat: Collection[str] = (),
+        tuples: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         homes = [time_part if c.ecs is None else part_of(c.ecs, parts) for c in columns]
         self.fixed = 128 + 8 * len(columns)
         """What the window charges a row beyond its values' bytes (``window.entry_bytes``)."""
-        self._flatteners: dict[str, Flattener] = {}
-        slots = [""] * len(columns)
+        self.flatteners: dict[str, Flattener] = {}
+        slots: list[tuple[int, int, int]] = [(0, 0, 0)] * len(columns)
         for k, name in enumerate(parts):
             mine = [i for i, home in enumerate(homes) if home == name]
-            self._flatteners[name] = make_flattener(
+            self.flatteners[name] = make_flattener(
                 [columns[i] for i in mine],
                 [finish[i] for i in mine],
                 [memoize[i] for i in mine],
                 flat=name in flat,
+                fields=(tuples or {}).get(name),
             )
             for j, i in enumerate(mine):
-                slots[i] = f"p{k}[{j}]"
+                slots[i] = (k, j, len(mine))
         args = ", ".join(f"p{k}" for k in range(len(parts)))
-        code = f"def assemble({args}):\n    return ({', '.join(slots)},)"
+        code = f"def assemble({args}):\n    return ({_runs(slots)},)"
         env: dict[str, Any] = {}
         exec(compile(code, f"<assembler of {len(columns)} columns>", "exec"), env)
         self.assemble: Callable[..., Values] = env["assemble"]
-        self.empty = {name: self.finish(name, {}) for name in parts}
+        self.empty = {name: self.finish(name, {}) for name in parts if name not in (tuples or {})}
 
-    def finish(self, name: str, doc: Mapping[str, Any], time: Any = None) -> Part:
-        values = self._flatteners[name](doc, time)
+    def finish(self, name: str, doc: Any, time: Any = None) -> Part:
+        values = self.flatteners[name](doc, time)
         return values, sum(map(len, values))
+
+
+def _runs(slots: Sequence[tuple[int, int, int]]) -> str:
+    """The row's elements as code: ``slots`` says, per column, (part, index in the part, the
+    part's length); consecutive columns of one part are one unpacked slice (the whole part
+    unsliced), so a row of 39 columns is a dozen runs, not 39 subscripts."""
+    runs: list[list[int]] = []  # [part, first index, last index]
+    for part, index, _ in slots:
+        if runs and runs[-1][0] == part and runs[-1][2] == index - 1:
+            runs[-1][2] = index
+        else:
+            runs.append([part, index, index])
+    sizes = {part: size for part, _, size in slots}
+    code = []
+    for part, first, last in runs:
+        if first == last:
+            code.append(f"p{part}[{first}]")
+        elif first == 0 and last == sizes[part] - 1:
+            code.append(f"*p{part}")
+        else:
+            code.append(f"*p{part}[{first}:{last + 1}]")
+    return ", ".join(code)
 
 
 class PartCache:
@@ -113,21 +138,22 @@ class PartCache:
     def __init__(self, max_entries: int = 1024, max_bytes: int = 2 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._parts: dict[Any, tuple[Any, Part]] = {}
+        self.parts: dict[Any, tuple[Any, Part]] = {}
+        """(owner, part) by key: read directly on the hot path, written only by :meth:`put`."""
         self._bytes = 0
 
     def __len__(self) -> int:
-        return len(self._parts)
+        return len(self.parts)
 
     def get(self, key: Any, owner: Any = None) -> Part | None:
-        hit = self._parts.get(key)
+        hit = self.parts.get(key)
         return hit[1] if hit is not None and hit[0] is owner else None
 
     def put(self, key: Any, part: Part, owner: Any = None) -> Part:
-        if len(self._parts) >= self.max_entries or self._bytes + part[1] > self.max_bytes:
-            self._parts.clear()
+        if len(self.parts) >= self.max_entries or self._bytes + part[1] > self.max_bytes:
+            self.parts.clear()
             self._bytes = 0
-        self._parts[key] = (owner, part)
+        self.parts[key] = (owner, part)
         self._bytes += part[1]
         return part
 
@@ -139,10 +165,10 @@ def fields_getter(fields: Iterable[str], of: Sequence[str]) -> Callable[[Any], t
 
 class ActorRows:
     """Rows of a table whose documents are a process's parts (``ecs.PARTS``) and, for a file
-    or network event, the event's own fields (``own``: their prefixes, written flat into the
-    event part), each repeated part finished once: the image's by the fields it is made of,
-    the parent's and the effective parent's by the tree's image object, the kind's by what
-    decides it, the host's once."""
+    or network event, the event's own fields (``own``: their prefixes, written flat into a
+    part of their own), each repeated part finished once: the image's by the fields it is
+    made of, the parent's and the effective parent's by the tree's image object, the kind's
+    by what decides it, the host's once."""
 
     KINDS = 256
     """Kinds of event remembered (a handful in practice: actions × types)."""
@@ -157,9 +183,18 @@ class ActorRows:
         host_os_type: str = "macos",
         host_name: str = "",
     ) -> None:
-        parts = {**PARTS, "event": PARTS["event"] + tuple(own)}
-        self.rows = PartRows(columns, finish, memoize, parts, flat=FLAT_PARTS)
-        self._host = self.rows.finish("host", host_part(host_os_type, host_name))
+        parts = {**PARTS, "own": tuple(own)} if own else PARTS
+        self.rows = PartRows(
+            columns, finish, memoize, parts, flat={"own"}, tuples={"event": EVENT_FIELDS}
+        )
+        self._event = self.rows.flatteners["event"]
+        self._own = self.rows.flatteners.get("own")
+        self._no_own = self.rows.empty["own"][0] if own else ()
+        host, host_size = self.rows.finish("host", host_part(host_os_type, host_name))
+        self._host = host
+        self._fixed = self.rows.fixed + host_size
+        """A row's charge beyond its per-event parts: the tuples, and the host's values."""
+        self._assemble = self.rows.assemble
         self._kinds: dict[Any, Part] = {}
         self._images = PartCache()
         self._parents = PartCache()
@@ -186,23 +221,29 @@ class ActorRows:
         """The row of an event already passed through :meth:`ProcessTree.observe` (for a
         file or network event: its actor, with ``own`` its flat fields), and the bytes the
         window charges for it."""
-        rows = self.rows
-        part = event_part(event)
-        if own:
-            part.update(own)
-        values, size = rows.finish("event", part, time)
+        values = self._event(event_values(event), time)
         proc = event.proc
         key = self._image_key(proc)
-        image = self._images.get(key) or self._images.put(
-            key, rows.finish("image", image_part(proc))
+        hit = self._images.parts.get(key)  # a value key: its owner is None
+        image = (
+            hit[1]
+            if hit is not None
+            else self._images.put(key, self.rows.finish("image", image_part(proc)))
         )
         parent = self._related(self._parents, "parent", parent_part, event.parent, tree)
         effective = self._related(
             self._effective, "effective", effective_part, tree.effective_parent(event), tree
         )
-        host = self._host
-        row = rows.assemble(values, kind[0], image[0], parent[0], effective[0], host[0])
-        return row, rows.fixed + size + kind[1] + image[1] + parent[1] + effective[1] + host[1]
+        size = self._fixed + sum(map(len, values)) + kind[1] + image[1] + parent[1] + effective[1]
+        if self._own is None:
+            row = self._assemble(values, kind[0], image[0], parent[0], effective[0], self._host)
+        else:
+            mine = self._own(own, time) if own else self._no_own
+            size += sum(map(len, mine))
+            row = self._assemble(
+                values, kind[0], image[0], parent[0], effective[0], self._host, mine
+            )
+        return row, size
 
     def _related(
         self,
@@ -217,7 +258,7 @@ class ActorRows:
             return self.rows.empty[name]
         known = tree.get(ref)
         key: Any = ref if known is None else id(known)
-        found = cache.get(key, known)
-        if found is None:
-            found = cache.put(key, self.rows.finish(name, build(ref, known)), known)
-        return found
+        hit = cache.parts.get(key)
+        if hit is not None and hit[0] is known:
+            return hit[1]
+        return cache.put(key, self.rows.finish(name, build(ref, known)), known)

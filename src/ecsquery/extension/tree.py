@@ -70,8 +70,14 @@ class ProcessTree:
         """The image ``ref`` names; a pidversion-less ref or image matches on pid alone."""
         if ref is None:
             return None
-        proc = None if ref.pidversion is None else self._procs.get(ref)  # a Ref is the key tuple
-        if proc is None and ref.pid in self._latest:
+        procs = self._procs
+        if ref.pidversion is not None:
+            proc = procs.get(ref)  # a Ref is the key tuple
+            if proc is not None:  # a process still being named as a parent stays cached
+                procs.move_to_end(ref)
+                return proc
+        proc = None
+        if ref.pid in self._latest:
             latest = self._procs.get((ref.pid, self._latest[ref.pid]))
             if latest is not None and (ref.pidversion is None or latest.pidversion is None):
                 proc = latest

@@ -68,28 +68,38 @@ class Window:
                 time = self._last_time  # one int object per second, not one per entry
             else:
                 self._last_time = time
-            if len(entries) > self._head and time < entries[-1][0]:
+            if time < self.newest and len(entries) > self._head and time < entries[-1][0]:
                 entries.insert(self._bisect(time + 1), (time, values))
             else:
                 entries.append((time, values))
             self.bytes += charge
             if time > self.newest:
                 self.newest = time
-            oldest_kept = self.newest - self.max_age
-            head = self._head
-            while head < len(entries) and (
-                entries[head][0] < oldest_kept
-                or len(entries) - head > self.max_events
-                or self.bytes > self.max_bytes
+            if (
+                self.bytes > self.max_bytes
+                or len(entries) - self._head > self.max_events
+                or entries[self._head][0] < self.newest - self.max_age
             ):
-                self.bytes -= entry_bytes(entries[head][1])
-                entries[head] = _GONE  # freed now, not when the list is next compacted
-                head += 1
-            self.evicted += head - self._head
-            if head > 1024 and head * 2 > len(entries):
-                del entries[:head]
-                head = 0
-            self._head = head
+                self._evict()
+
+    def _evict(self) -> None:
+        """Under the lock: the oldest entries out until the window is within its bounds."""
+        entries = self._entries
+        oldest_kept = self.newest - self.max_age
+        head = self._head
+        while head < len(entries) and (
+            entries[head][0] < oldest_kept
+            or len(entries) - head > self.max_events
+            or self.bytes > self.max_bytes
+        ):
+            self.bytes -= entry_bytes(entries[head][1])
+            entries[head] = _GONE  # freed now, not when the list is next compacted
+            head += 1
+        self.evicted += head - self._head
+        if head > 1024 and head * 2 > len(entries):
+            del entries[:head]
+            head = 0
+        self._head = head
 
     def _bisect(self, time: float) -> int:
         """The first index at or after the head whose time is >= ``time``."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -39,6 +40,50 @@ argument handling (a quarter of the cost of normalizing a message went to the th
 _STR_ONLY = frozenset({str})
 
 
+_STAT = '"stat":{'
+
+
+def without_stat(line: str) -> str:
+    """An eslogger line without the ``stat`` object of each file it names (the executable,
+    the tty, the cwd, every fd: a third of an exec message), which nothing here reads:
+    decoding them cost more than the rest of the event's normalizing.
+
+    Exact on any valid JSON, which eslogger writes: a ``"stat":{`` right after ``{`` or
+    ``,`` is a key (a quote inside a string is always escaped), and when no ``{`` and no
+    backslash come before the next ``}`` and the quotes before it pair up, that brace ends
+    the object (a ``stat_t`` is numbers and time texts). A member is cut with its comma;
+    any other shape (``stat`` the only member, a brace inside a string…) leaves the line as
+    it is, to be decoded whole (``tests/test_extension_normalize.py``, property tests).
+    """
+    at = line.find(_STAT)
+    if at < 0:
+        return line
+    pieces = []
+    start = 0
+    while at >= 0:
+        body = at + len(_STAT)
+        end = line.find("}", body)
+        if (
+            end < 0
+            or line.find("{", body, end) >= 0  # an object inside: not a stat_t
+            or line.find("\\", body, end) >= 0  # an escape: the quotes cannot be counted
+            or line.count('"', body, end) % 2  # the brace is inside a string
+        ):
+            return line
+        before = line[at - 1 : at]
+        if before == ",":  # a member after the first: cut from its comma
+            cut, resume = at - 1, end + 1
+        elif before == "{" and line[end + 1 : end + 2] == ",":  # the first: up to the next
+            cut, resume = at, end + 2
+        else:
+            return line
+        pieces.append(line[start:cut])
+        start = resume
+        at = line.find(_STAT, start)
+    pieces.append(line[start:])
+    return "".join(pieces)
+
+
 def is_eslogger(record: Mapping[str, Any]) -> bool:
     if "event_type" not in record:
         return False
@@ -46,18 +91,30 @@ def is_eslogger(record: Mapping[str, Any]) -> bool:
     return process.__class__ is dict or isinstance(process, Mapping)
 
 
+_CANONICAL = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 @functools.lru_cache(maxsize=256)
-def _epoch_of(second: str) -> int:
-    """``YYYY-MM-DDTHH:MM:SS`` (UTC) as Unix seconds; cached, as events come in time order."""
+def _epoch_of(second: str) -> tuple[int, bool]:
+    """``YYYY-MM-DDTHH:MM:SS`` (UTC) as Unix seconds, and whether it is written as
+    ``ecs.iso_timestamp`` writes it (zero-padded); cached, as events come in time order."""
     date, _, clock = second.partition("T")
     year, month, day = date.split("-")
     hour, minute, sec = clock.split(":")
     moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec))
-    return calendar.timegm(moment.timetuple())  # datetime() refuses a month 13, a day 32…
+    canonical = _CANONICAL.fullmatch(second) is not None
+    return calendar.timegm(moment.timetuple()), canonical  # datetime() refuses a month 13…
 
 
 def parse_time(text: str) -> float:
-    """ESF's ISO time (``2025-08-07T13:21:35.877422123Z``: nanoseconds, ``Z``) as Unix seconds.
+    """ESF's ISO time (``2025-08-07T13:21:35.877422123Z``: nanoseconds, ``Z``) as Unix seconds."""
+    return time_and_stamp(text)[0]
+
+
+def time_and_stamp(text: str) -> tuple[float, str]:
+    """ESF's ISO time as Unix seconds, and as ``@timestamp`` text when it can be cut from the
+    source's own (else ""): ``ecs.iso_timestamp`` of those seconds, which keeps the first
+    three fraction digits (a property test holds the two equal).
 
     Read by hand rather than by ``datetime.fromisoformat``: Python 3.9's accepts neither ``Z``
     nor nine fraction digits, and the whole second is cached. The result is the float
@@ -67,11 +124,15 @@ def parse_time(text: str) -> float:
     if len(text) > 20 and text[19] == "." and text[-1] == "Z":
         fraction = text[20:-1]
         if fraction.isdigit():
-            return (_epoch_of(text[:19]) * 10**6 + int(fraction[:6].ljust(6, "0"))) / 10**6
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
+            epoch, canonical = _epoch_of(text[:19])
+            seconds = (epoch * 10**6 + int(fraction[:6].ljust(6, "0"))) / 10**6
+            exact = canonical and fraction.isascii()
+            stamp = text[:20] + fraction[:3].ljust(3, "0") + "Z" if exact else ""
+            return seconds, stamp
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp(), ""
 
 
 def token(value: Any) -> dict[str, int]:
@@ -103,18 +164,20 @@ def _ids(value: Any) -> tuple[Any, ...]:
 
 def _ref(value: Any) -> Ref | None:
     """The process an audit token names (only its pid and pidversion are read)."""
-    if value is None:
-        return None
-    if value.__class__ is dict:
+    cls = value.__class__
+    if cls is list:
+        if len(value) == 8:
+            pid, pidversion = value[5], value[7]
+            if pid.__class__ is int and pidversion.__class__ is int:
+                return _new(Ref, (pid, pidversion))
+    elif cls is dict:
         pid, pidversion = value.get("pid"), value.get("pidversion")
-    elif value.__class__ is list and len(value) == 8:
-        pid, pidversion = value[5], value[7]
-    else:
-        pid = pidversion = None
-    if pid.__class__ is not int or (pidversion is not None and pidversion.__class__ is not int):
-        ids = _ids(value)  # any other shape: read as a whole token, or refused
-        return Ref(ids[0], ids[1])
-    return _new(Ref, (pid, pidversion))
+        if pid.__class__ is int and (pidversion is None or pidversion.__class__ is int):
+            return _new(Ref, (pid, pidversion))
+    elif value is None:
+        return None
+    ids = _ids(value)  # any other shape: read as a whole token, or refused
+    return Ref(ids[0], ids[1])
 
 
 def signature(
@@ -136,12 +199,21 @@ def process(p: Mapping[str, Any], args: tuple[str, ...] = (), cwd: str = "") -> 
     flags = p.get("codesigning_flags")
     signing_id = p.get("signing_id") or ""
     team_id = p.get("team_id") or ""
-    signed, trusted = signature(
-        int(flags) if flags is not None else None,
-        signing_id,
-        team_id,
-        bool(p.get("is_platform_binary")),
-    )
+    if flags.__class__ is int:  # signature() for the kernel's flags, inline (every message)
+        signed = flags & CS_SIGNED != 0
+        trusted = (
+            signed
+            and flags & CS_VALID != 0
+            and flags & CS_ADHOC == 0
+            and (bool(p.get("is_platform_binary")) or team_id != "")
+        )
+    else:
+        signed, trusted = signature(
+            int(flags) if flags is not None else None,
+            signing_id,
+            team_id,
+            bool(p.get("is_platform_binary")),
+        )
     start = p.get("start_time") if pidversion is None else None
     return _new(Proc, (
         pid, pidversion, p["executable"]["path"], args, cwd, signing_id, team_id, signed,
@@ -179,7 +251,7 @@ def from_eslogger(msg: Mapping[str, Any]) -> ProcEvent | None:
 
 def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
     """The event, built as the tuple it is (every field, in ``ProcEvent``'s order)."""
-    time = parse_time(msg["time"])
+    time, stamp = time_and_stamp(msg["time"])
     event_id = f"es-{msg.get('mach_time', '')}-{msg['global_seq_num']}"
     body = msg["event"]
     if action is Action.EXEC:
@@ -193,18 +265,18 @@ def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
         return _new(ProcEvent, (
             action, time, event_id, process(target, args, cwd), _parent(target),
             target.get("original_ppid"), _ref(target.get("responsible_audit_token")), None,
-            "eslogger", tuple(env) if env.__class__ is list else (), "",
+            "eslogger", tuple(env) if env.__class__ is list else (), "", stamp,
         ))  # fmt: skip
     if action is Action.FORK:
         child = body["fork"]["child"]
         return _new(ProcEvent, (
             action, time, event_id, process(child), _ref(msg["process"]["audit_token"]),
             child.get("original_ppid"), _ref(child.get("responsible_audit_token")), None,
-            "eslogger", (), "",
+            "eslogger", (), "", stamp,
         ))  # fmt: skip
     exiting = msg["process"]
     return _new(ProcEvent, (
         action, time, event_id, process(exiting), _parent(exiting),
         exiting.get("original_ppid"), _ref(exiting.get("responsible_audit_token")),
-        exit_code(int(body["exit"]["stat"])), "eslogger", (), "",
+        exit_code(int(body["exit"]["stat"])), "eslogger", (), "", stamp,
     ))  # fmt: skip

@@ -27,6 +27,8 @@ class Source(ABC):
     name = "source"
     adapter: Callable[[Any], Iterable[Item]] | None = None
     """What turns this source's records into items (None: ``normalize``, by their shape)."""
+    trim: Callable[[str], str] | None = None
+    """What the pipeline cuts from this source's lines before decoding them (``feed_line``)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -41,7 +43,7 @@ class Source(ABC):
         UTF-8 is U+FFFD, not a lost line); whatever else goes wrong with it is counted under
         ``bad.unexpected`` and the loop goes on."""
         try:
-            self.pipeline.feed_line(wire.text(line), self.name, self.adapter)
+            self.pipeline.feed_line(wire.text(line), self.name, self.adapter, self.trim)
         except Exception as exc:
             self.pipeline.reject(self.name, unexpected(exc))
 

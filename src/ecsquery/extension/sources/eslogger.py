@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from ecsquery.extension.normalize import eslogger_items
+from ecsquery.extension.normalize.eslogger import without_stat
 from ecsquery.extension.normalize.eslogger_file import EVENTS as FILE_EVENTS
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.sources import Source
@@ -94,6 +95,7 @@ def drain(stream: IO[bytes], tail: deque[bytes], stats: Stats, name: str) -> Non
 class EsloggerSource(Source):
     name = "eslogger"
     adapter = staticmethod(eslogger_items)
+    trim = staticmethod(without_stat)
 
     def __init__(
         self,
