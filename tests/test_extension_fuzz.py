@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus
@@ -35,7 +36,7 @@ from thrift.transport import TTransport
 
 from ecsquery.extension import wire
 from ecsquery.extension.argv import quote_cmdline
-from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.pipeline import Pipeline, decode_line
 from ecsquery.extension.sources.eslogger import EsloggerSource
 from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.window import Window
@@ -268,3 +269,32 @@ def test_fuzz_replay_capture_reader_never_raises(lines: list[bytes], source: str
     for reason in reader.stats.rejected:
         event(f"rejected.{reason}")
     reader.rows_by_host()
+
+
+_LINE_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _LINE_JSON,
+    st.sampled_from(["", " ", "\n", "\t\r\n", "\x0b", "\u2028", "x", " 1", "}", "]"]),
+    st.sampled_from(["", " ", "\n", "\x0c"]),
+    st.integers(0, 40),
+)
+def test_decode_line_is_json_loads(value: Any, after: str, before: str, cut: int) -> None:
+    """``pipeline.decode_line`` gives what ``json.loads`` gives, or fails where it fails
+    (whitespace is JSON's four characters, not ``str.isspace``'s; a value cut short)."""
+    line = before + json.dumps(value) + after
+    line = line[: len(line) - cut] if cut and cut < len(line) else line
+    try:
+        expected: Any = json.loads(line)
+    except ValueError:
+        with pytest.raises(ValueError):
+            decode_line(line)
+        return
+    got = decode_line(line)
+    assert json.dumps(got) == json.dumps(expected)  # NaN != NaN: compared as text

@@ -74,6 +74,28 @@ class _Route(NamedTuple):
     """The generated flattener of the table's documents, for the other tables."""
 
 
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner ``json.loads`` runs (it keeps nothing between calls)."""
+_JSON_SPACE = " \t\n\r"
+"""What JSON counts as whitespace (``json.decoder.WHITESPACE``), around a value."""
+
+
+def decode_line(line: str) -> Any:
+    """``json.loads(line)`` of a text line, by the same C scanner without the decoder's
+    Python wrapper (two regular-expression matches and three calls per line, 5% of an
+    event's cost); a line that starts with whitespace goes through ``json.loads`` itself.
+    Raises ``ValueError`` (``json.JSONDecodeError``) where ``json.loads`` does."""
+    if line[:1] in _JSON_SPACE:  # "" too: json.loads says why
+        return json.loads(line)
+    try:
+        value, end = _SCAN(line, 0)
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", line, exc.value) from None
+    if end != len(line) and line[end:].strip(_JSON_SPACE):
+        raise json.JSONDecodeError("Extra data", line, end)
+    return value
+
+
 def unexpected(exc: Exception) -> BadRecord:
     """Any other failure on one record, as the bad record it is (counted ``bad.unexpected``)."""
     return BadRecord("unexpected", f"{type(exc).__name__}: {exc}"[:500])
@@ -171,7 +193,7 @@ class Pipeline:
             self.stats.add("dropped.scope")
             return
         try:
-            record = json.loads(line)
+            record = decode_line(line) if line.__class__ is str else json.loads(line)
         except ValueError as exc:
             self.reject(source, BadRecord("malformed", f"not JSON: {exc}"))
             return

@@ -76,13 +76,23 @@ class ProcessTree:
             if proc is not None:  # a process still being named as a parent stays cached
                 procs.move_to_end(ref)
                 return proc
-        proc = None
-        if ref.pid in self._latest:
+        if ref.pidversion is None:
+            return self.latest(ref.pid)
+        if ref.pid in self._latest:  # an image of no pidversion matches on pid alone
             latest = self._procs.get((ref.pid, self._latest[ref.pid]))
-            if latest is not None and (ref.pidversion is None or latest.pidversion is None):
-                proc = latest
-        if proc is not None:  # a process still being named as a parent stays cached
-            self._procs.move_to_end((proc.pid, proc.pidversion))
+            if latest is not None and latest.pidversion is None:
+                self._procs.move_to_end((ref.pid, None))
+                return latest
+        return None
+
+    def latest(self, pid: int) -> Proc | None:
+        """The newest image of ``pid`` (``get(Ref(pid))``), kept cached as a lookup does."""
+        if pid not in self._latest:
+            return None
+        key = (pid, self._latest[pid])
+        proc = self._procs.get(key)
+        if proc is not None:
+            self._procs.move_to_end(key)
         return proc
 
     def observe(self, event: ProcEvent) -> ProcEvent:
@@ -98,7 +108,7 @@ class ProcessTree:
                 proc = _fill(proc, parent)
             self.add(proc)
         elif event.action is Action.EXEC:
-            before = self.get(Ref(proc.pid))  # the pid's image until this exec
+            before = self.latest(proc.pid)  # the pid's image until this exec
             self.add(proc)
             if (
                 before is not None

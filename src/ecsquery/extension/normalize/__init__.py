@@ -98,7 +98,12 @@ def eslogger_items(record: Any) -> list[Item]:
     """The event in one eslogger message, none for a type the tables do not serve: the
     eslogger source's adapter, which tries no other shape first (a record that is not an
     eslogger message goes through :func:`normalize`, as from any source)."""
-    if not (record.__class__ is dict or isinstance(record, Mapping)) or not is_eslogger(record):
+    message = (  # is_eslogger() of a decoded line, inline
+        record.__class__ is dict
+        and "event_type" in record
+        and record.get("process").__class__ is dict
+    )
+    if not message and not (isinstance(record, Mapping) and is_eslogger(record)):
         return list(normalize(record))
     event = from_eslogger(record)
     if event is not None:

@@ -121,14 +121,15 @@ def time_and_stamp(text: str) -> tuple[float, str]:
     ``datetime.timestamp()`` gives for the time cut to microseconds. Any other shape (an
     offset, no fraction) falls back to ``fromisoformat``.
     """
-    if len(text) > 20 and text[19] == "." and text[-1] == "Z":
-        fraction = text[20:-1]
-        if fraction.isdigit():
-            epoch, canonical = _epoch_of(text[:19])
-            seconds = (epoch * 10**6 + int(fraction[:6].ljust(6, "0"))) / 10**6
-            exact = canonical and fraction.isascii()
-            stamp = text[:20] + fraction[:3].ljust(3, "0") + "Z" if exact else ""
-            return seconds, stamp
+    fraction = text[20:-1]
+    if text[19:20] == "." and text[-1:] == "Z" and fraction.isdigit():
+        epoch, canonical = _epoch_of(text[:19])
+        if canonical and len(fraction) >= 6 and fraction.isascii():  # eslogger's: ns
+            return (epoch * 10**6 + int(fraction[:6])) / 10**6, text[:23] + "Z"
+        seconds = (epoch * 10**6 + int(fraction[:6].ljust(6, "0"))) / 10**6
+        exact = canonical and fraction.isascii()
+        stamp = text[:20] + fraction[:3].ljust(3, "0") + "Z" if exact else ""
+        return seconds, stamp
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
