@@ -1,4 +1,5 @@
-"""osquery ``socket_events`` rows → ECS network documents (``extension/normalize/socket.py``).
+"""osquery ``socket_events`` rows → connections → ECS network documents and rows
+(``extension/normalize/socket.py``, ``extension/network.py``).
 
 Row shapes follow osquery's darwin subscriber (``osquery/tables/events/darwin/socket_events.cpp``
 at a5b14f63d98c0d4992ab8ae07d933e0d5ff008df): a ``connect`` carries the remote end only, an
@@ -19,21 +20,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.network import network_document
 from ecsquery.extension.normalize import BadRecord, normalize
-from ecsquery.extension.normalize.socket import (
-    ACTOR_ARGS_CHARS,
-    COLUMNS_READ,
-    HIDDEN,
-    SocketEvent,
-    _actor,
-    from_socket_row,
-    network_document,
-)
+from ecsquery.extension.normalize.socket import COLUMNS_READ, HIDDEN, SocketEvent, from_socket_row
 from ecsquery.extension.pipeline import Pipeline
+from ecsquery.extension.table import EcsProcessTable
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
-from ecsquery.rows import encode_value, get_path
-from ecsquery.schema import NETWORK_TABLE
+from ecsquery.rows import encode_value, from_row, get_path
+from ecsquery.schema import NETWORK_TABLE, FieldTable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFEND_FIELDS = set(
@@ -62,16 +57,21 @@ def connect(**changes: str) -> dict[str, str]:
 
 
 class Capture(Pipeline):
-    """The pipeline with its documents kept, before any table flattens them."""
+    """The pipeline with a network window, whose served rows it reads back as documents."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(Window(), windows={"network": Window()}, **kwargs)
-        self.docs: list[tuple[int, dict[str, Any]]] = []
+        super().__init__(
+            Window(max_age=10**10), windows={"network": Window(max_age=10**10)}, **kwargs
+        )
 
-    def serve(self, category: str, time: int, doc: Mapping[str, Any]) -> None:
-        assert category == "network"
-        self.docs.append((time, dict(doc)))
-        self.stats.add("served")
+    @property
+    def docs(self) -> list[tuple[int, dict[str, Any]]]:
+        """(time, document) of every served connection, nested back from its row as the
+        alert mapper nests a result (``rows.from_row``)."""
+        window = self._routes["network"].window
+        table = EcsProcessTable(window, NETWORK_TABLE.columns, "ecs_network_events")
+        fields = FieldTable.of(NETWORK_TABLE)
+        return [(int(row["time"]), from_row(row, fields)) for row in table.generate(None)]
 
 
 def tree_with(*procs: Proc) -> ProcessTree:
@@ -153,26 +153,27 @@ def test_an_unknown_pid_keeps_pid_and_the_rows_path() -> None:
     assert "user" not in doc and "group" not in doc
 
 
-def test_the_actor_part_is_built_once_per_image_and_follows_the_tree() -> None:
-    """``socket._actor``: a second connection of the same image reuses its part (same objects),
-    an exec that replaces the pid's image is seen at once, and a long argv is never kept."""
-    _actor.cache_clear()
+def test_the_actor_part_is_finished_once_per_image_and_follows_the_tree() -> None:
+    """A second connection of the same image shares its image part's values (the same
+    objects), and an exec that replaces the pid's image is seen at once."""
     event = from_socket_row(connect())
     assert event is not None
-    tree = tree_with(OSASCRIPT)
-    first, second = network_document(event, tree), network_document(event, tree)
-    assert first == second and first["process"] is second["process"]
-    assert _actor.cache_info().hits == 1 and _actor.cache_info().currsize == 1
-    tree.add(OSASCRIPT._replace(pidversion=9022, executable="/tmp/osascript", user_name="mallory"))
-    third = network_document(event, tree)
+    pipeline = Capture(tree=tree_with(OSASCRIPT), user_names={501: "alice"}.get)
+    window = pipeline._routes["network"].window
+    pipeline.add(event)
+    pipeline.add(event)
+    (_, first), (_, second) = window.snapshot()
+    executable = [c.name for c in NETWORK_TABLE.columns].index("process_executable")
+    assert first == second and first[executable] is second[executable]
+    pipeline.tree.add(
+        OSASCRIPT._replace(pidversion=9022, executable="/tmp/osascript", user_name="mallory")
+    )
+    pipeline.add(event)
+    third = pipeline.docs[-1][1]
     assert (third["process"]["executable"], third["process"]["entity_id"]) == (
         "/tmp/osascript", "4810-9022",
     )  # fmt: skip
     assert third["user"] == {"id": "501", "name": "mallory"}
-    long = OSASCRIPT._replace(pid=4811, args=("osascript", "-e", "x" * ACTOR_ARGS_CHARS))
-    doc = network_document(event._replace(pid=4811), tree_with(long))
-    assert doc["process"]["command_line"] == " ".join(long.args)
-    assert _actor.cache_info().currsize == 2  # the long one was built, not kept
 
 
 def test_old_osquery_placeholders_and_binds() -> None:

@@ -23,13 +23,15 @@ from ecsquery.extension.ecs import (
 )
 from ecsquery.extension.files import FileScope, file_document
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.network import network_document
 from ecsquery.extension.normalize.files import FileEvent, LaunchItem
+from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.pipeline import Pipeline
 from ecsquery.extension.rowparts import PartCache, part_of
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window, entry_bytes
 from ecsquery.rows import make_flattener
-from ecsquery.schema import COLUMNS, FILE_TABLE
+from ecsquery.schema import COLUMNS, FILE_TABLE, NETWORK_TABLE
 
 _text = st.sampled_from(["", "/bin/zsh", "/usr/bin/security", "a b", "é\ud800", "x\x00y", "-c"])
 _pids = st.integers(1, 6)
@@ -224,3 +226,45 @@ def test_file_rows_from_parts_are_the_rows_of_the_file_document(
             doc = file_document(file_event, pipeline.tree, host_name="mac")
             [(_, row)] = file_window.snapshot(int(file_event.time), int(file_event.time) + 1)[-1:]
             assert row == _file_plain(doc, int(file_event.time))
+
+
+_network_plain = make_flattener(NETWORK_TABLE.columns, [wire.encode] * len(NETWORK_TABLE.columns))
+
+
+@st.composite
+def _connection(draw: Any) -> SocketEvent:
+    ends = st.none() | st.sampled_from(["93.184.215.14", "::1", "10.0.0.2"])
+    ports = st.none() | st.integers(1, 65535)
+    return SocketEvent(
+        time=draw(st.sampled_from([1, 2])),
+        event_id=f"s{draw(st.integers(0, 9))}",
+        action=draw(st.sampled_from(["connection_attempted", "connection_accepted"])),
+        pid=draw(_pids),
+        path=draw(_text),
+        direction=draw(st.sampled_from(["egress", "ingress"])),
+        outcome=draw(st.sampled_from(["success", "failure", "unknown"])),
+        network_type=draw(st.sampled_from(["ipv4", "ipv6"])),
+        transport=draw(st.none() | st.sampled_from(["tcp", "udp"])),
+        source_ip=draw(ends),
+        source_port=draw(ports),
+        destination_ip=draw(ends),
+        destination_port=draw(ports),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(_events(), st.lists(_connection(), min_size=1, max_size=6))
+def test_network_rows_from_parts_are_the_rows_of_the_network_document(
+    events: list[ProcEvent], connections: list[SocketEvent]
+) -> None:
+    """Connections by the pids of a process history (or by pids it never saw): each network
+    row equals its whole network document flattened, however the actor's parts repeat."""
+    pipeline = Pipeline(Window(max_age=10**9), host_name="mac", windows={"network": Window(10**9)})
+    network_window = pipeline._routes["network"].window
+    for event in sorted(events, key=lambda e: e.time):
+        pipeline.add(event)
+    for connection in sorted(connections, key=lambda c: c.time):  # rows kept in time order
+        pipeline.add(connection)
+        doc = network_document(connection, pipeline.tree, host_name="mac")
+        [(_, row)] = network_window.snapshot()[-1:]
+        assert row == _network_plain(doc, connection.time)

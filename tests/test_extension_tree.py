@@ -94,7 +94,7 @@ def test_exit_takes_args_from_the_earlier_exec() -> None:
 
 
 def test_an_exit_keeps_every_field_it_has_and_fills_only_its_blanks() -> None:
-    # _fill names every field of Proc (faster than _replace): a field added to Proc and
+    # fill names every field of Proc (faster than _replace): a field added to Proc and
     # forgotten there would fall back to its default and fail here.
     own = Proc(600, 1, "/bin/own", ("own",), "/own", "own.id", "OWN", False, False, 7, 8, 9,
                "own", 5.0, 3, "own line")  # fmt: skip

@@ -166,6 +166,7 @@ actor) and a launch item's plist (the ``launch_daemon`` event), as
 ``ecsquery.extension.files.file_document`` writes them."""
 
 _NETWORK: tuple[Column, ...] = (
+    _c("event_outcome", "event.outcome"),
     _c("source_ip", "source.ip", IP),
     _c("source_port", "source.port", L),
     _c("destination_ip", "destination.ip", IP),

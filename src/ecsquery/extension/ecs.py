@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
@@ -232,11 +232,13 @@ def build_document(
     *,
     host_os_type: str = "macos",
     host_name: str = "",
+    image: Callable[[Proc], dict[str, Any]] = image_part,
 ) -> dict[str, Any]:
     """The ECS document for an event already passed through :meth:`ProcessTree.observe`: its
-    parts merged (the pipeline serves rows assembled from the same parts, finished apart)."""
+    parts merged (the pipeline serves rows assembled from the same parts, finished apart);
+    ``image``: how the image's part is made (a network event's is cut to Defend's list)."""
     doc = merge(merge({}, event_part(event)), kind_part(event.action))
-    merge(doc, image_part(event.proc))
+    merge(doc, image(event.proc))
     if event.parent is not None:
         merge(doc, parent_part(event.parent, tree.get(event.parent)))
     effective = tree.effective_parent(event)

@@ -29,7 +29,7 @@ from typing import Any
 from ecsquery.extension.ecs import build_document, effective_fields, merge
 from ecsquery.extension.model import ProcEvent, named
 from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
-from ecsquery.extension.tree import ProcessTree, _fill
+from ecsquery.extension.tree import ProcessTree, fill, with_proc
 
 DEFAULT_PATHS: tuple[str, ...] = (
     # launchd jobs (persistence_suspicious_launch_agent_or_launch_daemon, _hidden_plist_filename)
@@ -329,9 +329,9 @@ def file_actor(
     proc = actor.proc
     known = tree.get(proc.ref)
     if known is not None:
-        proc = _fill(proc, known)
+        proc = fill(proc, known)
     proc = named(proc, user_names)
-    return actor if proc is actor.proc else actor._replace(proc=proc)
+    return actor if proc is actor.proc else with_proc(actor, proc)
 
 
 def file_kind(action: str, type_: str) -> dict[str, Any]:

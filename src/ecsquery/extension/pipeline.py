@@ -14,19 +14,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ecsquery.extension import wire
-from ecsquery.extension.ecs import kind_part
+from ecsquery.extension.ecs import image_part, kind_part
 from ecsquery.extension.files import OWN as FILE_OWN
 from ecsquery.extension.files import FileScope, file_actor, file_kind, file_own
 from ecsquery.extension.model import EnvCapture, Proc, ProcEvent, capped, named
+from ecsquery.extension.network import OWN as NETWORK_OWN
+from ecsquery.extension.network import network_actor, network_image, network_kind, network_own
 from ecsquery.extension.normalize import BadRecord, Item, normalize
 from ecsquery.extension.normalize.files import FileEvent
-from ecsquery.extension.normalize.socket import SocketEvent, network_document
+from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.rowparts import ActorRows
 from ecsquery.extension.stats import Stats
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.extension.window import Window
-from ecsquery.rows import Flattener, encode_value, get_path, make_flattener
-from ecsquery.schema import COLUMNS, FILE_TABLE, PROCESS_TABLE, TABLES, Column
+from ecsquery.rows import encode_value, get_path
+from ecsquery.schema import COLUMNS, FILE_TABLE, NETWORK_TABLE, PROCESS_TABLE, TABLES, Column
 from ecsquery.values import nul_free
 
 log = logging.getLogger(__name__)
@@ -57,21 +59,24 @@ _ENV = ProcEvent._fields.index("env")
 _CATEGORIES = frozenset(t.category for t in TABLES)
 
 
-ACTOR_OWN: dict[str, tuple[str, ...]] = {PROCESS_TABLE.category: (), FILE_TABLE.category: FILE_OWN}
-"""The tables whose rows are assembled from parts (``rowparts.ActorRows``), each with the
-fields its events have of their own; any other table's rows are flattened from a document."""
+ACTOR_OWN: dict[str, tuple[str, ...]] = {
+    PROCESS_TABLE.category: (),
+    FILE_TABLE.category: FILE_OWN,
+    NETWORK_TABLE.category: NETWORK_OWN,
+}
+"""Per table, the fields its events have of their own beside their actor's process parts
+(``rowparts.ActorRows``): every table's rows are assembled from parts."""
+ACTOR_IMAGE: dict[str, Callable[[Proc], dict[str, Any]]] = {NETWORK_TABLE.category: network_image}
+"""The tables whose image part is not ``ecs.image_part`` (Defend's network field list)."""
 
 
 class _Route(NamedTuple):
-    """Where documents of one event category go: a table's window and how rows are made."""
+    """Where events of one category go: a table's window, columns and rows from parts."""
 
     window: Window
     columns: Sequence[Column]
     finish: tuple[Callable[[str], Any], ...]
-    rows: ActorRows | None
-    """Rows from parts, for the tables of :data:`ACTOR_OWN`."""
-    flatten: Flattener | None
-    """The generated flattener of the table's documents, for the other tables."""
+    rows: ActorRows
 
 
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -128,9 +133,7 @@ class Pipeline:
         self._intern = wire.Interner()
         self._lock = threading.Lock()  # the tree is shared by every source thread
         self._routes = self._make_routes(windows or {})
-        process_rows = self._routes[PROCESS_TABLE.category].rows
-        assert process_rows is not None  # the process table is always served, from parts
-        self._process_rows = process_rows
+        self._process_rows = self._routes[PROCESS_TABLE.category].rows
         self.files = files or FileScope()
         """Which file events are kept (scope, muted processes, repeated launch items)."""
         self._read: dict[str, str] = {}
@@ -144,7 +147,7 @@ class Pipeline:
 
     def _make_routes(self, windows: Mapping[str, Window]) -> dict[str, _Route]:
         """Per event category: its table's window, columns, value finishers, and its rows
-        from parts or its flattener (:data:`ACTOR_OWN`).
+        from parts (:data:`ACTOR_OWN`, :data:`ACTOR_IMAGE`).
 
         The process table is ``window`` with ``columns``; every other table of
         ``schema.TABLES`` is served when ``windows`` has a window for its category.
@@ -156,13 +159,12 @@ class Pipeline:
                 continue
             columns = self.columns if table is PROCESS_TABLE else table.columns
             finish, memoize = self._finishers(columns)
-            own = ACTOR_OWN.get(table.category)
-            rows = None if own is None else ActorRows(
-                columns, finish, memoize, own=own,
+            rows = ActorRows(
+                columns, finish, memoize, own=ACTOR_OWN[table.category],
+                image=ACTOR_IMAGE.get(table.category, image_part),
                 host_os_type=self.host_os_type, host_name=self.host_name,
             )  # fmt: skip
-            flatten = make_flattener(columns, finish, memoize) if rows is None else None
-            routes[table.category] = _Route(window, columns, finish, rows, flatten)
+            routes[table.category] = _Route(window, columns, finish, rows)
         return routes
 
     def _finishers(
@@ -186,12 +188,13 @@ class Pipeline:
         lines are skipped."""
         if not line or line.isspace():  # as `not line.strip()`, without copying the line
             return
-        if trim is not None and line.__class__ is str:
-            line = trim(line)
-        if line.__class__ is str and self.files.skip_line(line):  # out of scope, undecoded
-            self.stats.add(self._read.get(source) or self._read_counter(source))
-            self.stats.add("dropped.scope")
-            return
+        if line.__class__ is str:
+            if self.files.skip_line(line):  # out of scope, left undecoded
+                self.stats.add(self._read.get(source) or self._read_counter(source))
+                self.stats.add("dropped.scope")
+                return
+            if trim is not None:
+                line = trim(line)
         try:
             record = decode_line(line) if line.__class__ is str else json.loads(line)
         except ValueError as exc:
@@ -287,7 +290,7 @@ class Pipeline:
             self.stats.add(f"dropped.{dropped}")
             return
         route = self._routes.get("file")
-        if route is None or route.rows is None:
+        if route is None:
             self.stats.add("dropped.no_table")
             return
         rows, time = route.rows, int(event.time)
@@ -299,29 +302,18 @@ class Pipeline:
         self.stats.add("served")
 
     def add_connection(self, event: SocketEvent) -> None:
-        """A connection, served by the network table: its document is made from the process
-        tree (its actor), so under the tree's lock, then :meth:`serve`d (:meth:`add_document`
-        walks documents of any shape)."""
-        if "network" not in self._routes:
+        """A connection, served by the network table: its actor from the process tree."""
+        route = self._routes.get("network")
+        if route is None:
             self.stats.add("dropped.no_table")
             return
+        rows, time = route.rows, int(event.time)
         with self._lock:
-            doc = network_document(
-                event,
-                self.tree,
-                host_os_type=self.host_os_type,
-                host_name=self.host_name,
-                user_names=self.user_names,
-            )
-        self.serve("network", int(event.time), doc)
-
-    def serve(self, category: str, time: int, doc: Mapping[str, Any]) -> None:
-        """A document built here into its category's window, through that table's generated
-        flattener (the tables whose rows are not made from parts, :data:`ACTOR_OWN`)."""
-        route = self._routes[category]
-        if route.flatten is None:
-            raise ValueError(f"the {category} table's rows are made from parts, not documents")
-        route.window.add(time, route.flatten(doc, time))
+            actor = network_actor(event, self.tree, self.user_names)
+            key = (event.action, event.outcome)
+            kind = rows.kind(key, network_kind, event.action, event.outcome)
+            row, size = rows.row(actor, self.tree, time, kind, network_own(event))
+        route.window.add(time, row, size)
         self.stats.add("served")
 
     def add_document(self, time: int, doc: Mapping[str, Any]) -> None:

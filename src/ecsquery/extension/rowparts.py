@@ -166,9 +166,9 @@ def fields_getter(fields: Iterable[str], of: Sequence[str]) -> Callable[[Any], t
 class ActorRows:
     """Rows of a table whose documents are a process's parts (``ecs.PARTS``) and, for a file
     or network event, the event's own fields (``own``: their prefixes, written flat into a
-    part of their own), each repeated part finished once: the image's by the fields it is
-    made of, the parent's and the effective parent's by the tree's image object, the kind's
-    by what decides it, the host's once."""
+    part of their own; ``image``: the table's image part), each repeated part finished
+    once: the image's by the fields it is made of, the parent's and the effective parent's
+    by the tree's image object, the kind's by what decides it, the host's once."""
 
     KINDS = 256
     """Kinds of event remembered (a handful in practice: actions × types)."""
@@ -180,9 +180,12 @@ class ActorRows:
         memoize: Sequence[bool],
         *,
         own: Sequence[str] = (),
+        image: Callable[[Proc], dict[str, Any]] = image_part,
         host_os_type: str = "macos",
         host_name: str = "",
     ) -> None:
+        self._image = image
+        """How the image's part is made (``ecs.image_part``, or a table's cut of it)."""
         parts = {**PARTS, "own": tuple(own)} if own else PARTS
         self.rows = PartRows(
             columns, finish, memoize, parts, flat={"own"}, tuples={"event": EVENT_FIELDS}
@@ -228,7 +231,7 @@ class ActorRows:
         image = (
             hit[1]
             if hit is not None
-            else self._images.put(key, self.rows.finish("image", image_part(proc)))
+            else self._images.put(key, self.rows.finish("image", self._image(proc)))
         )
         parent = self._related(self._parents, "parent", parent_part, event.parent, tree)
         effective = self._related(

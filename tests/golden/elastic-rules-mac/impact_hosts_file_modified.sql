@@ -198,7 +198,7 @@ SELECT
   user_name,
   user_effective_id,
   group_id,
-  NULL AS event_outcome,
+  event_outcome,
   NULL AS file_path,
   NULL AS file_name,
   NULL AS file_extension,

@@ -38,6 +38,7 @@ SELECT
   user_name,
   user_effective_id,
   group_id,
+  event_outcome,
   source_ip,
   source_port,
   destination_ip,

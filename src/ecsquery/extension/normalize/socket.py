@@ -1,4 +1,4 @@
-"""osquery's ``socket_events`` rows → ECS network documents, as Elastic Defend writes them on macOS.
+"""osquery's ``socket_events`` rows → connections, as Elastic Defend writes them on macOS.
 
 The source is OpenBSM (``--disable_audit=false --audit_allow_sockets=true``): osquery's darwin
 subscriber (osquery/osquery ``osquery/tables/events/darwin/socket_events.cpp`` at
@@ -26,7 +26,8 @@ data_stream/network/macos/macos_network_connection_attempted_and_disconnect.yaml
 *source* is the local end, an accepted one's *source* the remote peer. The actor's
 ``process.*`` are those of that field list only (no ``args``, no ``parent`` names, no effective
 parent: Defend does not write them on network events, so a rule testing them must not match
-here either), taken from the process tree by pid, else from the row's ``path``.
+here either), taken from the process tree by pid, else from the row's ``path``
+(``extension/network.py`` makes the document and the rows).
 
 Choices, each as Elastic would see it:
 
@@ -47,13 +48,10 @@ Choices, each as Elastic would see it:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ecsquery.extension.ecs import build_document, iso_timestamp
-from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, named
 from ecsquery.extension.normalize.errors import BadRecord
-from ecsquery.extension.tree import ProcessTree
 from ecsquery.values import ip_text
 
 TABLE = "socket_events"
@@ -72,8 +70,6 @@ _TRANSPORTS = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "
 _PLACEHOLDERS = ("", "0")
 """What osquery writes for an address it does not have (``"0"`` before 5.15.0)."""
 _FAILED_ACCEPT = ("failed", "no_client")  # Linux ``status`` values of an accept that got none
-_KEEP_PROCESS = ("pid", "entity_id", "executable", "name", "command_line", "code_signature")
-"""The ``process.*`` Elastic Defend writes on macOS network events (the field list above)."""
 
 
 class SocketEvent(NamedTuple):
@@ -180,79 +176,3 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
         destination_ip=destination[0],
         destination_port=destination[1],
     )  # fmt: skip
-
-
-ACTORS = 1024
-"""Actor images whose part of a connection's document :func:`_actor` keeps (least recently
-used dropped): a Mac's connections come from few processes, each making many."""
-ACTOR_ARGS_CHARS = 1024
-"""An image with a longer argv is built afresh for each connection, never kept: the cache holds
-a few MB at most (an image's paths and ids, its argv twice: the key's and ``command_line``),
-not 1,024 × the 16 K characters ``model.capped`` lets an argv keep."""
-
-
-@functools.lru_cache(maxsize=ACTORS)
-def _actor(proc: Proc, host_os_type: str, host_name: str) -> dict[str, Any]:
-    """What a connection's document says of its actor and host (``process.*``, ``user.*``,
-    ``group.*``, ``host.*``): :func:`ecs.build_document`'s fields of the image, cut to Defend's
-    list, built once per image (keyed by its value, so a changed image is a new entry) instead
-    of once per connection. The objects are shared by every document of that image: read only.
-    The tree is not needed: an event with no parent, responsible or original parent consults
-    none (``ProcessTree.effective_parent``)."""
-    doc = build_document(
-        ProcEvent(Action.EXEC, 0.0, "", proc),
-        ProcessTree(),
-        host_os_type=host_os_type,
-        host_name=host_name,
-    )
-    del doc["@timestamp"], doc["event"]
-    doc["process"] = {k: v for k, v in doc["process"].items() if k in _KEEP_PROCESS}
-    if "user" in doc:  # Defend's list has user.id and user.name, not user.effective
-        doc["user"].pop("effective", None)
-        if not doc["user"]:
-            del doc["user"]
-    return doc
-
-
-def network_document(
-    event: SocketEvent,
-    tree: ProcessTree,
-    *,
-    host_os_type: str = "macos",
-    host_name: str = "",
-    user_names: Callable[[int], str] | None = None,
-) -> dict[str, Any]:
-    """The ECS document of a connection; the actor is the tree's latest image of the pid (the
-    process, its code signature and user, built by :func:`ecs.build_document` as for process
-    events, through :func:`_actor`), or only pid and ``path`` when the tree never saw it."""
-    known = tree.get(Ref(event.pid))
-    proc = known or Proc(event.pid)
-    if not proc.executable and event.path:
-        proc = proc._replace(executable=event.path)
-    actor = _actor if sum(map(len, proc.args)) <= ACTOR_ARGS_CHARS else _actor.__wrapped__
-    doc: dict[str, Any] = {"@timestamp": iso_timestamp(event.time)}
-    doc.update(actor(named(proc, user_names), host_os_type, host_name))
-    doc["event"] = {
-        "category": ["network"],
-        "type": ["start"],
-        "action": event.action,
-        "id": event.event_id,
-        "outcome": event.outcome,
-    }
-    network = {"direction": event.direction, "type": event.network_type}
-    if event.transport is not None:
-        network["transport"] = event.transport
-    doc["network"] = network
-    if event.source_ip is not None or event.source_port is not None:
-        doc["source"] = _end(event.source_ip, event.source_port)
-    if event.destination_ip is not None or event.destination_port is not None:
-        doc["destination"] = _end(event.destination_ip, event.destination_port)
-    return doc
-
-
-def _end(address: str | None, number: int | None) -> dict[str, Any]:
-    """``source`` or ``destination``: ``ip`` and ``address`` the address, ``port``."""
-    end: dict[str, Any] = {} if address is None else {"ip": address, "address": address}
-    if number is not None:
-        end["port"] = number
-    return end
