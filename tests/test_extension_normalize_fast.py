@@ -371,14 +371,17 @@ _HOSTILE_PATHS = PATHS | st.lists(
     escaped=st.booleans(),
     cut=st.none() | st.integers(0, 4000),
     first=st.booleans(),
+    more=st.none() | st.sampled_from([".zshrc", "a.plist", "LaunchAgents", "x"]),
 )
 def test_the_line_prefilter_answers_as_collecting_every_candidate(
-    name: str, path: str, other: str, escaped: bool, cut: int | None, first: bool
+    name: str, path: str, other: str, escaped: bool, cut: int | None, first: bool, more: str | None
 ) -> None:
     make = {**BODIES_BY_PATH, **_LAUNCH, "write": BODIES_BY_PATH["close"]}[name]
     msg = message(name, make(path, other))
     if first:  # eslogger writes the members in no fixed order
         msg = {"event": msg.pop("event"), **msg}
+    if more is not None:  # another name: every directory is joined with each
+        msg["event"][name]["more"] = {"filename": more}
     line = json.dumps(msg, separators=(",", ":"))
     if escaped:
         line = line.replace("/", "\\/")  # as eslogger writes JSON
