@@ -238,6 +238,8 @@ class Globs:
         :data:`MEMO_CHARS` characters (then forgotten all at once): a build creates, writes
         and closes each file in a few directories, and ``skip_line`` tries a new file's
         directory each time, :meth:`FileScope.verdict` a kept event's path again."""
+        if self.everything:
+            return True
         known = self._memo.get(path)
         if known is not None:
             return known
@@ -249,8 +251,6 @@ class Globs:
         return found
 
     def _match(self, path: str) -> bool:
-        if self.everything:
-            return True
         lowered = path.lower()
         head = _head(lowered)
         if lowered.startswith(self._prefixes.get(head, ())) or lowered in self._exact:

@@ -38,20 +38,13 @@ from ecsquery.extension.model import ProcEvent
 from ecsquery.extension.normalize.errors import BadRecord
 from ecsquery.extension.normalize.eslogger import (
     KNOWN_VERSIONS,
+    _new,
     _parent,
     _ref,
     parse_time,
     process,
 )
-from ecsquery.extension.normalize.files import (
-    _END,
-    DEFEND,
-    FileEvent,
-    LaunchItem,
-    _new,
-    actor_tail,
-    join,
-)
+from ecsquery.extension.normalize.files import _END, DEFEND, FileEvent, LaunchItem, actor_tail, join
 
 EVENTS = (
     "create", "close", "rename", "unlink", "deleteextattr",

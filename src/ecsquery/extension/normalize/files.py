@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
 from ecsquery.extension.normalize.errors import BadRecord
+from ecsquery.extension.normalize.eslogger import _new
 
 DEFEND: dict[str, tuple[str, str]] = {
     "open": ("open", "access"),
@@ -132,11 +133,6 @@ def is_es_file_row(row: Mapping[str, Any]) -> bool:
     return "event_type" in row and "filename" in row
 
 
-def _int(row: Mapping[str, Any], name: str) -> int | None:
-    value = row.get(name)
-    return None if value is None or value == "" else int(value)
-
-
 def _text(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)
     return value if value.__class__ is str else "" if value is None else str(value)
@@ -148,11 +144,6 @@ def es_file_items(row: Mapping[str, Any]) -> list[FileEvent]:
     return [] if event is None else [event]
 
 
-_new = tuple.__new__
-"""As in ``normalize.eslogger``: ``_new(FileEvent, (...every field in order))`` builds the
-tuple without the NamedTuple ``__new__``'s argument handling (which cost more than the rest of
-reading a row); ``tests/test_extension_file.py`` builds the same events by keyword and
-compares."""
 _END = Action.END  # a global's lookup: an enum member's (``Action.END``) costs four times more
 _PROC_DEFAULTS = tuple(Proc(0))[3:]
 """A :class:`Proc`'s fields after ``pid``, ``pidversion`` and ``executable``, as defaults."""
@@ -173,8 +164,9 @@ def from_es_file_row(row: Mapping[str, Any]) -> FileEvent | None:
     an ``event_type`` Defend has no event for.
 
     Per row, so each column is read once and the tuples are built as what they are
-    (``_new``; ``tests/test_extension_file.py`` compares them with the same rows built by
-    keyword)."""
+    (``normalize.eslogger._new``: the keyword ``__new__`` of the three NamedTuples cost more
+    than the rest of the row); ``tests/test_extension_normalize_fast.py`` compares the events
+    with the same rows read as before and built by keyword."""
     get = row.get
     operation = get("event_type")
     if operation.__class__ is not str:

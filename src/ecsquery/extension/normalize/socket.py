@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 from ecsquery.extension.ecs import build_document, iso_timestamp
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, named
 from ecsquery.extension.normalize.errors import BadRecord
+from ecsquery.extension.normalize.eslogger import _new
 from ecsquery.extension.tree import ProcessTree
 from ecsquery.values import ip_text
 
@@ -112,7 +113,6 @@ _TEXTS = (
 """The columns read as text, in :func:`from_socket_row`'s order, but for Linux's ``status``
 (never in a macOS row); ``time`` and ``pid`` are read as numbers, as they come."""
 _texts = operator.itemgetter(*_TEXTS)
-_new = tuple.__new__  # as in normalize.eslogger: the tuple, without NamedTuple's __new__
 _NONE = (None, None)
 
 
@@ -164,8 +164,8 @@ def from_socket_row(row: Mapping[str, Any]) -> SocketEvent | None:
 
     Read at the cost of a decode's fraction: the text columns at once (``itemgetter``), one
     by one only when one is missing or not a string; the event built as
-    the tuple it is (``_new``). ``tests/test_extension_network.py`` checks both against the
-    same rows read column by column and the event built by keyword."""
+    the tuple it is (``normalize.eslogger._new``). ``tests/test_extension_normalize_fast.py``
+    checks both against the same rows read column by column and the event built by keyword."""
     try:
         values = _texts(row)
         "".join(values)  # the cheapest test that each is a string: a TypeError otherwise
