@@ -175,37 +175,96 @@ def _head(path: str) -> str:
     return path[1:end] if end > 0 else path[1:]
 
 
+MEMO_PATHS = 4096
+"""Paths whose answer :meth:`Globs.match` remembers (at most about 1 MiB, :data:`MEMO_CHARS`)."""
+MEMO_CHARS = 256
+"""Longer paths are matched afresh each time: a hostile 300 KB path is not kept."""
+
+
 class Globs:
     """Path globs (``*`` any text including ``/``, ``?`` one character, case-insensitive).
 
-    Matched per event, so made cheap: the globs are grouped by their first path component
-    (a path is tried only against its own group's), and each is tried only when the path
-    contains its longest literal run. ``*`` alone matches everything.
+    Matched per event, and per candidate path of each undecoded line
+    (:meth:`FileScope.skip_line`), so made cheap by what each glob's shape allows, every test
+    exact:
+
+    * a glob with no wildcard is a set member; one whose only wildcard is a final ``*`` (most:
+      ``/Library/LaunchAgents/*``) is a prefix, tried with the other prefixes of its first
+      path component in one ``str.startswith`` of a tuple;
+    * a glob whose last component has no wildcard (``/Users/*/.zshrc``) can only match a path
+      with that last component (the glob's text ends with ``/`` and it): grouped by it;
+    * the others are grouped by their first path component when it has no wildcard (a path is
+      tried only against its own component's), else tried on every path.
+
+    A grouped glob is tried only when the path contains its longest literal run after the
+    first (the first is its matcher's ``startswith``). ``*`` alone matches everything. Trying
+    each glob of a path's first component in turn (30-odd under ``/Users``) was most of the
+    cost of scoping an undecoded line (``bench.extension_file``).
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(patterns)
         self.everything = "*" in self.patterns
+        prefixes: dict[str, list[str]] = {}  # by first component ("": a glob like "/lib*")
+        exact: set[str] = set()
+        self._by_name: dict[str, list[tuple[str, Matcher]]] = {}
         self._by_head: dict[str, list[tuple[str, Matcher]]] = {}
         self._anywhere: list[tuple[str, Matcher]] = []
         for pattern in self.patterns:
             text = pattern.lower()
-            head = _head(text)
-            runs = re.split(r"[*?]", text)
-            entry = (max(runs[1:] or runs, key=len), glob_matcher(pattern))
-            if text.startswith("/") and "*" not in head and "?" not in head:
-                self._by_head.setdefault(head, []).append(entry)
+            if "?" in text or "*" in text[:-1]:
+                runs = re.split(r"[*?]", text)
+                entry = (max(runs[1:] or runs, key=len), glob_matcher(pattern))
+                head, name = _head(text), text[text.rfind("/") + 1 :]
+                if "*" not in name and "?" not in name:
+                    self._by_name.setdefault(name, []).append(entry)
+                elif text.startswith("/") and "*" not in head and "?" not in head:
+                    self._by_head.setdefault(head, []).append(entry)
+                else:
+                    self._anywhere.append(entry)
+            elif text.endswith("*"):
+                prefix = text[:-1]
+                grouped = prefix.startswith("/") and prefix.find("/", 1) > 0
+                prefixes.setdefault(_head(prefix) if grouped else "", []).append(prefix)
             else:
-                self._anywhere.append(entry)
+                exact.add(text)
+        self._ungrouped = tuple(prefixes.pop("", ()))
+        self._prefixes = {head: tuple(group) for head, group in prefixes.items()}
+        self._exact = frozenset(exact)
+        self._memo: dict[str, bool] = {}
 
     def match(self, path: str) -> bool:
+        """Whether ``path`` matches a glob; remembered for :data:`MEMO_PATHS` paths of at most
+        :data:`MEMO_CHARS` characters (then forgotten all at once): a build creates, writes
+        and closes each file in a few directories, and ``skip_line`` tries a new file's
+        directory each time, :meth:`FileScope.verdict` a kept event's path again."""
         if self.everything:
             return True
+        known = self._memo.get(path)
+        if known is not None:
+            return known
+        found = self._match(path)
+        if len(path) <= MEMO_CHARS:
+            if len(self._memo) >= MEMO_PATHS:
+                self._memo.clear()
+            self._memo[path] = found
+        return found
+
+    def _match(self, path: str) -> bool:
         lowered = path.lower()
-        for key, matcher in self._by_head.get(_head(lowered), ()):
+        head = _head(lowered)
+        if lowered.startswith(self._prefixes.get(head, ())) or lowered in self._exact:
+            return True
+        for key, matcher in self._by_name.get(lowered[lowered.rfind("/") + 1 :], ()):
             if key in lowered and matcher(lowered):
                 return True
-        return any(key in lowered and matcher(lowered) for key, matcher in self._anywhere)
+        for key, matcher in self._by_head.get(head, ()):
+            if key in lowered and matcher(lowered):
+                return True
+        for key, matcher in self._anywhere:
+            if key in lowered and matcher(lowered):
+                return True
+        return bool(self._ungrouped) and lowered.startswith(self._ungrouped)
 
 
 class FileScope:
@@ -259,6 +318,9 @@ class FileScope:
         candidate is in scope. The event's own path is always among them, so this never
         skips what :meth:`verdict` would keep (``tests/test_extension_file.py``, a property
         test). Anything unexpected (no file event, a string it cannot read) is not skipped.
+        The paths are read one at a time and the answer is "keep" at the first in scope or
+        unreadable one (either way it is "keep": the rest need not be read), a new file's
+        full path tried before its directory (the one likelier in scope).
         """
         if self._scope.everything:
             return False
@@ -268,16 +330,22 @@ class FileScope:
         start += 10
         if line[start : line.find('"', start)] not in PREFILTERED:
             return False
-        paths = _strings(line, '"path":"', start)  # from the event on: its own paths are there
         names = _strings(line, '"filename":"', start)
-        if paths is None or names is None:
+        if names is None:
             return False
-        for path in paths:
-            if self._scope.match(path):
+        match = self._scope.match
+        at = line.find('"path":"', start)  # from the event on: its own paths are there
+        while at >= 0:
+            read = _string(line, at + 8)
+            if read is None:
                 return False
+            path, at = read
             for name in names:
-                if self._scope.match(join(path, name)):
+                if match(join(path, name)):
                     return False
+            if match(path):
+                return False
+            at = line.find('"path":"', at)
         return True
 
 
@@ -286,33 +354,41 @@ PREFILTERED = frozenset({"create", "close", "rename", "unlink", "open", "write",
 _STRING_BODY = re.compile(r'((?:[^"\\]|\\.)*)"')
 
 
+def _string(line: str, begin: int) -> tuple[str, int] | None:
+    """The JSON string value whose text starts at ``begin`` in ``line``, decoded, and where
+    the line goes on after its closing quote (None: a string that cannot be read). eslogger
+    escapes ``/`` as ``\\/``; other escapes go through ``json``."""
+    end = line.find('"', begin)  # the closing quote, unless a backslash comes before it
+    if end < 0:
+        return None
+    if line[end - 1] == "\\":  # an escaped quote, or an escaped backslash: the full rule
+        body = _STRING_BODY.match(line, begin)
+        if body is None:
+            return None
+        end = body.end() - 1
+    value = line[begin:end]
+    if "\\" in value:
+        plain = value.replace("\\/", "/")
+        if "\\" in plain:
+            try:
+                plain = json.loads(f'"{value}"')
+            except ValueError:
+                return None
+        value = plain
+    return value, end + 1
+
+
 def _strings(line: str, key: str, start: int = 0) -> list[str] | None:
     """Every JSON string value that follows ``key`` in ``line`` from ``start`` on, decoded
-    (None: one that cannot be). eslogger escapes ``/`` as ``\\/``; other escapes go through
-    ``json``."""
+    (None: one that cannot be), read by :func:`_string`."""
     found: list[str] = []
     at = line.find(key, start)
     while at >= 0:
-        begin = at + len(key)
-        end = line.find('"', begin)  # the closing quote, unless a backslash comes before it
-        if end < 0:
+        read = _string(line, at + len(key))
+        if read is None:
             return None
-        if line[end - 1] == "\\":  # an escaped quote, or an escaped backslash: the full rule
-            body = _STRING_BODY.match(line, begin)
-            if body is None:
-                return None
-            end = body.end() - 1
-        value = line[begin:end]
-        if "\\" in value:
-            plain = value.replace("\\/", "/")
-            if "\\" in plain:
-                try:
-                    plain = json.loads(f'"{value}"')
-                except ValueError:
-                    return None
-            value = plain
-        found.append(value)
-        at = line.find(key, end + 1)
+        found.append(read[0])
+        at = line.find(key, read[1])
     return found
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ecsquery.extension.ecs import build_document, image_part, merge
-from ecsquery.extension.model import Action, Proc, ProcEvent, named
+from ecsquery.extension.model import Action, Proc, ProcEvent, named, tuple_new
 from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.tree import ProcessTree
 
@@ -25,8 +25,6 @@ OWN = ("event.id", "network", "source", "destination")
 KEEP_PROCESS = ("executable", "name", "command_line", "code_signature")
 """The image's ``process.*`` Defend writes on macOS network events (``pid`` and ``entity_id``
 are the event part's)."""
-
-_new = tuple.__new__
 
 
 def network_image(proc: Proc) -> dict[str, Any]:
@@ -54,7 +52,7 @@ def network_actor(
     if not proc.executable and event.path:
         proc = proc._replace(executable=event.path)
     proc = named(proc, user_names)
-    return _new(
+    return tuple_new(
         ProcEvent, (Action.EXEC, event.time, "", proc, None, None, None, None, "", (), "", "")
     )
 

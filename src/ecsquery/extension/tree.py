@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Optional
 
-from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, tuple_new
 
 _Key = tuple[int, Optional[int]]  # runtime: 3.9 has no `X | Y`
 
@@ -168,11 +168,10 @@ def fill(proc: Proc, known: Proc) -> Proc:
 
 
 _PROC = ProcEvent._fields.index("proc")
-_new = tuple.__new__
 _PREVIOUS = ProcEvent._fields.index("previous_executable")
 
 
 def with_proc(event: ProcEvent, proc: Proc) -> ProcEvent:
     """``event._replace(proc=proc)`` at a tenth of its cost (it runs for forks, exits and
     every file event): the same fields, in order, built as the tuple they are."""
-    return _new(ProcEvent, (*event[:_PROC], proc, *event[_PROC + 1 :]))
+    return tuple_new(ProcEvent, (*event[:_PROC], proc, *event[_PROC + 1 :]))

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
+from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, tuple_new
 from ecsquery.extension.normalize.errors import BadRecord
 
 KNOWN_VERSIONS = range(9, 12)
@@ -33,10 +33,6 @@ CS_SIGNED = 0x20000000
 
 _TOKEN_FIELDS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
 _INT_ONLY = frozenset({int})
-_new = tuple.__new__
-"""``_new(Proc, (...every field in order))`` builds a NamedTuple without its ``__new__``'s
-argument handling (a quarter of the cost of normalizing a message went to the three calls);
-``tests/test_extension_normalize.py`` builds the same events by keyword and compares."""
 _STR_ONLY = frozenset({str})
 
 
@@ -170,11 +166,11 @@ def _ref(value: Any) -> Ref | None:
         if len(value) == 8:
             pid, pidversion = value[5], value[7]
             if pid.__class__ is int and pidversion.__class__ is int:
-                return _new(Ref, (pid, pidversion))
+                return tuple_new(Ref, (pid, pidversion))
     elif cls is dict:
         pid, pidversion = value.get("pid"), value.get("pidversion")
         if pid.__class__ is int and (pidversion is None or pidversion.__class__ is int):
-            return _new(Ref, (pid, pidversion))
+            return tuple_new(Ref, (pid, pidversion))
     elif value is None:
         return None
     ids = _ids(value)  # any other shape: read as a whole token, or refused
@@ -216,7 +212,7 @@ def process(p: Mapping[str, Any], args: tuple[str, ...] = (), cwd: str = "") -> 
             bool(p.get("is_platform_binary")),
         )
     start = p.get("start_time") if pidversion is None else None
-    return _new(Proc, (
+    return tuple_new(Proc, (
         pid, pidversion, p["executable"]["path"], args, cwd, signing_id, team_id, signed,
         trusted, uid, euid, gid, "", parse_time(start) if start else None, None, "",
     ))  # fmt: skip
@@ -263,20 +259,20 @@ def _event(msg: Mapping[str, Any], action: Action) -> ProcEvent:
         if not _STR_ONLY.issuperset(map(type, args)):
             args = tuple(str(a) for a in args)
         env = exec_.get("env")
-        return _new(ProcEvent, (
+        return tuple_new(ProcEvent, (
             action, time, event_id, process(target, args, cwd), _parent(target),
             target.get("original_ppid"), _ref(target.get("responsible_audit_token")), None,
             "eslogger", tuple(env) if env.__class__ is list else (), "", stamp,
         ))  # fmt: skip
     if action is Action.FORK:
         child = body["fork"]["child"]
-        return _new(ProcEvent, (
+        return tuple_new(ProcEvent, (
             action, time, event_id, process(child), _ref(msg["process"]["audit_token"]),
             child.get("original_ppid"), _ref(child.get("responsible_audit_token")), None,
             "eslogger", (), "", stamp,
         ))  # fmt: skip
     exiting = msg["process"]
-    return _new(ProcEvent, (
+    return tuple_new(ProcEvent, (
         action, time, event_id, process(exiting), _parent(exiting),
         exiting.get("original_ppid"), _ref(exiting.get("responsible_audit_token")),
         exit_code(int(body["exit"]["stat"])), "eslogger", (), "", stamp,
