@@ -460,16 +460,21 @@ _JSON = st.recursive(
 )
 
 
+def _holds_object(value: Any) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(map(_holds_object, value))
+
+
 def _no_stat(value: Any) -> Any:
-    """``value`` without the ``stat`` members :func:`without_stat` cuts: an object of no
-    containers, beside other members."""
+    """``value`` without the ``stat`` members :func:`without_stat` cuts: an object with no
+    object inside, beside other members."""
     if isinstance(value, list):
         return [_no_stat(v) for v in value]
     if not isinstance(value, dict):
         return value
     stat = value.get("stat")
-    flat = isinstance(stat, dict) and not any(isinstance(x, (dict, list)) for x in stat.values())
-    cut = len(value) > 1 and flat
+    cut = len(value) > 1 and isinstance(stat, dict) and not _holds_object(list(stat.values()))
     return {k: _no_stat(v) for k, v in value.items() if not (cut and k == "stat")}
 
 

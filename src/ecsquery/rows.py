@@ -196,7 +196,6 @@ def make_flattener(
     columns: Sequence[Column],
     finish: Sequence[Callable[[str], Any]],
     memoize: Sequence[bool] | None = None,
-    flat: bool = False,
     fields: Sequence[str] | None = None,
 ) -> Flattener:
     """A function ``(doc, time) → row`` for documents nested one key per level (the ones
@@ -210,10 +209,9 @@ def make_flattener(
     finished at once. Each column has two memos, one for text (and lists of text), one for
     ``int``, and a lookup is guarded by the value's exact class, so ``1``, ``1.0``, ``True``
     and ``"1"`` (equal or not as dict keys) never meet. A document with dotted keys (a
-    foreign ECS export) must go through :func:`get_path` instead; ``flat``: documents whose
-    keys are the whole dotted names (``{"process.pid": 1}``), one lookup per column;
-    ``fields``: documents that are tuples of these fields' values (a column of no field among
-    them is missing), one index per column.
+    foreign ECS export) must go through :func:`get_path` instead. ``fields``: documents that
+    are tuples of these fields' values (a column of no field among them is missing), one
+    index per column.
     """
     env: dict[str, Any] = {"_E": {}, "_dict": dict, "_list": list, "_str": str, "_int": int}
     env["_NUL"] = NUL
@@ -248,7 +246,7 @@ def make_flattener(
                 continue
             value = f"doc[{list(fields).index(column.ecs)}]"
         else:
-            dotted = flat or column.ecs.startswith("@")
+            dotted = column.ecs.startswith("@")
             parts = (column.ecs,) if dotted else tuple(column.ecs.split("."))
             value = f"{node(parts[:-1])}.get({parts[-1]!r})"
         lines += _value_lines(i, column, value, remember, "    ")

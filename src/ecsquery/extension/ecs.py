@@ -104,16 +104,27 @@ def _ref_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
     return fields
 
 
-def effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
+EFFECTIVE_FIELDS = ("pid", "entity_id", "executable", "name")
+"""What :func:`effective_values` gives, in order."""
+
+
+def effective_values(ref: Ref, known: Proc | None) -> tuple[Any, ...]:
     """Who asked for a process, as Defend writes it (``process.Ext.effective_parent`` on
-    process events, ``Effective_process`` on file events): pid, entity id, executable."""
-    eff: dict[str, Any] = {"pid": ref.pid}
-    if (eid := entity_id(known or ref)) is not None:
-        eff["entity_id"] = eid
-    if known is not None and known.executable:
-        eff["executable"] = known.executable
-        eff["name"] = _basename(known.executable)
-    return eff
+    process events, ``Effective_process`` on file events): the values of
+    :data:`EFFECTIVE_FIELDS`, None where absent."""
+    executable = known.executable if known is not None and known.executable else None
+    return (
+        ref.pid,
+        entity_id(known or ref),
+        executable,
+        None if executable is None else _basename(executable),
+    )
+
+
+def effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
+    """:func:`effective_values` as an object's fields."""
+    values = effective_values(ref, known)
+    return {k: v for k, v in zip(EFFECTIVE_FIELDS, values) if v is not None}
 
 
 # The document of a process event is made of parts, each from one thing the event names, so

@@ -26,9 +26,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ecsquery.extension.ecs import build_document, effective_fields, merge
+from ecsquery.extension.ecs import EFFECTIVE_FIELDS, build_document, effective_values, merge
 from ecsquery.extension.model import ProcEvent, named
-from ecsquery.extension.normalize.files import MAX_PATH_CHARS, FileEvent, file_fields, join
+from ecsquery.extension.normalize.files import (
+    FILE_FIELDS,
+    FileEvent,
+    file_values,
+    indexable,
+    join,
+)
 from ecsquery.extension.tree import ProcessTree, fill, with_proc
 
 DEFAULT_PATHS: tuple[str, ...] = (
@@ -392,8 +398,17 @@ def _strings(line: str, key: str, start: int = 0) -> list[str] | None:
     return found
 
 
-OWN = ("event.id", "file", "Effective_process", "Persistence")
-"""The fields a file event has of its own, beside its actor's process fields (``rowparts``)."""
+OWN = (
+    "event.id",
+    *FILE_FIELDS,
+    *(f"Effective_process.{f}" for f in EFFECTIVE_FIELDS),
+    "Persistence.path", "Persistence.name", "Persistence.executable",
+)  # fmt: skip
+"""The fields a file event has of its own, beside its actor's process fields (``rowparts``),
+in the order :func:`file_own` gives their values."""
+_NO_FILE = (None,) * len(FILE_FIELDS)
+_NO_EFFECTIVE = (None,) * len(EFFECTIVE_FIELDS)
+_NO_PERSISTENCE = (None,) * 3
 
 
 def file_actor(
@@ -415,27 +430,30 @@ def file_kind(action: str, type_: str) -> dict[str, Any]:
     return {"event": {"category": ["file"], "type": [type_], "action": action, "outcome": OUTCOME}}
 
 
-def file_own(event: FileEvent, actor: ProcEvent, tree: ProcessTree) -> dict[str, Any]:
-    """The file event's own fields, flat (dotted keys): its id, the file (or for a launch
-    item ``Persistence``), and ``Effective_process``."""
-    own: dict[str, Any] = {"event.id": event.event_id}
+def file_own(event: FileEvent, actor: ProcEvent, tree: ProcessTree) -> tuple[Any, ...]:
+    """The file event's own fields, the values of :data:`OWN` (None where absent): its id,
+    the file (or for a launch item ``Persistence``), and ``Effective_process``."""
     item = event.launch_item
-    if item is not None:
-        for key, value in (
-            ("path", item.path),
-            ("name", posixpath.basename(item.path)),
-            ("executable", item.executable),
-        ):
-            if value and len(value) <= MAX_PATH_CHARS:
-                own[f"Persistence.{key}"] = value
+    if item is None:
+        file = file_values(event.path, event.original_path)
+        persistence: tuple[str | None, ...] = _NO_PERSISTENCE
     else:
-        own.update(file_fields(event.path, event.original_path))
+        file = _NO_FILE
+        path, executable = item.path, item.executable
+        persistence = (
+            indexable(path), indexable(posixpath.basename(path)), indexable(executable)
+        )  # fmt: skip
     responsible = actor.responsible
+    effective = _NO_EFFECTIVE
     if responsible is not None and responsible.pid != actor.proc.pid:
         # Defend's top-level field holds what process.Ext.effective_parent holds
-        for key, value in effective_fields(responsible, tree.get(responsible)).items():
-            own[f"Effective_process.{key}"] = value
-    return own
+        effective = effective_values(responsible, tree.get(responsible))
+    return (event.event_id, *file, *effective, *persistence)
+
+
+def _fields(fields: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """Flat dotted fields of the values that are present (a part of a document)."""
+    return {k: v for k, v in zip(fields, values) if v is not None}
 
 
 def file_document(
@@ -452,4 +470,4 @@ def file_document(
     actor = file_actor(event, tree, user_names)
     doc = build_document(actor, tree, host_os_type=host_os_type, host_name=host_name)
     merge(doc, file_kind(event.action, event.type))
-    return merge(doc, file_own(event, actor, tree))
+    return merge(doc, _fields(OWN, file_own(event, actor, tree)))

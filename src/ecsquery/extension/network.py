@@ -20,8 +20,13 @@ from ecsquery.extension.model import Action, Proc, ProcEvent, named, tuple_new
 from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.tree import ProcessTree
 
-OWN = ("event.id", "network", "source", "destination")
-"""The fields a connection has of its own, beside its actor's (``rowparts``)."""
+OWN = (
+    "event.id", "network.direction", "network.type", "network.transport",
+    "source.ip", "source.address", "source.port",
+    "destination.ip", "destination.address", "destination.port",
+)  # fmt: skip
+"""The fields a connection has of its own, beside its actor's (``rowparts``), in the order
+:func:`network_own` gives their values."""
 KEEP_PROCESS = ("executable", "name", "command_line", "code_signature")
 """The image's ``process.*`` Defend writes on macOS network events (``pid`` and ``entity_id``
 are the event part's)."""
@@ -64,25 +69,14 @@ def network_kind(action: str, outcome: str) -> dict[str, Any]:
     }
 
 
-def network_own(event: SocketEvent) -> dict[str, Any]:
-    """The connection's own fields, flat (dotted keys): its id, ``network.*`` and each end
-    (``ip`` and ``address`` the address, ``port``)."""
-    own: dict[str, Any] = {
-        "event.id": event.event_id,
-        "network.direction": event.direction,
-        "network.type": event.network_type,
-    }
-    if event.transport is not None:
-        own["network.transport"] = event.transport
-    for end, address, port in (
-        ("source", event.source_ip, event.source_port),
-        ("destination", event.destination_ip, event.destination_port),
-    ):
-        if address is not None:
-            own[f"{end}.ip"] = own[f"{end}.address"] = address
-        if port is not None:
-            own[f"{end}.port"] = port
-    return own
+def network_own(event: SocketEvent) -> tuple[Any, ...]:
+    """The connection's own fields, the values of :data:`OWN` (None where absent): its id,
+    ``network.*`` and each end (``ip`` and ``address`` the address, ``port``)."""
+    return (
+        event.event_id, event.direction, event.network_type, event.transport,
+        event.source_ip, event.source_ip, event.source_port,
+        event.destination_ip, event.destination_ip, event.destination_port,
+    )  # fmt: skip
 
 
 def network_document(
@@ -100,4 +94,5 @@ def network_document(
         actor, tree, host_os_type=host_os_type, host_name=host_name, image=network_image
     )
     merge(doc, network_kind(event.action, event.outcome))
-    return merge(doc, network_own(event))
+    own = network_own(event)
+    return merge(doc, {k: v for k, v in zip(OWN, own) if v is not None})

@@ -17,7 +17,7 @@ cache is bounded in entries and in the bytes it holds.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.extension.ecs import (
@@ -57,8 +57,8 @@ class PartRows:
     """One flattener per part and the assembler of a row from the parts' values.
 
     ``parts`` maps a part's name to the ECS prefixes it writes; a column without an ECS field
-    (``time``) belongs to ``time_part``; the parts in ``flat`` are written with dotted keys,
-    those in ``tuples`` as tuples of the values of the fields it lists.
+    (``time``) belongs to ``time_part``; the parts in ``tuples`` are tuples of the values of
+    the fields it lists, the others nested documents.
     :meth:`finish` turns a part's document into its
     :data:`Part`; :meth:`assemble` takes every part's values, in the order of ``parts``, and
     returns the row in column order. :attr:`empty` is each part's values for an empty
@@ -72,7 +72,6 @@ class PartRows:
         memoize: Sequence[bool],
         parts: Mapping[str, Sequence[str]],
         time_part: str = "event",
-        flat: Collection[str] = (),
         tuples: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         homes = [time_part if c.ecs is None else part_of(c.ecs, parts) for c in columns]
@@ -86,7 +85,6 @@ class PartRows:
                 [columns[i] for i in mine],
                 [finish[i] for i in mine],
                 [memoize[i] for i in mine],
-                flat=name in flat,
                 fields=(tuples or {}).get(name),
             )
             for j, i in enumerate(mine):
@@ -165,8 +163,8 @@ def fields_getter(fields: Iterable[str], of: Sequence[str]) -> Callable[[Any], t
 
 class ActorRows:
     """Rows of a table whose documents are a process's parts (``ecs.PARTS``) and, for a file
-    or network event, the event's own fields (``own``: their prefixes, written flat into a
-    part of their own; ``image``: the table's image part), each repeated part finished
+    or network event, the event's own fields (``own``: their names, a tuple of their values
+    per event; ``image``: the table's image part), each repeated part finished
     once: the image's by the fields it is made of, the parent's and the effective parent's
     by the tree's image object, the kind's by what decides it, the host's once."""
 
@@ -187,12 +185,10 @@ class ActorRows:
         self._image = image
         """How the image's part is made (``ecs.image_part``, or a table's cut of it)."""
         parts = {**PARTS, "own": tuple(own)} if own else PARTS
-        self.rows = PartRows(
-            columns, finish, memoize, parts, flat={"own"}, tuples={"event": EVENT_FIELDS}
-        )
+        tuples = {"event": EVENT_FIELDS, "own": tuple(own)}
+        self.rows = PartRows(columns, finish, memoize, parts, tuples=tuples)
         self._event = self.rows.flatteners["event"]
         self._own = self.rows.flatteners.get("own")
-        self._no_own = self.rows.empty["own"][0] if own else ()
         host, host_size = self.rows.finish("host", host_part(host_os_type, host_name))
         self._host = host
         self._fixed = self.rows.fixed + host_size
@@ -219,11 +215,11 @@ class ActorRows:
         tree: ProcessTree,
         time: int,
         kind: Part,
-        own: Mapping[str, Any] | None = None,
+        own: Values = (),
     ) -> tuple[Values, int]:
         """The row of an event already passed through :meth:`ProcessTree.observe` (for a
-        file or network event: its actor, with ``own`` its flat fields), and the bytes the
-        window charges for it."""
+        file or network event: its actor, with ``own`` the values of its own fields), and
+        the bytes the window charges for it."""
         values = self._event(event_values(event), time)
         proc = event.proc
         key = self._image_key(proc)
@@ -241,7 +237,7 @@ class ActorRows:
         if self._own is None:
             row = self._assemble(values, kind[0], image[0], parent[0], effective[0], self._host)
         else:
-            mine = self._own(own, time) if own else self._no_own
+            mine = self._own(own, time)
             size += sum(map(len, mine))
             row = self._assemble(
                 values, kind[0], image[0], parent[0], effective[0], self._host, mine

@@ -93,29 +93,40 @@ def join(directory: str, name: str) -> str:
     return f"{directory}{name}" if directory.endswith("/") else f"{directory}/{name}"
 
 
-def file_fields(path: str, original: str = "") -> dict[str, Any]:
-    """ECS ``file.*`` of a path, as flat dotted fields (a part of the document,
-    ``extension.rowparts``): ``name`` the last component, ``extension`` what follows its last
-    dot (not for a dot file, ``.zshrc``, nor a trailing dot), ``directory`` the rest; a
-    rename adds ``Ext.original.path``/``name``. Values over :data:`MAX_PATH_CHARS` are left
-    out (they could never match)."""
-    fields: dict[str, Any] = {}
+FILE_FIELDS = (
+    "file.path", "file.name", "file.extension", "file.directory",
+    "file.Ext.original.path", "file.Ext.original.name",
+)  # fmt: skip
+"""What :func:`file_values` gives, in order."""
+
+
+def file_values(path: str, original: str = "") -> tuple[str | None, ...]:
+    """ECS ``file.*`` of a path, the values of :data:`FILE_FIELDS` (None where absent):
+    ``name`` the last component, ``extension`` what follows its last dot (not for a dot
+    file, ``.zshrc``, nor a trailing dot), ``directory`` the rest; a rename adds
+    ``Ext.original.path``/``name``. Values over :data:`MAX_PATH_CHARS` are left out (they
+    could never match)."""
     directory, _, name = path.rpartition("/")
-    _put(fields, "file.path", path)
-    _put(fields, "file.name", name)
-    _put(fields, "file.directory", directory or ("/" if path.startswith("/") else ""))
     stem, dot, extension = name.rpartition(".")
-    if dot and stem and extension:
-        _put(fields, "file.extension", extension)
-    if original:
-        _put(fields, "file.Ext.original.path", original)
-        _put(fields, "file.Ext.original.name", posixpath.basename(original))
-    return fields
+    return (
+        indexable(path),
+        indexable(name),
+        indexable(extension) if dot and stem else None,
+        indexable(directory or ("/" if path.startswith("/") else "")),
+        indexable(original),
+        indexable(posixpath.basename(original)),
+    )
 
 
-def _put(fields: dict[str, Any], key: str, value: str) -> None:
-    if value and len(value) <= MAX_PATH_CHARS:
-        fields[key] = value
+def file_fields(path: str, original: str = "") -> dict[str, Any]:
+    """:func:`file_values` as flat dotted fields (a part of the document)."""
+    values = file_values(path, original)
+    return {k: v for k, v in zip(FILE_FIELDS, values) if v is not None}
+
+
+def indexable(value: str) -> str | None:
+    """``value`` when it is one a rule could match: not empty, within ``ignore_above``."""
+    return value if value and len(value) <= MAX_PATH_CHARS else None
 
 
 # --- osquery ``es_process_file_events`` ------------------------------------------------------
