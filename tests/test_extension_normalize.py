@@ -438,6 +438,17 @@ def _stat() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+_FILE_OBJECT = st.builds(
+    lambda path, stat, first: (
+        {"stat": stat, "path": path} if first else {"path": path, "stat": stat}
+    ),
+    _TEXT,
+    _stat(),
+    st.booleans(),
+)
+"""An ``es_file_t`` as eslogger writes it: a path and its ``stat`` object, either first."""
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | _TEXT,
     lambda inner: (
@@ -447,14 +458,7 @@ _JSON = st.recursive(
             inner,
             max_size=4,
         )
-        | st.builds(
-            lambda path, stat, first: (
-                {"stat": stat, "path": path} if first else {"path": path, "stat": stat}
-            ),
-            _TEXT,
-            _stat(),
-            st.booleans(),
-        )
+        | _FILE_OBJECT
     ),
     max_leaves=12,
 )
@@ -500,14 +504,7 @@ _ES_JSON = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(st.sampled_from(["path", "exec", "x"]) | _TEXT, inner, max_size=4)
-        | st.builds(
-            lambda path, stat, first: (
-                {"stat": stat, "path": path} if first else {"path": path, "stat": stat}
-            ),
-            _TEXT,
-            _stat(),
-            st.booleans(),
-        )
+        | _FILE_OBJECT
     ),
     max_leaves=12,
 )

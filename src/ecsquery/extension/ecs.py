@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref
@@ -121,10 +121,15 @@ def effective_values(ref: Ref, known: Proc | None) -> tuple[Any, ...]:
     )
 
 
+def present(fields: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """The values that are present (not None), by the names of their fields: a part of a
+    document whose row takes the values as they are (``rowparts``)."""
+    return {k: v for k, v in zip(fields, values) if v is not None}
+
+
 def effective_fields(ref: Ref, known: Proc | None) -> dict[str, Any]:
     """:func:`effective_values` as an object's fields."""
-    values = effective_values(ref, known)
-    return {k: v for k, v in zip(EFFECTIVE_FIELDS, values) if v is not None}
+    return present(EFFECTIVE_FIELDS, effective_values(ref, known))
 
 
 # The document of a process event is made of parts, each from one thing the event names, so
@@ -256,3 +261,22 @@ def build_document(
     if effective is not None:
         merge(doc, effective_part(effective, tree.get(effective)))
     return merge(doc, host_part(host_os_type, host_name))
+
+
+def actor_document(
+    actor: ProcEvent,
+    tree: ProcessTree,
+    kind: Mapping[str, Any],
+    own_fields: Sequence[str],
+    own: Sequence[Any],
+    *,
+    host_os_type: str = "macos",
+    host_name: str = "",
+    image: Callable[[Proc], dict[str, Any]] = image_part,
+) -> dict[str, Any]:
+    """The document of an event done by a process (a file event, a connection): the actor's
+    process document, with the event's ``kind`` part and its own fields (``own``, the values
+    of ``own_fields``); the tree is only read."""
+    doc = build_document(actor, tree, host_os_type=host_os_type, host_name=host_name, image=image)
+    merge(doc, kind)
+    return merge(doc, present(own_fields, own))

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ecsquery.extension.ecs import EFFECTIVE_FIELDS, build_document, effective_values, merge
+from ecsquery.extension.ecs import EFFECTIVE_FIELDS, actor_document, effective_values
 from ecsquery.extension.model import ProcEvent, named
 from ecsquery.extension.normalize.files import (
     FILE_FIELDS,
@@ -451,11 +451,6 @@ def file_own(event: FileEvent, actor: ProcEvent, tree: ProcessTree) -> tuple[Any
     return (event.event_id, *file, *effective, *persistence)
 
 
-def _fields(fields: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
-    """Flat dotted fields of the values that are present (a part of a document)."""
-    return {k: v for k, v in zip(fields, values) if v is not None}
-
-
 def file_document(
     event: FileEvent,
     tree: ProcessTree,
@@ -468,6 +463,8 @@ def file_document(
     the file event's kind and own fields (the rows the pipeline serves are made of the same
     parts, ``rowparts.ActorRows``); the tree is only read."""
     actor = file_actor(event, tree, user_names)
-    doc = build_document(actor, tree, host_os_type=host_os_type, host_name=host_name)
-    merge(doc, file_kind(event.action, event.type))
-    return merge(doc, _fields(OWN, file_own(event, actor, tree)))
+    kind = file_kind(event.action, event.type)
+    own = file_own(event, actor, tree)
+    return actor_document(
+        actor, tree, kind, OWN, own, host_os_type=host_os_type, host_name=host_name
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ecsquery.extension.ecs import build_document, image_part, merge
+from ecsquery.extension.ecs import actor_document, image_part
 from ecsquery.extension.model import Action, Proc, ProcEvent, named, tuple_new
 from ecsquery.extension.normalize.socket import SocketEvent
 from ecsquery.extension.tree import ProcessTree
@@ -90,9 +90,8 @@ def network_document(
     """The ECS document of a connection (module docstring); the rows the pipeline serves are
     made of the same parts (``rowparts.ActorRows``)."""
     actor = network_actor(event, tree, user_names)
-    doc = build_document(
-        actor, tree, host_os_type=host_os_type, host_name=host_name, image=network_image
-    )
-    merge(doc, network_kind(event.action, event.outcome))
-    own = network_own(event)
-    return merge(doc, {k: v for k, v in zip(OWN, own) if v is not None})
+    kind = network_kind(event.action, event.outcome)
+    return actor_document(
+        actor, tree, kind, OWN, network_own(event),
+        host_os_type=host_os_type, host_name=host_name, image=network_image,
+    )  # fmt: skip

@@ -70,19 +70,15 @@ class ProcessTree:
         """The image ``ref`` names; a pidversion-less ref or image matches on pid alone."""
         if ref is None:
             return None
-        procs = self._procs
-        if ref.pidversion is not None:
-            proc = procs.get(ref)  # a Ref is the key tuple
-            if proc is not None:  # a process still being named as a parent stays cached
-                procs.move_to_end(ref)
-                return proc
         if ref.pidversion is None:
             return self.latest(ref.pid)
-        if ref.pid in self._latest:  # an image of no pidversion matches on pid alone
-            latest = self._procs.get((ref.pid, self._latest[ref.pid]))
-            if latest is not None and latest.pidversion is None:
-                self._procs.move_to_end((ref.pid, None))
-                return latest
+        procs = self._procs
+        proc = procs.get(ref)  # a Ref is the key tuple
+        if proc is not None:  # a process still being named as a parent stays cached
+            procs.move_to_end(ref)
+            return proc
+        if self._latest.get(ref.pid, 0) is None:  # an image of no pidversion: on pid alone
+            return self.latest(ref.pid)
         return None
 
     def latest(self, pid: int) -> Proc | None:

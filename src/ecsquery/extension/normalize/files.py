@@ -29,6 +29,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from ecsquery.extension.ecs import present
 from ecsquery.extension.model import Action, Proc, ProcEvent, Ref, tuple_new
 from ecsquery.extension.normalize.errors import BadRecord
 
@@ -120,8 +121,7 @@ def file_values(path: str, original: str = "") -> tuple[str | None, ...]:
 
 def file_fields(path: str, original: str = "") -> dict[str, Any]:
     """:func:`file_values` as flat dotted fields (a part of the document)."""
-    values = file_values(path, original)
-    return {k: v for k, v in zip(FILE_FIELDS, values) if v is not None}
+    return present(FILE_FIELDS, file_values(path, original))
 
 
 def indexable(value: str) -> str | None:
